@@ -1,0 +1,90 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Mekong",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mekong", targets: ["MekongCLI"]),
+        .library(name: "MekongEvents", targets: ["MekongEvents"]),
+        .library(name: "MekongCatalog", targets: ["MekongCatalog"]),
+        .library(name: "MekongKafka", targets: ["MekongKafka"]),
+        .library(name: "MekongPostgres", targets: ["MekongPostgres"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries, each behind its own shim; no C type leaves the Swift module that wraps it.
+        .systemLibrary(
+            name: "CRdKafka", pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(
+            name: "CLibPQ", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]),
+
+        // The event envelope: CloudEvents 1.0, canonical JSON (RFC 8785), SHA-256 event hash.
+        .target(
+            name: "MekongEvents",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        // The topic catalog in Topics/: topic definitions and JSON Schemas per event type and version.
+        .target(name: "MekongCatalog", dependencies: ["MekongEvents"], swiftSettings: strict),
+        // Kafka through librdkafka: producer, consumer, admin, in-process mock cluster.
+        .target(
+            name: "MekongKafka",
+            dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        // PostgreSQL through libpq: connections, parameterized queries, COPY, migrations.
+        .target(name: "MekongPostgres", dependencies: ["CLibPQ"], swiftSettings: strict),
+        // Reading event files and publishing them all-or-nothing.
+        .target(
+            name: "MekongPublishing",
+            dependencies: ["MekongEvents", "MekongCatalog", "MekongKafka"],
+            swiftSettings: strict),
+        // The audit-trail projection: every event recorded once, hash-chained per partition.
+        .target(
+            name: "MekongAudit",
+            dependencies: [
+                "MekongEvents", "MekongKafka", "MekongPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // The `mekong` command-line tool.
+        .executableTarget(
+            name: "MekongCLI",
+            dependencies: [
+                "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing",
+                "MekongAudit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // Shared by the tests only: throwaway databases on the real server, mock clusters, the built binary.
+        .target(
+            name: "MekongTestSupport",
+            dependencies: ["MekongPostgres", "MekongKafka"],
+            swiftSettings: strict),
+
+        .testTarget(name: "MekongEventsTests", dependencies: ["MekongEvents"], swiftSettings: strict),
+        .testTarget(name: "MekongCatalogTests", dependencies: ["MekongCatalog"], swiftSettings: strict),
+        .testTarget(
+            name: "MekongKafkaTests", dependencies: ["MekongKafka", "MekongTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "MekongPostgresTests", dependencies: ["MekongPostgres", "MekongTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "MekongAuditTests",
+            dependencies: ["MekongAudit", "MekongPublishing", "MekongTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "MekongIntegrationTests",
+            dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongTestSupport"],
+            swiftSettings: strict),
+    ]
+)
