@@ -1,0 +1,54 @@
+/// Client properties, named as librdkafka names them (https://github.com/confluentinc/librdkafka/blob/master/CONFIGURATION.md).
+///
+/// Mekong's defaults are applied first; any property set here overrides them.
+public struct KafkaConfiguration: Sendable, Equatable {
+    /// The properties as given, e.g. `["bootstrap.servers": "localhost:9092", "linger.ms": "10"]`.
+    public var properties: [String: String]
+
+    public init(bootstrapServers: String, properties: [String: String] = [:]) {
+        self.properties = properties
+        self.properties["bootstrap.servers"] = bootstrapServers
+    }
+
+    public subscript(name: String) -> String? {
+        get { properties[name] }
+        set { properties[name] = newValue }
+    }
+
+    /// Safe producer defaults: nothing is acknowledged before every in-sync replica has it, and retries cannot
+    /// duplicate or reorder (idempotence). lz4 and a short linger give batches without adding visible latency.
+    public static let producerDefaults: [String: String] = [
+        "acks": "all",
+        "enable.idempotence": "true",
+        "compression.type": "lz4",
+        "linger.ms": "5",
+        "batch.num.messages": "10000",
+        "message.timeout.ms": "120000",
+        "queue.buffering.max.messages": "200000",
+        "queue.buffering.max.kbytes": "262144",
+    ]
+
+    /// Consumer defaults for projectors: positions live in the application's own store, so Kafka's committed
+    /// offsets are never written and a new group starts at the beginning of each partition.
+    public static let consumerDefaults: [String: String] = [
+        "enable.auto.commit": "false",
+        "enable.auto.offset.store": "false",
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "range,roundrobin",
+        "session.timeout.ms": "10000",
+        "heartbeat.interval.ms": "1000",
+    ]
+
+    /// Properties whose values are secrets: never printed or logged.
+    static let secretNames: Set<String> = [
+        "sasl.password", "ssl.key.password", "ssl.keystore.password", "sasl.oauthbearer.client.secret",
+        "ssl.key.pem", "ssl_key",
+    ]
+
+    /// The properties with secret values replaced by `***`, for logs and error messages.
+    public var redacted: [String: String] {
+        properties.reduce(into: [:]) { result, entry in
+            result[entry.key] = Self.secretNames.contains(entry.key) ? "***" : entry.value
+        }
+    }
+}
