@@ -67,7 +67,7 @@ let package = Package(
         // Shared by the tests only: throwaway databases on the real server, mock clusters, the built binary.
         .target(
             name: "MekongTestSupport",
-            dependencies: ["MekongPostgres", "MekongKafka"],
+            dependencies: ["MekongEvents", "MekongPostgres", "MekongKafka"],
             swiftSettings: strict),
 
         .testTarget(name: "MekongEventsTests", dependencies: ["MekongEvents"], swiftSettings: strict),

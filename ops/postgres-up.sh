@@ -32,4 +32,11 @@ SQL
 if ! as_postgres psql -tAc "SELECT 1 FROM pg_database WHERE datname = 'mekong'" | grep -q 1; then
     as_postgres createdb -O mekong mekong
 fi
+# libpq reads the development password from ~/.pgpass, so the default URL carries no secret.
+pgpass="$HOME/.pgpass"
+line="localhost:5432:*:mekong:mekong"
+if ! grep -qxF "$line" "$pgpass" 2>/dev/null; then
+    echo "$line" >> "$pgpass"
+fi
+chmod 600 "$pgpass"
 echo "PostgreSQL $version/$cluster is running; development database: postgresql://mekong@localhost:5432/mekong"

@@ -182,6 +182,15 @@ public final class Consumer {
         return description.partitions.count
     }
 
+    /// The cluster's identity (Kafka's cluster id), which tells one cluster's offsets from another's.
+    public func clusterID(timeout: Duration = .seconds(10)) throws(KafkaError) -> String {
+        guard let raw = rd_kafka_clusterid(handle.pointer, timeout.kafkaMilliseconds) else {
+            throw KafkaError(kind: .metadata, code: .timedOut, message: "the cluster did not say its id within \(timeout)")
+        }
+        defer { rd_kafka_mem_free(handle.pointer, raw) }
+        return String(cString: raw)
+    }
+
     /// Leaves the group (revoking partitions through the rebalance hook) and stops. Idempotent.
     public func close() {
         guard !isClosed else { return }

@@ -1,0 +1,76 @@
+import Foundation
+import MekongEvents
+import MekongKafka
+
+/// What the audit trail stores about one Kafka record.
+struct AuditRecord {
+    let offset: Int64
+    let eventID: String?
+    let type: String?
+    let source: String?
+    let subject: String?
+    /// RFC 3339 text as the event gave it; PostgreSQL parses it into `timestamptz`.
+    let eventTime: String?
+    let recordedTime: String
+    let bytes: [UInt8]
+    let problem: String?
+
+    init(_ message: ConsumedMessage) {
+        offset = message.offset
+        let kafkaTime = message.timestampMilliseconds.map(Self.rfc3339(milliseconds:))
+        do {
+            let event = try CloudEvent(decoding: message.value)
+            eventID = event.id
+            type = event.type
+            source = event.source
+            subject = event.subject
+            eventTime = event.time.text
+            recordedTime = event.recordedtime?.text ?? kafkaTime ?? event.time.text
+            bytes = event.canonicalJSON()
+            problem = nil
+        } catch {
+            eventID = nil
+            type = nil
+            source = nil
+            subject = nil
+            eventTime = nil
+            recordedTime = kafkaTime ?? Self.rfc3339(milliseconds: 0)
+            bytes = message.value
+            problem = "not a valid event: \(error)"
+        }
+    }
+
+    var hash: EventHash { EventHash.sha256(bytes) }
+
+    /// The COPY row for `audit_v1.events`, in `AuditProjector.copyColumns` order.
+    func row(topic: String, partition: Int32, link: AuditLink) -> [String?] {
+        [
+            topic, String(partition), String(offset), eventID, type, source, subject, eventTime, recordedTime,
+            byteaText(bytes), byteaText(link.eventHash.bytes), byteaText(link.previous.bytes),
+            byteaText(link.chain.bytes), problem,
+        ]
+    }
+
+    /// A Kafka timestamp (milliseconds since the epoch) as RFC 3339 UTC text.
+    static func rfc3339(milliseconds: Int64) -> String {
+        var seconds = time_t(milliseconds / 1000)
+        let millis = Int(milliseconds % 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
+    }
+}
+
+/// bytea input text (`\x` followed by hex).
+func byteaText(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]("\\x".utf8)
+    out.reserveCapacity(2 + bytes.count * 2)
+    for b in bytes {
+        out.append(digits[Int(b >> 4)])
+        out.append(digits[Int(b & 0x0f)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import MekongAudit
+import MekongCatalog
+import MekongPostgres
+
+/// The topic catalog (Topics/) and projection SQL (Projections/) of this installation.
+enum Resources {
+    static func catalog() throws -> Catalog {
+        guard let directory = Catalog.locate(startingAt: nil) else {
+            throw ValidationError("cannot find the Topics/ catalog: run from the repository or set MEKONG_TOPICS")
+        }
+        do {
+            return try Catalog(directory: directory)
+        } catch {
+            throw ValidationError("topic catalog: \(error)")
+        }
+    }
+
+    static func migrations() throws -> MigrationRunner {
+        guard let directory = MigrationRunner.locate() else {
+            throw ValidationError("cannot find Projections/: run from the repository or set MEKONG_PROJECTIONS")
+        }
+        return MigrationRunner(directory: directory)
+    }
+}
+
+/// SIGINT and SIGTERM set the stop signal instead of killing the process, so the current batch finishes.
+enum Signals {
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+    static func stopOnTermination(_ stop: StopSignal, then action: @escaping @Sendable () -> Void = {}) {
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                stop.stop()
+                action()
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}
+
+/// Standard error, for diagnostics that must not mix with a command's output.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

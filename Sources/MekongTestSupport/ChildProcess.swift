@@ -1,0 +1,110 @@
+import Foundation
+
+/// The `mekong` executable built alongside the tests.
+public enum MekongBinary {
+    /// `$MEKONG_BINARY`, else `mekong` next to the test bundle (both live in the same build directory).
+    public static var url: URL {
+        if let path = ProcessInfo.processInfo.environment["MEKONG_BINARY"] { return URL(fileURLWithPath: path) }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = directory.appendingPathComponent("mekong")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("mekong")
+    }
+
+    /// The repository root (where Topics/ and Projections/ are).
+    public static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+    }
+}
+
+/// A child process with captured output, for tests that run `mekong` as operators would (and kill it).
+public final class ChildProcess: @unchecked Sendable {
+    public let process = Process()
+    private let output = Pipe()
+    private let errors = Pipe()
+    private let outputBuffer = LockedBuffer()
+    private let errorBuffer = LockedBuffer()
+
+    /// Starts `executable` with `arguments`; `environment` is added to this process's environment.
+    public init(_ executable: URL = MekongBinary.url, _ arguments: [String], environment: [String: String] = [:],
+                directory: URL = MekongBinary.repositoryRoot) throws {
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        process.currentDirectoryURL = directory
+        process.standardOutput = output
+        process.standardError = errors
+        let outputBuffer = self.outputBuffer
+        let errorBuffer = self.errorBuffer
+        output.fileHandleForReading.readabilityHandler = { handle in outputBuffer.append(handle.availableData) }
+        errors.fileHandleForReading.readabilityHandler = { handle in errorBuffer.append(handle.availableData) }
+        try process.run()
+    }
+
+    /// Runs to completion and returns exit status and output.
+    public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(120))
+        throws -> (status: Int32, output: String, errors: String)
+    {
+        let child = try ChildProcess(MekongBinary.url, arguments, environment: environment)
+        let status = try child.wait(timeout: timeout)
+        return (status, child.standardOutput, child.standardError)
+    }
+
+    /// Waits for exit; kills the child and throws if it takes longer than `timeout`.
+    @discardableResult
+    public func wait(timeout: Duration = .seconds(120)) throws -> Int32 {
+        let clock = ContinuousClock()
+        let end = clock.now + timeout
+        while process.isRunning {
+            if clock.now > end {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                throw TimedOut(arguments: process.arguments ?? [], output: standardOutput, errors: standardError)
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        process.waitUntilExit()
+        // Drain what the readability handlers have not picked up yet.
+        output.fileHandleForReading.readabilityHandler = nil
+        errors.fileHandleForReading.readabilityHandler = nil
+        outputBuffer.append(output.fileHandleForReading.readDataToEndOfFile())
+        errorBuffer.append(errors.fileHandleForReading.readDataToEndOfFile())
+        return process.terminationStatus
+    }
+
+    public func signal(_ number: Int32) {
+        kill(process.processIdentifier, number)
+    }
+
+    public var standardOutput: String { outputBuffer.text }
+    public var standardError: String { errorBuffer.text }
+
+    public struct TimedOut: Error, CustomStringConvertible {
+        public let arguments: [String]
+        public let output: String
+        public let errors: String
+        public var description: String { "mekong \(arguments.joined(separator: " ")) timed out\n\(output)\n\(errors)" }
+    }
+}
+
+final class LockedBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+
+    func append(_ more: Data) {
+        lock.lock()
+        data.append(more)
+        lock.unlock()
+    }
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import MekongAudit
+import MekongEvents
+import MekongKafka
+import MekongPostgres
+import MekongPublishing
+import MekongTestSupport
+import Testing
+
+/// A mock cluster with the `reports` topic, a throwaway database, and `count` published report events.
+final class AuditFixture: @unchecked Sendable {
+    let cluster: MockCluster
+    let database: TestDatabase
+    let events: [CloudEvent]
+    let migrations = MigrationRunner(directory: MekongBinary.repositoryRoot.appendingPathComponent("Projections"))
+
+    init(events count: Int, partitions: Int = 6, label: String = #function) async throws {
+        cluster = try MockCluster(brokers: 1)
+        try cluster.createTopic("reports", partitions: partitions, replicationFactor: 1)
+        database = try TestDatabase.create(label)
+        events = (0..<count).map { SampleEvents.report($0) }
+        let producer = try Producer(configuration: cluster.configuration())
+        defer { producer.close() }
+        for result in await EventPublisher(producer: producer).publish(events, topic: "reports") {
+            _ = try result.get()
+        }
+    }
+
+    deinit { database.drop() }
+
+    func projector(batchSize: Int = 200, group: String = AuditTrail.consumerGroup, untilCaughtUp: Bool = true)
+        -> AuditProjector
+    {
+        var options = AuditProjectorOptions(topics: ["reports"])
+        options.batchSize = batchSize
+        options.batchWait = .milliseconds(100)
+        options.stopWhenCaughtUp = untilCaughtUp
+        options.consumerGroup = group
+        return AuditProjector(
+            kafka: cluster.configuration(), postgresURL: database.url, migrations: migrations, options: options)
+    }
+
+    func runToEnd(batchSize: Int = 200, group: String = AuditTrail.consumerGroup) async throws -> AuditRunSummary {
+        try await onThread { [self] in try projector(batchSize: batchSize, group: group).run(stop: StopSignal()) }
+    }
+
+    func recordedIDs() throws -> [String] {
+        let db = try database.connect()
+        defer { db.close() }
+        return try db.query("SELECT event_id FROM audit_v1.events ORDER BY event_id").map {
+            try $0.decode(String.self, at: 0)
+        }
+    }
+
+    func verify() throws -> AuditVerification {
+        let db = try database.connect()
+        defer { db.close() }
+        return try AuditVerifier(db: db).verify()
+    }
+
+    func execute(_ sql: String, _ parameters: [PostgresBindable?] = []) throws {
+        let db = try database.connect()
+        defer { db.close() }
+        try db.execute(sql, parameters)
+    }
+
+    func count() throws -> Int {
+        let db = try database.connect()
+        defer { db.close() }
+        guard try !db.query("SELECT to_regclass('audit_v1.events')").first!.isNull(at: 0) else { return 0 }
+        return try db.query("SELECT count(*) FROM audit_v1.events")[0].decode(Int.self, at: 0)
+    }
+}
+
+@Suite("Audit projection", .serialized)
+struct AuditProjectorTests {
+    @Test("every event is recorded once and the trail verifies")
+    func recordsEveryEventOnce() async throws {
+        let fixture = try await AuditFixture(events: 1_500)
+        let summary = try await fixture.runToEnd()
+        #expect(summary.recorded == 1_500)
+        #expect(try fixture.recordedIDs() == fixture.events.map(\.id).sorted())
+        let verification = try fixture.verify()
+        #expect(verification.isIntact, "\(verification.findings)")
+        #expect(verification.rowsChecked == 1_500)
+        #expect(verification.partitionsChecked == 6)
+    }
+
+    @Test("stopped mid-stream and restarted, it resumes from the checkpoint: nothing twice, nothing missing")
+    func stopAndRestart() async throws {
+        let fixture = try await AuditFixture(events: 3_000)
+        let stop = StopSignal()
+        let first = Task { try await onThread { [fixture] in try fixture.projector(batchSize: 50, untilCaughtUp: false).run(stop: stop) } }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while try fixture.count() == 0, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        stop.stop()
+        let partial = try await first.value
+        #expect(partial.recorded > 0)
+        #expect(partial.recorded < 3_000, "stopped before the end, so the restart has work to do")
+        #expect(try fixture.count() == partial.recorded)
+
+        let rest = try await fixture.runToEnd()
+        #expect(rest.recorded == 3_000 - partial.recorded)
+        #expect(try fixture.recordedIDs() == fixture.events.map(\.id).sorted())
+        #expect(try fixture.verify().isIntact)
+    }
+
+    @Test("two instances reading everything at once (an operator's mistake) still record each event once")
+    func twoInstances() async throws {
+        let fixture = try await AuditFixture(events: 2_000)
+        async let a = fixture.runToEnd(batchSize: 100, group: "instance-a")
+        async let b = fixture.runToEnd(batchSize: 100, group: "instance-b")
+        let (ra, rb) = try await (a, b)
+        #expect(ra.recorded + rb.recorded == 2_000)
+        #expect(ra.recorded + ra.skippedAlreadyRecorded == 2_000)
+        #expect(try fixture.recordedIDs() == fixture.events.map(\.id).sorted())
+        #expect(try fixture.verify().isIntact)
+    }
+
+    @Test("an altered row is found and named")
+    func alteredRow() async throws {
+        let fixture = try await AuditFixture(events: 300)
+        _ = try await fixture.runToEnd()
+        try fixture.execute(
+            "UPDATE audit_v1.events SET subject = 'forged' WHERE topic = 'reports' AND partition = $1 AND kafka_offset = $2",
+            [2, 5])
+        let result = try fixture.verify()
+        let first = try #require(result.firstBadRow)
+        #expect(first.partition == 2)
+        #expect(first.offset == 5)
+        #expect(first.problem.contains("subject"))
+        #expect(result.findings.count == 1, "one altered row is one finding: \(result.findings)")
+    }
+
+    @Test("an altered event body with a recomputed hash is found by the chain")
+    func alteredBodyAndHash() async throws {
+        let fixture = try await AuditFixture(events: 300)
+        _ = try await fixture.runToEnd()
+        let forged = SampleEvents.report(99_999)
+        let bytes = forged.canonicalJSON()
+        try fixture.execute(
+            """
+            UPDATE audit_v1.events SET event_bytes = $3, event_hash = $4, event_id = $5, subject = $6, source = $7,
+                event_time = $8::timestamptz
+            WHERE topic = 'reports' AND partition = $1 AND kafka_offset = $2
+            """,
+            [1, 3, bytes, EventHash.sha256(bytes).bytes, forged.id, forged.subject, forged.source, forged.time.text])
+        let first = try #require(try fixture.verify().firstBadRow)
+        #expect(first.partition == 1)
+        #expect(first.offset == 3)
+        #expect(first.problem.contains("chain_hash"))
+    }
+
+    @Test("a deleted row is found: the next row's link names the gap")
+    func deletedRow() async throws {
+        let fixture = try await AuditFixture(events: 300)
+        _ = try await fixture.runToEnd()
+        try fixture.execute(
+            "DELETE FROM audit_v1.events WHERE topic = 'reports' AND partition = $1 AND kafka_offset = $2", [4, 7])
+        let first = try #require(try fixture.verify().firstBadRow)
+        #expect(first.partition == 4)
+        #expect(first.offset == 8)
+        #expect(first.problem.contains("deleted"))
+    }
+
+    @Test("deleting the newest row of a partition is found through the chain head")
+    func deletedLastRow() async throws {
+        let fixture = try await AuditFixture(events: 300)
+        _ = try await fixture.runToEnd()
+        try fixture.execute(
+            """
+            DELETE FROM audit_v1.events WHERE topic = 'reports' AND partition = 0
+              AND kafka_offset = (SELECT max(kafka_offset) FROM audit_v1.events WHERE topic = 'reports' AND partition = 0)
+            """)
+        let first = try #require(try fixture.verify().firstBadRow)
+        #expect(first.partition == 0)
+        #expect(first.problem.contains("chain head"))
+    }
+
+    @Test("a record that is not a valid event is recorded with its problem, in the chain, not skipped")
+    func invalidRecordIsRecorded() async throws {
+        let fixture = try await AuditFixture(events: 10, partitions: 1)
+        let producer = try Producer(configuration: fixture.cluster.configuration())
+        _ = try await producer.send(OutgoingMessage(topic: "reports", key: nil, value: Array("{not json".utf8)))
+        producer.close()
+        let summary = try await fixture.runToEnd()
+        #expect(summary.recorded == 11)
+        let db = try fixture.database.connect()
+        defer { db.close() }
+        let rows = try db.query("SELECT kafka_offset, problem FROM audit_v1.events WHERE problem IS NOT NULL")
+        #expect(rows.count == 1)
+        #expect(try rows.first?.decode(Int64.self, at: 0) == 10)
+        #expect(try rows.first?.decode(String.self, at: 1).contains("invalid JSON") == true)
+        #expect(try fixture.verify().isIntact)
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import MekongEvents
+import MekongKafka
+import MekongPostgres
+import MekongTestSupport
+import Testing
+
+/// Runs the built `mekong` executable as an operator would, against a mock cluster in this process and a
+/// throwaway database on the real server.
+final class CommandLineFixture: @unchecked Sendable {
+    let cluster: MockCluster
+    let database: TestDatabase
+    let directory: URL
+
+    init(label: String = #function) throws {
+        cluster = try MockCluster(brokers: 3)
+        for (topic, partitions) in [("reports", 6), ("admin-records", 6), ("survey-uploads", 6), ("master-data", 3), ("dead-letters", 3)] {
+            try cluster.createTopic(topic, partitions: partitions, replicationFactor: 3)
+        }
+        database = try TestDatabase.create(label)
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mekong-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        database.drop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    var connection: [String] { ["--kafka", cluster.bootstrapServers, "--postgres", database.url] }
+
+    func file(_ name: String, _ contents: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try contents.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    func mekong(_ arguments: [String]) async throws -> (status: Int32, output: String, errors: String) {
+        try await onThread { try ChildProcess.run(arguments) }
+    }
+
+    /// Total records in a topic (sum of high watermarks).
+    func recordCount(_ topic: String, partitions: Int) throws -> Int64 {
+        let consumer = try Consumer(configuration: cluster.configuration())
+        defer { consumer.close() }
+        return try (0..<partitions).reduce(0) { sum, p in
+            sum + (try consumer.watermarks(of: TopicPartition(topic: topic, partition: Int32(p)))).high
+        }
+    }
+
+    func auditCount() throws -> Int {
+        let db = try database.connect()
+        defer { db.close() }
+        return try db.query("SELECT count(*) FROM audit_v1.events")[0].decode(Int.self, at: 0)
+    }
+}
+
+@Suite("mekong command line", .serialized)
+struct CommandLineTests {
+    @Test("publish with one invalid line publishes nothing and names the line and the reason")
+    func invalidLinePublishesNothing() async throws {
+        let fixture = try CommandLineFixture()
+        var lines = SampleEvents.reportFile(20).split(separator: "\n").map(String.init)
+        lines[6] = lines[6].replacingOccurrences(of: "\"subject\":", with: "\"subjekt\":")
+        lines[12] = "{\"specversion\": \"1.0\", truncated"
+        let path = try fixture.file("bad.ndjson", lines.joined(separator: "\n"))
+        let run = try await fixture.mekong(["publish", "--topic", "reports", path] + fixture.connection)
+        #expect(run.status == 1)
+        #expect(run.errors.contains("line 7"), "\(run.errors)")
+        #expect(run.errors.contains("subject"))
+        #expect(run.errors.contains("line 13"))
+        #expect(run.errors.contains("nothing was published"))
+        #expect(try fixture.recordCount("reports", partitions: 6) == 0)
+    }
+
+    @Test("publish --skip-invalid publishes the valid lines and reports the rest")
+    func skipInvalid() async throws {
+        let fixture = try CommandLineFixture()
+        var lines = SampleEvents.reportFile(20).split(separator: "\n").map(String.init)
+        lines[3] = lines[3].replacingOccurrences(of: "\"period\":\"2025-Q3\"", with: "\"period\":42")
+        let path = try fixture.file("some-bad.ndjson", lines.joined(separator: "\n"))
+        let run = try await fixture.mekong(["publish", "--skip-invalid", "--topic", "reports", path] + fixture.connection)
+        #expect(run.status == 1, "a skipped line still makes the exit code non-zero")
+        #expect(run.errors.contains("line 4"), "\(run.errors)")
+        #expect(run.output.contains("published 19 of 19"), "\(run.output)")
+        #expect(try fixture.recordCount("reports", partitions: 6) == 19)
+    }
+
+    @Test("publish, project, verify; tamper; verify names the row")
+    func endToEnd() async throws {
+        let fixture = try CommandLineFixture()
+        let path = try fixture.file("reports.ndjson", SampleEvents.reportFile(250))
+        let publish = try await fixture.mekong(["publish", "--topic", "reports", path] + fixture.connection)
+        #expect(publish.status == 0, "\(publish.errors)")
+        #expect(publish.output.contains("published 250 of 250"))
+        #expect(publish.output.contains("reports[0]"))
+
+        let project = try await fixture.mekong(["project", "audit", "--stop-when-caught-up"] + fixture.connection)
+        #expect(project.status == 0, "\(project.errors)")
+        #expect(project.output.contains("recorded 250 events"), "\(project.output)")
+
+        let verify = try await fixture.mekong(["audit", "verify"] + fixture.connection)
+        #expect(verify.status == 0, "\(verify.output)\(verify.errors)")
+        #expect(verify.output.contains("250 events"))
+
+        let db = try fixture.database.connect()
+        try db.execute("UPDATE audit_v1.events SET source = 'urn:forged' WHERE topic = 'reports' AND partition = 3 AND kafka_offset = 2")
+        db.close()
+        let broken = try await fixture.mekong(["audit", "verify"] + fixture.connection)
+        #expect(broken.status == 1)
+        #expect(broken.output.contains("reports[3]@2"), "\(broken.output)")
+        #expect(broken.output.contains("source"))
+    }
+
+    @Test("tail prints one line per event and filters by type and source")
+    func tail() async throws {
+        let fixture = try CommandLineFixture()
+        let path = try fixture.file("reports.ndjson", SampleEvents.reportFile(40))
+        _ = try await fixture.mekong(["publish", "--topic", "reports", path] + fixture.connection)
+        let all = try await fixture.mekong(["tail", "reports", "--from-beginning"] + fixture.connection)
+        #expect(all.status == 0, "\(all.errors)")
+        let lines = all.output.split(separator: "\n")
+        #expect(lines.count == 40)
+        #expect(lines.allSatisfy { $0.contains("vn.gso.report.submitted") && $0.contains("/B01/2025-Q3") })
+        let filtered = try await fixture.mekong(
+            ["tail", "reports", "--from-beginning", "--source", "urn:gso:province:5"] + fixture.connection)
+        #expect(filtered.output.split(separator: "\n").count == 1)
+        let none = try await fixture.mekong(
+            ["tail", "reports", "--from-beginning", "--type", "vn.gso.other"] + fixture.connection)
+        #expect(none.output.isEmpty)
+        let json = try await fixture.mekong(["tail", "reports", "--from-beginning", "--json"] + fixture.connection)
+        let first = try #require(json.output.split(separator: "\n").first)
+        #expect(try CloudEvent(decoding: Array(first.utf8)).type == "vn.gso.report.submitted")
+    }
+
+    @Test("SIGTERM finishes the current batch and exits cleanly; the restart completes the trail")
+    func sigtermIsClean() async throws {
+        let fixture = try CommandLineFixture()
+        let path = try fixture.file("reports.ndjson", SampleEvents.reportFile(3_000))
+        _ = try await fixture.mekong(["publish", "--topic", "reports", path] + fixture.connection)
+        let child = try ChildProcess(MekongBinary.url, ["project", "audit", "--batch-size", "20"] + fixture.connection)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while (try? fixture.auditCount()) ?? 0 == 0, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        child.signal(SIGTERM)
+        let status = try await onThread { try child.wait(timeout: .seconds(30)) }
+        #expect(status == 0, "\(child.standardError)")
+        #expect(child.standardOutput.contains("audit projector: recorded"))
+        let rest = try await fixture.mekong(["project", "audit", "--stop-when-caught-up"] + fixture.connection)
+        #expect(rest.status == 0)
+        #expect(try fixture.auditCount() == 3_000)
+        #expect(try await fixture.mekong(["audit", "verify"] + fixture.connection).status == 0)
+    }
+
+    @Test("killed with SIGKILL at random moments, the projector still records each event exactly once")
+    func sigkillAtRandomMoments() async throws {
+        let fixture = try CommandLineFixture()
+        let path = try fixture.file("reports.ndjson", SampleEvents.reportFile(4_000))
+        _ = try await fixture.mekong(["publish", "--topic", "reports", path] + fixture.connection)
+        var generator = SystemRandomNumberGenerator()
+        var kills = 0
+        for _ in 0..<6 {
+            let child = try ChildProcess(MekongBinary.url, ["project", "audit", "--batch-size", "37"] + fixture.connection)
+            try await Task.sleep(for: .milliseconds(Int.random(in: 300...1_500, using: &generator)))
+            if child.process.isRunning { kills += 1 }
+            child.signal(SIGKILL)
+            _ = try await onThread { try child.wait(timeout: .seconds(30)) }
+        }
+        #expect(kills > 0)
+        let finish = try await fixture.mekong(["project", "audit", "--stop-when-caught-up"] + fixture.connection)
+        #expect(finish.status == 0, "\(finish.errors)")
+        #expect(try fixture.auditCount() == 4_000)
+        let db = try fixture.database.connect()
+        defer { db.close() }
+        #expect(try db.query("SELECT count(DISTINCT event_id) FROM audit_v1.events")[0].decode(Int.self, at: 0) == 4_000)
+        let verify = try await fixture.mekong(["audit", "verify"] + fixture.connection)
+        #expect(verify.status == 0, "\(verify.output)")
+    }
+}

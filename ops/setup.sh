@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh Debian 12 machine (as root, or a user with sudo):
+#   native packages, a running PostgreSQL with the development role and database, a release build of `mekong`.
+# Idempotent: run it again after pulling.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+packages=(librdkafka-dev libpq-dev liblz4-dev pkg-config postgresql postgresql-contrib)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+bash ops/postgres-up.sh
+
+swift build -c release --product mekong
+echo "built $(swift build -c release --show-bin-path)/mekong"
