@@ -76,11 +76,13 @@ public final class AuditProjector {
     public func run(stop: StopSignal) throws -> AuditRunSummary {
         var summary = AuditRunSummary()
         var backoff = options.retryBackoff.first
+        var connected = false
         while !stop.isStopped {
             do {
-                let finished = try session(stop: stop, summary: &summary)
+                let finished = try session(stop: stop, summary: &summary, connected: &connected)
                 if finished { break }
-            } catch let error where Self.isTransient(error) {
+            } catch let error where Self.isTransient(error) && connected {
+                // Faults after a first successful start are waited out; a wrong address or password at start is not.
                 summary.transientFaults += 1
                 logger.warning("transient fault, retrying in \(backoff): \(error)")
                 sleep(backoff, unless: stop)
@@ -91,13 +93,14 @@ public final class AuditProjector {
     }
 
     /// One consumer-group membership and one database connection; returns true when caught up (if asked).
-    private func session(stop: StopSignal, summary: inout AuditRunSummary) throws -> Bool {
+    private func session(stop: StopSignal, summary: inout AuditRunSummary, connected: inout Bool) throws -> Bool {
         let db = try PostgresConnection(url: postgresURL)
         defer { db.close() }
         try Self.prepare(db, migrations: migrations)
         let consumer = try Consumer(configuration: kafka, groupID: options.consumerGroup)
         defer { consumer.close() }
         try checkpoints.claim(cluster: consumer.clusterID(), on: db)
+        connected = true
         let checkpoints = self.checkpoints
         let logger = self.logger
         try consumer.subscribe(

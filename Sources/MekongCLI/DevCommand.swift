@@ -29,7 +29,7 @@ struct DevCommand: ParsableCommand {
         print("mekong dev: mock Kafka cluster of \(brokers) brokers at \(cluster.bootstrapServers)")
         print("topics: " + catalog.topics.map { "\($0.name) (\($0.partitions))" }.joined(separator: ", "))
         print("recorded in \(DevClusterRecord.url.path); ephemeral: everything is lost when this stops (Ctrl-C)")
-        fflush(stdout)
+        flushStandardOutput()
         let stop = StopSignal()
         let stopped = DispatchSemaphore(value: 0)
         Signals.stopOnTermination(stop) { stopped.signal() }

@@ -27,7 +27,7 @@ struct ProjectCommand: ParsableCommand {
             options.batchWait = .milliseconds(batchWaitMs)
             options.stopWhenCaughtUp = stopWhenCaughtUp
             let projector = AuditProjector(
-                kafka: settings.kafka(), postgresURL: settings.postgres, migrations: try Resources.migrations(),
+                kafka: try settings.kafka(), postgresURL: settings.postgres, migrations: try Resources.migrations(),
                 options: options)
             let stop = StopSignal()
             Signals.stopOnTermination(stop)

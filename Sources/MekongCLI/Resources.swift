@@ -48,3 +48,9 @@ enum Signals {
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
+
+/// Pushes buffered standard output out now (for output read by another process while this one runs).
+func flushStandardOutput() {
+    try? FileHandle.standardOutput.synchronize()
+    fflush(nil)
+}

@@ -9,7 +9,9 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: "Kafka bootstrap servers (host:port,...). Default: the running `mekong dev` cluster.")
     var kafka: String?
 
-    @Option(name: .long, help: "PostgreSQL URL or conninfo. Default: postgresql://mekong@localhost:5432/mekong.")
+    @Option(
+        name: .long,
+        help: "PostgreSQL URL or conninfo. Default: libpq's PG* variables if set, else postgresql://mekong@localhost:5432/mekong.")
     var postgres: String?
 
     @Option(name: .long, help: "JSON configuration file: {\"kafka\": {librdkafka properties}, \"postgres\": URL}.")
@@ -54,7 +56,11 @@ struct Settings {
         if let servers = options.kafka ?? environment["MEKONG_KAFKA"] {
             properties["bootstrap.servers"] = servers
         }
-        let postgres = options.postgres ?? environment["MEKONG_POSTGRES"] ?? file.postgres ?? defaultPostgres
+        // With libpq's own PG* variables set, an empty conninfo lets libpq take everything from them.
+        let libpqEnvironment = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"]
+            .contains { environment[$0] != nil }
+        let postgres = options.postgres ?? environment["MEKONG_POSTGRES"] ?? file.postgres
+            ?? (libpqEnvironment ? "" : defaultPostgres)
         return Settings(kafkaProperties: properties, postgres: postgres)
     }
 }

@@ -46,7 +46,7 @@ struct TailCommand: ParsableCommand {
                 if let source, message.header("ce_source") != source { continue }
                 print(json ? String(decoding: message.value, as: UTF8.self) : Self.summary(message))
             }
-            fflush(stdout)
+            flushStandardOutput()
         }
     }
 

@@ -103,6 +103,16 @@ struct CommandLineTests {
         #expect(verify.status == 0, "\(verify.output)\(verify.errors)")
         #expect(verify.output.contains("250 events"))
 
+        // With libpq's PG* variables and no --postgres, the same database is found through them.
+        let url = try #require(URLComponents(string: fixture.database.url))
+        let environment = [
+            "PGHOST": url.host ?? "localhost", "PGPORT": String(url.port ?? 5432), "PGUSER": url.user ?? "",
+            "PGPASSWORD": url.password ?? "", "PGDATABASE": String(url.path.dropFirst()),
+        ]
+        let viaEnvironment = try await onThread { try ChildProcess.run(["audit", "verify"], environment: environment) }
+        #expect(viaEnvironment.status == 0, "\(viaEnvironment.errors)")
+        #expect(viaEnvironment.output.contains("250 events"))
+
         let db = try fixture.database.connect()
         try db.execute("UPDATE audit_v1.events SET source = 'urn:forged' WHERE topic = 'reports' AND partition = 3 AND kafka_offset = 2")
         db.close()

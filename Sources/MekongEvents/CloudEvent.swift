@@ -1,0 +1,117 @@
+/// A CloudEvents 1.0 event in structured JSON mode, as Mekong carries it in Kafka record values.
+///
+/// Required attributes: `specversion` (always "1.0"), `id` (UUIDv7), `source`, `type`, `time`,
+/// `subject` (the Kafka record key), `datacontenttype` ("application/json"), `dataschema`, `data`
+/// (a JSON object). Extensions: `recordedtime`, `sourcesequence`, `signature`, `signingkey`,
+/// `traceparent`. Anything else is refused (see ``init(json:)``).
+///
+/// The memberwise initialiser does not check values; call ``validate()`` before publishing.
+public struct CloudEvent: Sendable, Equatable {
+    /// The only CloudEvents version accepted.
+    public static let specVersion = "1.0"
+    /// The only data content type accepted.
+    public static let jsonContentType = "application/json"
+
+    /// A version-7 UUID (either hex case accepted, kept as given).
+    public var id: String
+    /// Where the event comes from: a non-empty URI-reference.
+    public var source: String
+    /// The event type, e.g. "vn.gso.report.submitted".
+    public var type: String
+    /// When the fact happened at the source.
+    public var time: Timestamp
+    /// The entity whose order matters; the Kafka record key.
+    public var subject: String
+    /// Always "application/json".
+    public var datacontenttype: String
+    /// The absolute URI of the JSON Schema `data` conforms to.
+    public var dataschema: String
+    /// The payload: a JSON object.
+    public var data: JSONValue
+
+    /// When the gateway accepted the event (extension).
+    public var recordedtime: Timestamp?
+    /// The source's own counter for this subject, >= 0 (extension).
+    public var sourcesequence: Int64?
+    /// Ed25519 signature over ``canonicalJSONForSigning()`` (extension).
+    public var signature: String?
+    /// Identifies the key that made ``signature`` (extension).
+    public var signingkey: String?
+    /// W3C trace context, `00-<32 hex>-<16 hex>-<2 hex>` (extension).
+    public var traceparent: String?
+
+    public init(
+        id: String, source: String, type: String, time: Timestamp, subject: String, dataschema: String,
+        data: JSONValue, datacontenttype: String = CloudEvent.jsonContentType, recordedtime: Timestamp? = nil,
+        sourcesequence: Int64? = nil, signature: String? = nil, signingkey: String? = nil,
+        traceparent: String? = nil
+    ) {
+        self.id = id
+        self.source = source
+        self.type = type
+        self.time = time
+        self.subject = subject
+        self.datacontenttype = datacontenttype
+        self.dataschema = dataschema
+        self.data = data
+        self.recordedtime = recordedtime
+        self.sourcesequence = sourcesequence
+        self.signature = signature
+        self.signingkey = signingkey
+        self.traceparent = traceparent
+    }
+
+    /// The structured-mode JSON object: `specversion` first, then the core attributes, the
+    /// extensions that are set, and `data` last.
+    public var json: JSONValue { .object(jsonObject(includingSignature: true)) }
+
+    /// RFC 8785 canonical JSON of ``json``: the bytes the event hash covers.
+    public func canonicalJSON() -> [UInt8] {
+        CanonicalJSON.encode(json)
+    }
+
+    /// SHA-256 of ``canonicalJSON()``.
+    public var hash: EventHash { EventHash.sha256(canonicalJSON()) }
+
+    /// Canonical JSON of the event without its `signature` attribute: the bytes a signature covers.
+    public func canonicalJSONForSigning() -> [UInt8] {
+        CanonicalJSON.encode(.object(jsonObject(includingSignature: false)))
+    }
+
+    /// Kafka record headers copied from the envelope so tools can filter without parsing the value:
+    /// `ce_type`, `ce_id`, `ce_source`, in that order.
+    public var headers: [(name: String, value: String)] {
+        [("ce_type", type), ("ce_id", id), ("ce_source", source)]
+    }
+
+    private func jsonObject(includingSignature: Bool) -> JSONObject {
+        var keys = ["specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema"]
+        var values: [JSONValue] = [
+            .string(Self.specVersion), .string(id), .string(source), .string(type), .string(time.text),
+            .string(subject), .string(datacontenttype), .string(dataschema),
+        ]
+        if let recordedtime {
+            keys.append("recordedtime")
+            values.append(.string(recordedtime.text))
+        }
+        if let sourcesequence {
+            keys.append("sourcesequence")
+            values.append(.number(Double(sourcesequence)))
+        }
+        if includingSignature, let signature {
+            keys.append("signature")
+            values.append(.string(signature))
+        }
+        if let signingkey {
+            keys.append("signingkey")
+            values.append(.string(signingkey))
+        }
+        if let traceparent {
+            keys.append("traceparent")
+            values.append(.string(traceparent))
+        }
+        keys.append("data")
+        values.append(data)
+        return JSONObject(uniqueKeys: keys, values: values)
+    }
+}

@@ -1,0 +1,70 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// An RFC 3339 date-time such as `2025-07-01T08:30:00Z` or `2025-07-01T15:30:00.250+07:00`.
+///
+/// The text is kept exactly as given (it is what the canonical JSON and the event hash cover).
+/// Equality compares the text; ordering compares the instant first and the text second, so two
+/// spellings of one instant are ordered but not equal. Leap seconds (`:60`) are not accepted.
+public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The RFC 3339 text as given.
+    public let text: String
+    /// Whole seconds since 1970-01-01T00:00:00Z.
+    public let epochSeconds: Int64
+    /// Nanoseconds within the second (fraction digits beyond nine are truncated).
+    public let nanoseconds: Int32
+
+    /// Parses an RFC 3339 `date-time`; `nil` when the syntax or a field range is wrong.
+    public init?(rfc3339 text: String) {
+        guard let parsed = RFC3339.withUTF8(text, { RFC3339.parseDateTime($0) }) else { return nil }
+        self.text = text
+        self.epochSeconds = parsed.seconds
+        self.nanoseconds = parsed.nanoseconds
+    }
+
+    /// Formats `date` as UTC with millisecond precision, e.g. `2025-07-01T08:30:00.123Z`
+    /// (rounded to the nearest millisecond; dates outside years 0000-9999 are clamped to that range).
+    public init(date: Date) {
+        let scaled = (date.timeIntervalSince1970 * 1000).rounded()
+        let milliseconds: Int64 =
+            scaled.isNaN ? 0 : Int64(min(max(scaled, Self.earliestMilliseconds), Self.latestMilliseconds))
+        let seconds = milliseconds.floorDivided(by: 1000)
+        let millisecond = milliseconds - seconds * 1000
+        self.text = RFC3339.format(epochSeconds: seconds, millisecond: Int(millisecond))
+        self.epochSeconds = seconds
+        self.nanoseconds = Int32(millisecond * 1_000_000)
+    }
+
+    /// 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, the range RFC 3339 can write.
+    private static let earliestMilliseconds: Double = -62_167_219_200_000
+    private static let latestMilliseconds: Double = 253_402_300_799_999
+
+    /// The instant as a `Date` (sub-microsecond precision may be lost).
+    public var date: Date { Date(timeIntervalSince1970: secondsSinceEpoch) }
+
+    /// Seconds since 1970-01-01T00:00:00Z, with the fraction.
+    public var secondsSinceEpoch: Double { Double(epochSeconds) + Double(nanoseconds) / 1e9 }
+
+    public var description: String { text }
+
+    /// Earlier instants first; the same instant spelled differently is ordered by its text.
+    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {
+        if lhs.epochSeconds != rhs.epochSeconds { return lhs.epochSeconds < rhs.epochSeconds }
+        if lhs.nanoseconds != rhs.nanoseconds { return lhs.nanoseconds < rhs.nanoseconds }
+        return lhs.text < rhs.text
+    }
+
+    public static func == (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.text == rhs.text }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(text) }
+}
+
+extension Int64 {
+    fileprivate func floorDivided(by divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+}

@@ -1,0 +1,171 @@
+import CLibPQ
+
+extension PostgresConnection {
+    /// Runs one statement with parameters `$1…$n` bound by value (`PQexecParams`, text format) and returns
+    /// its rows, copied into Swift memory.
+    ///
+    /// - Parameters:
+    ///   - sql: a single statement; values never belong in it, only `$n` placeholders.
+    ///   - parameters: one value per placeholder; nil binds SQL NULL. The server infers each parameter's
+    ///     type from the statement; cast (`$1::timestamptz`) where it cannot.
+    /// - Throws: `.queryFailed` with the server's diagnostics, `.connectionLost` if the connection broke,
+    ///   `.misuse` if closed, for a `COPY` statement (use `copyIn`), or for a value containing NUL.
+    public func query(_ sql: String, _ parameters: [(any PostgresBindable)?] = []) throws(PostgresError)
+        -> PostgresResult
+    {
+        let result = try execParams(sql, parameters)
+        defer { PQclear(result) }
+        return PostgresResult(result)
+    }
+
+    /// Runs one statement like `query(_:_:)` and returns the number of rows it affected (`PQcmdTuples`;
+    /// 0 for statements that report none).
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [(any PostgresBindable)?] = []) throws(PostgresError) -> Int {
+        let result = try execParams(sql, parameters)
+        defer { PQclear(result) }
+        return Self.rowsAffected(result)
+    }
+
+    /// Runs trusted, static SQL that may hold several statements (`PQexec`), for migration files and fixed
+    /// session setup only. It takes no parameters: never build its text from values; use `query` or
+    /// `execute` with `$n` placeholders for those. Unless the script has its own `BEGIN`/`COMMIT`, the
+    /// server runs all its statements as one implicit transaction.
+    /// - Throws: `.queryFailed` for the first statement that fails, `.connectionLost`, `.misuse`.
+    public func runScript(_ sql: String) throws(PostgresError) {
+        let handle = try openHandle()
+        try Self.refuseNUL(sql, what: "script")
+        let result = PQexec(handle, sql)
+        PQclear(try checked(result, query: sql, failure: .queryFailed))
+    }
+
+    // MARK: - Internals
+
+    private func execParams(_ sql: String, _ parameters: [(any PostgresBindable)?]) throws(PostgresError)
+        -> OpaquePointer
+    {
+        let handle = try openHandle()
+        try Self.refuseNUL(sql, what: "statement")
+        guard parameters.count <= Int(Int32.max) else {
+            throw PostgresError(code: .misuse, message: "too many parameters", query: sql)
+        }
+        // All parameter texts in one NUL-separated buffer; the pointers are built inside its lifetime.
+        var buffer: [CChar] = []
+        var offsets: [Int?] = []
+        offsets.reserveCapacity(parameters.count)
+        for (index, parameter) in parameters.enumerated() {
+            guard let parameter else {
+                offsets.append(nil)
+                continue
+            }
+            let text = parameter.postgresText
+            guard !text.utf8.contains(0) else {
+                throw PostgresError(
+                    code: .misuse,
+                    message: "parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold",
+                    query: sql)
+            }
+            offsets.append(buffer.count)
+            buffer.append(contentsOf: text.utf8.map { CChar(bitPattern: $0) })
+            buffer.append(0)
+        }
+        let result = buffer.withUnsafeBufferPointer { base -> OpaquePointer? in
+            let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in
+                guard let offset, let start = base.baseAddress else { return nil }
+                return UnsafePointer(start + offset)
+            }
+            return PQexecParams(handle, sql, Int32(parameters.count), nil, pointers, nil, nil, 0)
+        }
+        return try checked(result, query: sql, failure: .queryFailed)
+    }
+
+    /// Returns a successful result, or clears it and throws the matching error. A `COPY` started by a
+    /// statement that is not expected to start one is ended first, so the connection stays usable.
+    func checked(_ result: OpaquePointer?, query: String, failure: PostgresError.Code) throws(PostgresError)
+        -> OpaquePointer
+    {
+        guard let result else {
+            throw connectionError(query: query, fallback: failure)
+        }
+        let status = PQresultStatus(result)
+        switch status {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return result
+        case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:
+            PQclear(result)
+            abandonCopy(status)
+            throw PostgresError(
+                code: .misuse,
+                message: "COPY statements are not supported here; use copyIn(_:rows:) for COPY … FROM STDIN",
+                query: query)
+        default:
+            let error = serverError(result, query: query, failure: failure)
+            PQclear(result)
+            throw error
+        }
+    }
+
+    /// Builds an error from a failed result: the server's diagnostic fields, or libpq's message; code
+    /// `.connectionLost` when the connection is no longer usable.
+    func serverError(_ result: OpaquePointer, query: String?, failure: PostgresError.Code) -> PostgresError {
+        func field(_ code: UInt8) -> String? {
+            guard let value = PQresultErrorField(result, Int32(code)) else { return nil }
+            return scrubbed(String(cString: value))
+        }
+        let lost = handle.map { PQstatus($0) != CONNECTION_OK } ?? true
+        let primary =
+            field(UInt8(ascii: "M"))
+            ?? PQresultErrorMessage(result).map { scrubbed(String(cString: $0)) }?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return PostgresError(
+            code: lost ? .connectionLost : failure,
+            message: (primary?.isEmpty ?? true) ? libpqMessage() : primary ?? "",
+            sqlState: field(UInt8(ascii: "C")),
+            detail: field(UInt8(ascii: "D")),
+            hint: field(UInt8(ascii: "H")),
+            context: field(UInt8(ascii: "W")),
+            query: query)
+    }
+
+    /// The error for a call that returned no result at all.
+    func connectionError(query: String?, fallback: PostgresError.Code) -> PostgresError {
+        let lost = handle.map { PQstatus($0) != CONNECTION_OK } ?? true
+        return PostgresError(code: lost ? .connectionLost : fallback, message: libpqMessage(), query: query)
+    }
+
+    /// Ends a COPY that was started unexpectedly (`status` is the result that announced it) and drains
+    /// the remaining results, so that the connection is ready for the next statement.
+    func abandonCopy(_ status: ExecStatusType) {
+        guard let handle else { return }
+        if status == PGRES_COPY_IN {
+            _ = PQputCopyEnd(handle, "COPY FROM STDIN is only supported through copyIn(_:rows:)")
+        } else if status == PGRES_COPY_OUT {
+            var buffer: UnsafeMutablePointer<CChar>?
+            while PQgetCopyData(handle, &buffer, 0) > 0 {
+                PQfreemem(buffer)
+                buffer = nil
+            }
+        } else {
+            return  // COPY BOTH (replication): nothing sensible to do; close() ends it
+        }
+        while let result = PQgetResult(handle) {
+            let next = PQresultStatus(result)
+            PQclear(result)
+            if next == PGRES_COPY_IN || next == PGRES_COPY_OUT || next == PGRES_COPY_BOTH {
+                abandonCopy(next)
+                return
+            }
+        }
+    }
+
+    static func rowsAffected(_ result: OpaquePointer) -> Int {
+        guard let tuples = PQcmdTuples(result) else { return 0 }
+        return Int(String(cString: tuples)) ?? 0
+    }
+
+    static func refuseNUL(_ sql: String, what: String) throws(PostgresError) {
+        if sql.utf8.contains(0) {
+            throw PostgresError(code: .misuse, message: "the \(what) contains a NUL character")
+        }
+    }
+}

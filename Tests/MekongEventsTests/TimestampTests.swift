@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+
+@testable import MekongEvents
+
+@Suite("Timestamp")
+struct TimestampTests {
+    @Test func parsesUTCAndOffsets() throws {
+        let utc = try #require(Timestamp(rfc3339: "2025-07-01T08:30:00Z"))
+        let hanoi = try #require(Timestamp(rfc3339: "2025-07-01T15:30:00+07:00"))
+        let west = try #require(Timestamp(rfc3339: "2025-06-30T23:30:00-09:00"))
+        #expect(utc.epochSeconds == 1_751_358_600)
+        #expect(hanoi.secondsSinceEpoch == utc.secondsSinceEpoch)
+        #expect(west.secondsSinceEpoch == utc.secondsSinceEpoch)
+        #expect(hanoi.text == "2025-07-01T15:30:00+07:00")
+        #expect(hanoi != utc)  // same instant, different text: the hash differs, so equality does too
+        #expect(utc.date == Date(timeIntervalSince1970: 1_751_358_600))
+    }
+
+    @Test func parsesFractions() throws {
+        let value = try #require(Timestamp(rfc3339: "1969-12-31T23:59:59.5Z"))
+        #expect(value.epochSeconds == -1)
+        #expect(value.nanoseconds == 500_000_000)
+        #expect(value.secondsSinceEpoch == -0.5)
+        let long = try #require(Timestamp(rfc3339: "2025-07-01T08:30:00.1234567891234Z"))
+        #expect(long.nanoseconds == 123_456_789)
+    }
+
+    @Test(arguments: [
+        "2024-02-29T00:00:00Z", "2000-02-29T12:00:00+00:00", "2025-12-31T23:59:59.999-00:00", "0001-01-01T00:00:00Z",
+    ])
+    func acceptsValidDates(text: String) {
+        #expect(Timestamp(rfc3339: text) != nil)
+    }
+
+    @Test(arguments: [
+        "", "2025-07-01", "2025-13-01T00:00:00Z", "2025-00-10T00:00:00Z", "2025-02-29T00:00:00Z",
+        "1900-02-29T00:00:00Z", "2025-04-31T00:00:00Z", "2025-07-01T25:00:00Z", "2025-07-01T08:60:00Z",
+        "2025-07-01T08:30:60Z", "2025-07-01T08:30:00", "2025-07-01T08:30:00+0700", "2025-07-01T08:30:00+24:00",
+        "2025-07-01T08:30:00.Z", "2025-07-01T08:30Z", " 2025-07-01T08:30:00Z", "2025-07-01T08:30:00Z ",
+        "2025-07-01X08:30:00Z", "２０２５-07-01T08:30:00Z",
+    ])
+    func rejectsInvalidText(text: String) {
+        #expect(Timestamp(rfc3339: text) == nil)
+    }
+
+    @Test func formatsDatesAsUTCMilliseconds() throws {
+        #expect(Timestamp(date: Date(timeIntervalSince1970: 1_751_358_600.123)).text == "2025-07-01T08:30:00.123Z")
+        #expect(Timestamp(date: Date(timeIntervalSince1970: 0)).text == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp(date: Date(timeIntervalSince1970: -1.5)).text == "1969-12-31T23:59:58.500Z")
+        #expect(Timestamp(date: Date(timeIntervalSince1970: 951_782_400)).text == "2000-02-29T00:00:00.000Z")
+        #expect(Timestamp(date: Date(timeIntervalSince1970: .infinity)).text == "9999-12-31T23:59:59.999Z")
+        #expect(Timestamp(date: Date(timeIntervalSince1970: -.infinity)).text == "0000-01-01T00:00:00.000Z")
+        #expect(Timestamp(rfc3339: Timestamp(date: .distantPast).text) != nil)
+        let now = Timestamp(date: Date())
+        let reparsed = try #require(Timestamp(rfc3339: now.text))
+        #expect(reparsed == now)
+        #expect(abs(reparsed.date.timeIntervalSinceNow) < 5)
+    }
+
+    @Test func ordersByInstantThenText() throws {
+        let early = try #require(Timestamp(rfc3339: "2025-07-01T08:30:00Z"))
+        let sameInstant = try #require(Timestamp(rfc3339: "2025-07-01T15:30:00+07:00"))
+        let later = try #require(Timestamp(rfc3339: "2025-07-01T08:30:00.001Z"))
+        #expect(early < later)
+        #expect(sameInstant < later)
+        #expect([later, sameInstant, early].sorted() == [early, sameInstant, later])  // "T08" sorts before "T15"
+        #expect(RFC3339.isValidDate("2024-02-29"))
+        #expect(!RFC3339.isValidDate("2025-02-29"))
+        #expect(!RFC3339.isValidDate("2025-02-28T00:00:00Z"))
+    }
+}
