@@ -38,8 +38,9 @@ echo "== mekong project audit --stop-when-caught-up"
 echo "== mekong audit verify"
 "$bin" audit verify
 
-echo "== mekong tail reports --from-beginning"
-"$bin" tail reports --from-beginning | head -n 5
+echo "== mekong tail reports --from-beginning (first 5 lines)"
+"$bin" tail reports --from-beginning > "$MEKONG_DEV_STATE.tail"
+head -n 5 "$MEKONG_DEV_STATE.tail"
 
 published=$(cat ops/samples/*.ndjson | grep -c .)
 recorded=$(psql "$MEKONG_POSTGRES" -tAX -c "SELECT count(*) FROM audit_v1.events WHERE problem IS NULL")

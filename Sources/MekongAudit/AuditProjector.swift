@@ -186,7 +186,9 @@ public final class AuditProjector {
         guard !all.isEmpty, Set(all).isSubset(of: assigned) else { return false }
         let stored = try checkpoints.positions(for: all, on: db)
         for tp in all {
-            let (_, high) = try consumer.watermarks(of: tp)
+            // The high watermark the last fetch response carried: asking the broker instead would queue behind
+            // the consumer's own long-polling fetch on the same connection.
+            guard let (_, high) = consumer.lastKnownWatermarks(of: tp) else { return false }
             if max(stored[tp] ?? 0, 0) < high { return false }
         }
         return true

@@ -172,6 +172,16 @@ public final class Consumer {
         return (low, high)
     }
 
+    /// The watermarks of an assigned partition as its last fetch response reported them, without asking the broker;
+    /// nil before the first fetch response.
+    public func lastKnownWatermarks(of partition: TopicPartition) -> (low: Int64, high: Int64)? {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let err = rd_kafka_get_watermark_offsets(handle.pointer, partition.topic, partition.partition, &low, &high)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        return (low, high)
+    }
+
     /// The partition count of each topic, from cluster metadata.
     public func partitionCount(of topic: String, timeout: Duration = .seconds(10)) throws(KafkaError) -> Int {
         let topics = try Metadata.topics(handle: handle, only: [topic], timeout: timeout)

@@ -21,7 +21,8 @@ public final class MockCluster: @unchecked Sendable {
     public init(brokers: Int = 3) throws(KafkaError) {
         // The mock needs a client instance for its bookkeeping; this one never connects anywhere itself.
         handle = try ClientHandle(
-            type: RD_KAFKA_PRODUCER, configuration: KafkaConfiguration(bootstrapServers: ""), defaults: [:])
+            type: RD_KAFKA_PRODUCER, configuration: KafkaConfiguration(bootstrapServers: ""),
+            defaults: ["log_level": "3"])
         guard let cluster = rd_kafka_mock_cluster_new(handle.pointer, Int32(brokers)) else {
             throw KafkaError(kind: .mockCluster, code: .invalidArgument,
                              message: "could not start a mock cluster of \(brokers) brokers")
