@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mekong", targets: ["MekongCLI"]),
+        .executable(name: "mekong-bench", targets: ["MekongBenchmarks"]),
         .library(name: "MekongEvents", targets: ["MekongEvents"]),
         .library(name: "MekongCatalog", targets: ["MekongCatalog"]),
         .library(name: "MekongKafka", targets: ["MekongKafka"]),
@@ -63,6 +64,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict),
+        // Benchmarks with same-run baselines (BENCHMARKS.md).
+        .executableTarget(
+            name: "MekongBenchmarks",
+            dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongAudit"],
             swiftSettings: strict),
         // Shared by the tests only: throwaway databases on the real server, mock clusters, the built binary.
         .target(

@@ -11,6 +11,7 @@ struct TopicsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create every catalog topic the cluster lacks; report topics that differ from the catalog.")
         @OptionGroup var connection: ConnectionOptions
+        @Option(help: "Seconds to wait for the cluster to create the topics.") var timeout = 30
 
         func run() throws {
             let catalog = try Resources.catalog()
@@ -32,10 +33,17 @@ struct TopicsCommand: ParsableCommand {
                 }
             }
             if !missing.isEmpty {
-                let outcome = try admin.createTopics(missing.map {
-                    NewTopic(name: $0.name, partitions: $0.partitions, replicationFactor: $0.replicationFactor,
-                             config: $0.kafkaConfig)
-                })
+                let outcome: [String: Result<Void, KafkaError>]
+                do {
+                    outcome = try admin.createTopics(
+                        missing.map {
+                            NewTopic(name: $0.name, partitions: $0.partitions, replicationFactor: $0.replicationFactor,
+                                     config: $0.kafkaConfig)
+                        }, timeout: .seconds(timeout))
+                } catch {
+                    // The request as a whole failed (e.g. the cluster does not implement CreateTopics).
+                    outcome = Dictionary(uniqueKeysWithValues: missing.map { ($0.name, .failure(error)) })
+                }
                 for topic in missing {
                     switch outcome[topic.name] {
                     case .success?:

@@ -112,8 +112,9 @@ struct AuditProjectorTests {
         async let a = fixture.runToEnd(batchSize: 100, group: "instance-a")
         async let b = fixture.runToEnd(batchSize: 100, group: "instance-b")
         let (ra, rb) = try await (a, b)
+        // Which instance records what depends on timing; an instance may even find everything recorded already
+        // (caught up through the other's checkpoints). What may not vary: together, each event exactly once.
         #expect(ra.recorded + rb.recorded == 2_000)
-        #expect(ra.recorded + ra.skippedAlreadyRecorded == 2_000)
         #expect(try fixture.recordedIDs() == fixture.events.map(\.id).sorted())
         #expect(try fixture.verify().isIntact)
     }

@@ -187,3 +187,96 @@ struct CommandLineTests {
         #expect(verify.status == 0, "\(verify.output)")
     }
 }
+
+@Suite("mekong dev, topics and configuration", .serialized)
+struct DevAndConfigurationTests {
+    @Test("mekong dev records its address; topics list and apply find it without options")
+    func devClusterIsFoundWithoutOptions() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("mekong-dev-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let environment = ["MEKONG_DEV_STATE": state.path]
+        let dev = try ChildProcess(MekongBinary.url, ["dev"], environment: environment)
+        defer {
+            dev.signal(SIGTERM)
+            _ = try? dev.wait(timeout: .seconds(20))
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(20)
+        while !FileManager.default.fileExists(atPath: state.path), clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(FileManager.default.fileExists(atPath: state.path), "\(dev.standardError)")
+        #expect(dev.standardOutput.contains("ephemeral"))
+
+        let list = try await onThread { try ChildProcess.run(["topics", "list"], environment: environment) }
+        #expect(list.status == 0, "\(list.errors)")
+        for topic in ["reports", "admin-records", "survey-uploads", "master-data", "dead-letters"] {
+            #expect(list.output.contains(topic))
+        }
+        #expect(!list.output.contains("absent"))
+        let apply = try await onThread { try ChildProcess.run(["topics", "apply"], environment: environment) }
+        #expect(apply.status == 0, "\(apply.output)\(apply.errors)")
+        #expect(apply.output.split(separator: "\n").filter { $0.contains("up to date") }.count == 5)
+
+        dev.signal(SIGTERM)
+        #expect(try await onThread { try dev.wait(timeout: .seconds(20)) } == 0)
+        #expect(!FileManager.default.fileExists(atPath: state.path), "the record is removed on exit")
+        let after = try await onThread { try ChildProcess.run(["topics", "list"], environment: environment) }
+        #expect(after.status != 0)
+        #expect(after.errors.contains("mekong dev"))
+    }
+
+    @Test("topics apply reports a topic the cluster lacks and cannot create, and fails")
+    func applyReportsMissingTopic() async throws {
+        let cluster = try MockCluster(brokers: 3)
+        for topic in ["reports", "admin-records", "survey-uploads", "master-data"] {
+            try cluster.createTopic(topic, partitions: topic == "master-data" ? 3 : 6, replicationFactor: 3)
+        }
+        let apply = try await onThread { try ChildProcess.run(["topics", "apply", "--timeout", "3", "--kafka", cluster.bootstrapServers]) }
+        #expect(apply.status == 1)
+        #expect(apply.output.contains("dead-letters     NOT created"), "\(apply.output)")
+        #expect(apply.output.contains("reports          up to date"))
+    }
+
+    @Test("a configuration file supplies the cluster and database; the environment overrides the file")
+    func configurationFile() async throws {
+        let fixture = try CommandLineFixture()
+        let path = try fixture.file("reports.ndjson", SampleEvents.reportFile(30))
+        let config = try fixture.file(
+            "config.json",
+            #"{"kafka": {"bootstrap.servers": "\#(fixture.cluster.bootstrapServers)", "client.id": "from-config"}, "postgres": "\#(fixture.database.url)"}"#)
+        let publish = try await onThread { try ChildProcess.run(["publish", "--config", config, "--topic", "reports", path]) }
+        #expect(publish.status == 0, "\(publish.errors)")
+        let project = try await onThread {
+            try ChildProcess.run(["project", "audit", "--stop-when-caught-up"], environment: ["MEKONG_CONFIG": config])
+        }
+        #expect(project.status == 0, "\(project.errors)")
+        #expect(try fixture.auditCount() == 30)
+        #expect(!project.errors.contains("mekong:mekong@"), "the password is not printed")
+
+        let overridden = try await onThread {
+            try ChildProcess.run(
+                ["audit", "verify", "--config", config],
+                environment: ["MEKONG_POSTGRES": "postgresql://mekong:mekong@localhost:1/none?connect_timeout=2"])
+        }
+        #expect(overridden.status != 0, "MEKONG_POSTGRES wins over the file")
+        #expect(!overridden.errors.contains("mekong:mekong@"), "\(overridden.errors)")
+    }
+
+    @Test("projecting into a database whose checkpoints belong to another cluster is refused")
+    func otherClusterRefused() async throws {
+        let fixture = try CommandLineFixture()
+        let path = try fixture.file("reports.ndjson", SampleEvents.reportFile(10))
+        _ = try await fixture.mekong(["publish", "--topic", "reports", path] + fixture.connection)
+        #expect(try await fixture.mekong(["project", "audit", "--stop-when-caught-up"] + fixture.connection).status == 0)
+        let other = try MockCluster(brokers: 1)
+        for topic in ["reports", "admin-records", "survey-uploads", "master-data"] {
+            try other.createTopic(topic, partitions: 1, replicationFactor: 1)
+        }
+        let refused = try await fixture.mekong(
+            ["project", "audit", "--stop-when-caught-up", "--kafka", other.bootstrapServers, "--postgres", fixture.database.url])
+        #expect(refused.status != 0)
+        #expect(refused.errors.contains("holds positions in Kafka cluster"), "\(refused.errors)")
+        #expect(try fixture.auditCount() == 10)
+    }
+}
