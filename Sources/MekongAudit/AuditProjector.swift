@@ -35,6 +35,9 @@ public struct AuditRunSummary: Sendable, Equatable {
     public var batches = 0
     public var skippedAlreadyRecorded = 0
     public var transientFaults = 0
+    /// Wall time from the first batch's arrival to the last batch's commit (excludes joining the group and the
+    /// final idle wait), for throughput figures.
+    public var activeTime: Duration = .zero
 }
 
 /// Records every event of the event topics in `audit_v1.events`, once, hash-chained per partition.
@@ -112,10 +115,15 @@ public final class AuditProjector {
                     return positions
                 },
                 onRevoke: { partitions in logger.info("revoked \(partitions.count) partitions") }))
+        var firstBatch: ContinuousClock.Instant? = nil
+        let activeBefore = summary.activeTime
         while !stop.isStopped {
             let batch = try consumer.poll(maxMessages: options.batchSize, timeout: options.batchWait)
             if !batch.isEmpty {
+                let started = firstBatch ?? ContinuousClock.now
+                firstBatch = started
                 let (recorded, skipped) = try apply(batch, on: db)
+                summary.activeTime = activeBefore + (ContinuousClock.now - started)
                 summary.recorded += recorded
                 summary.skippedAlreadyRecorded += skipped
                 summary.batches += 1
@@ -138,8 +146,11 @@ public final class AuditProjector {
                 let next = try checkpoints.lock(tp, on: db)
                 let fresh = byPartition[tp, default: []].filter { $0.offset >= next }.sorted { $0.offset < $1.offset }
                 guard let first = fresh.first, let last = fresh.last else { continue }
-                if first.offset > next, next > 0 {
-                    logger.warning("\(tp): offsets \(next)..<\(first.offset) are not in the log (skipped by Kafka)")
+                if first.offset > next {
+                    // Retention deleted them before they were recorded, or they are transaction markers. Either way
+                    // the trail cannot show them; say so loudly rather than silently.
+                    logger.error(
+                        "\(tp): offsets \(next)..<\(first.offset) are no longer in the log and were never recorded")
                 }
                 var previous = try chainHead(tp, on: db)
                 for message in fresh {
