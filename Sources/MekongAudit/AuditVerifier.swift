@@ -67,6 +67,11 @@ public struct AuditVerifier {
                         }
                         current = (topic, partition, -1, .zero)
                         result.partitionsChecked += 1
+                        if offset != 0, result.findings.count < Self.maximumFindings {
+                            result.findings.append(AuditFinding(
+                                topic: topic, partition: partition, offset: offset, eventID: nil,
+                                problem: "the trail of this partition starts at offset \(offset): offsets 0..<\(offset) were never recorded"))
+                        }
                     }
                     result.rowsChecked += 1
                     let stored = try StoredRow(row)

@@ -196,3 +196,37 @@ struct AuditProjectorTests {
         #expect(try fixture.verify().isIntact)
     }
 }
+
+@Suite("Audit trail completeness", .serialized)
+struct AuditCompletenessTests {
+    @Test("a partition whose first rows were never recorded is reported by verify")
+    func missingBeginning() async throws {
+        let fixture = try await AuditFixture(events: 200, partitions: 2)
+        _ = try await fixture.runToEnd()
+        // Deleting the first row of a partition and rewriting the second as if it were the first leaves a
+        // self-consistent chain; only the starting offset shows that something is missing.
+        let db = try fixture.database.connect()
+        defer { db.close() }
+        try db.execute("DELETE FROM audit_v1.events WHERE topic = 'reports' AND partition = 1 AND kafka_offset = 0")
+        var previous = EventHash.zero
+        for stored in try db.query(
+            "SELECT kafka_offset, event_hash FROM audit_v1.events WHERE topic = 'reports' AND partition = 1 ORDER BY kafka_offset")
+        {
+            let offset = try stored.decode(Int64.self, at: 0)
+            let link = AuditLink(
+                offset: offset, eventHash: try #require(EventHash(bytes: try stored.decode([UInt8].self, at: 1))),
+                previous: previous)
+            try db.execute(
+                "UPDATE audit_v1.events SET previous_chain_hash = $1, chain_hash = $2 WHERE topic = 'reports' AND partition = 1 AND kafka_offset = $3",
+                [link.previous.bytes, link.chain.bytes, offset])
+            previous = link.chain
+        }
+        try db.execute("UPDATE audit_v1.chain_heads SET chain_hash = $1 WHERE topic = 'reports' AND partition = 1", [previous.bytes])
+        let result = try fixture.verify()
+        let first = try #require(result.firstBadRow)
+        #expect(first.partition == 1)
+        #expect(first.offset == 1)
+        #expect(first.problem.contains("never recorded"))
+        #expect(result.findings.count == 1, "\(result.findings)")
+    }
+}
