@@ -31,7 +31,7 @@ struct ProjectCommand: ParsableCommand {
                 options: options)
             let stop = StopSignal()
             Signals.stopOnTermination(stop)
-            printError("audit projector: recording \(options.topics.joined(separator: ", ")) into \(redactedPostgres(settings.postgres))")
+            printError("audit projector: recording \(options.topics.joined(separator: ", ")) into \(ConnectionString.redacted(settings.postgres))")
             let summary = try projector.run(stop: stop)
             print("audit projector: recorded \(summary.recorded) events in \(summary.batches) batches"
                   + (summary.skippedAlreadyRecorded > 0 ? " (\(summary.skippedAlreadyRecorded) already recorded)" : "")

@@ -103,12 +103,3 @@ struct DevClusterRecord: Codable {
         }
     }
 }
-
-/// Replaces a password in a PostgreSQL URL or conninfo with `***`, for messages.
-func redactedPostgres(_ url: String) -> String {
-    if let range = url.range(of: #"(?<=://)([^:@/]+):([^@/]*)@"#, options: .regularExpression) {
-        let user = url[range].split(separator: ":", maxSplits: 1).first ?? ""
-        return url.replacingCharacters(in: range, with: "\(user):***@")
-    }
-    return url.replacingOccurrences(of: #"password\s*=\s*\S+"#, with: "password=***", options: .regularExpression)
-}

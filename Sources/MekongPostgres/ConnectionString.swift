@@ -4,10 +4,10 @@ import Foundation
 ///
 /// Understands both forms libpq accepts: URLs (`postgresql://user:password@host/db?password=…`) and
 /// keyword/value strings (`host=… password='…'`).
-enum ConnectionString {
+public enum ConnectionString {
     /// The connection string with every password replaced by `***`
     /// (`postgresql://user:***@host/db`, `host=h password=***`).
-    static func redacted(_ conninfo: String) -> String {
+    public static func redacted(_ conninfo: String) -> String {
         var text = conninfo
         for range in passwordRanges(in: conninfo).reversed() {
             text.replaceSubrange(range, with: "***")
