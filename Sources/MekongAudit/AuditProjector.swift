@@ -122,7 +122,18 @@ public final class AuditProjector {
             if !batch.isEmpty {
                 let started = firstBatch ?? ContinuousClock.now
                 firstBatch = started
-                let (recorded, skipped) = try apply(batch, on: db)
+                let recorded: Int
+                let skipped: Int
+                do {
+                    (recorded, skipped) = try apply(batch, on: db)
+                } catch let error as PostgresError where error.isTransient {
+                    // The batch was rolled back. Keep the group membership (no rebalance for a database blip):
+                    // reconnect, then read again from the stored checkpoints.
+                    summary.transientFaults += 1
+                    logger.warning("database fault, batch rolled back; reconnecting: \(error)")
+                    try reconnect(db, rewinding: consumer, stop: stop)
+                    continue
+                }
                 summary.activeTime = activeBefore + (ContinuousClock.now - started)
                 summary.recorded += recorded
                 summary.skippedAlreadyRecorded += skipped
@@ -134,6 +145,27 @@ public final class AuditProjector {
             }
         }
         return false
+    }
+
+    /// Waits (with backoff) until the database answers again, then moves every assigned partition back to its
+    /// stored checkpoint, so records of the rolled-back batch are read again.
+    private func reconnect(_ db: PostgresConnection, rewinding consumer: Consumer, stop: StopSignal) throws {
+        var backoff = options.retryBackoff.first
+        while !stop.isStopped {
+            sleep(backoff, unless: stop)
+            do {
+                try db.reset()
+                let positions = try checkpoints.positions(for: consumer.assignment(), on: db)
+                for (tp, offset) in positions.sorted(by: { $0.key < $1.key }) {
+                    try consumer.seek(tp, to: offset)
+                }
+                logger.info("database back; resuming \(positions.count) partitions from their checkpoints")
+                return
+            } catch let error as PostgresError where error.isTransient {
+                logger.warning("database still unreachable, retrying in \(backoff): \(error)")
+                backoff = min(backoff * 2, options.retryBackoff.maximum)
+            }
+        }
     }
 
     /// Applies one batch in one transaction; returns how many records were new and how many were already there.

@@ -50,6 +50,9 @@ public final class MockCluster: @unchecked Sendable {
     }
 
     /// Takes a broker off the network (its connections are closed and refused) or brings it back.
+    ///
+    /// Bringing a broker back re-binds its old port; if another socket took that port meanwhile, librdkafka 2.0
+    /// aborts the process. Tests that run beside others should recover by moving leadership (`setLeader`) instead.
     public func setBroker(_ id: Int32, up: Bool) throws(KafkaError) {
         let err = up ? rd_kafka_mock_broker_set_up(cluster, id) : rd_kafka_mock_broker_set_down(cluster, id)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {

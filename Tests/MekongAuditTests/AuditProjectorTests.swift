@@ -119,6 +119,43 @@ struct AuditProjectorTests {
         #expect(try fixture.verify().isIntact)
     }
 
+    @Test("the database connection killed mid-run: the projector reconnects and loses or repeats nothing")
+    func connectionKilledMidRun() async throws {
+        let fixture = try await AuditFixture(events: 3_000)
+        let projector = Task { try await onThread { [fixture] in
+            var options = AuditProjectorOptions(topics: ["reports"])
+            options.batchSize = 50
+            options.batchWait = .milliseconds(50)
+            options.stopWhenCaughtUp = true
+            options.retryBackoff = (.milliseconds(50), .milliseconds(400))
+            return try AuditProjector(
+                kafka: fixture.cluster.configuration(), postgresURL: fixture.database.url,
+                migrations: fixture.migrations, options: options
+            ).run(stop: StopSignal())
+        } }
+        let admin = try PostgresConnection(url: TestDatabase.adminURL)
+        defer { admin.close() }
+        var kills = 0
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while kills < 3, clock.now < deadline {
+            if try fixture.count() > kills * 200 {
+                let killed = try admin.query(
+                    """
+                    SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                    WHERE datname = $1 AND application_name = 'mekong'
+                    """, [fixture.database.name])[0].decode(Int.self, at: 0)
+                kills += killed > 0 ? 1 : 0
+            }
+            try await Task.sleep(for: .milliseconds(30))
+        }
+        let summary = try await projector.value
+        #expect(kills == 3)
+        #expect(summary.transientFaults >= 1)
+        #expect(try fixture.recordedIDs() == fixture.events.map(\.id).sorted())
+        #expect(try fixture.verify().isIntact)
+    }
+
     @Test("an altered row is found and named")
     func alteredRow() async throws {
         let fixture = try await AuditFixture(events: 300)
