@@ -47,7 +47,18 @@ struct Settings {
         let path = explicitPath ?? (NSHomeDirectory() + "/.config/mekong/config.json")
         if explicitPath != nil || FileManager.default.fileExists(atPath: path) {
             do {
-                file = try JSONDecoder().decode(File.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+                let data = try Data(contentsOf: URL(fileURLWithPath: path))
+                // Deny by default: a misspelt key would otherwise be ignored and a default used in its place.
+                if let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                    let unknown = Set(object.keys).subtracting(["kafka", "postgres"])
+                    if !unknown.isEmpty {
+                        throw ValidationError(
+                            "configuration file \(path): unknown key(s) \(unknown.sorted().joined(separator: ", ")) (known: kafka, postgres)")
+                    }
+                }
+                file = try JSONDecoder().decode(File.self, from: data)
+            } catch let error as ValidationError {
+                throw error
             } catch {
                 throw ValidationError("configuration file \(path): \(error)")
             }

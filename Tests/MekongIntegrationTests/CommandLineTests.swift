@@ -261,6 +261,11 @@ struct DevAndConfigurationTests {
         }
         #expect(overridden.status != 0, "MEKONG_POSTGRES wins over the file")
         #expect(!overridden.errors.contains("mekong:mekong@"), "\(overridden.errors)")
+
+        let typo = try fixture.file("typo.json", #"{"postgress": "postgresql://elsewhere/db"}"#)
+        let refused = try await onThread { try ChildProcess.run(["audit", "verify", "--config", typo]) }
+        #expect(refused.status != 0)
+        #expect(refused.errors.contains("unknown key(s) postgress"), "\(refused.errors)")
     }
 
     @Test("projecting into a database whose checkpoints belong to another cluster is refused")
