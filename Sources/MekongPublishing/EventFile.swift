@@ -43,9 +43,17 @@ public struct EventFile: Sendable {
             var line = rawLine[...]
             if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
             if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
+            let json: JSONValue
+            do {
+                json = try JSON.parse(line)
+            } catch {
+                problems.append(LineProblem(
+                    line: lineNumber, field: nil, message: "invalid JSON at column \(error.column): \(error.message)"))
+                continue
+            }
             let event: CloudEvent
             do {
-                event = try CloudEvent(decoding: line)
+                event = try CloudEvent(json: json)
             } catch {
                 problems.append(LineProblem(line: lineNumber, field: error.attribute, message: error.message))
                 continue

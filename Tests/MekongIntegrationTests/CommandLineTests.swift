@@ -68,7 +68,7 @@ struct CommandLineTests {
         #expect(run.status == 1)
         #expect(run.errors.contains("line 7"), "\(run.errors)")
         #expect(run.errors.contains("subject"))
-        #expect(run.errors.contains("line 13"))
+        #expect(run.errors.contains("line 13: invalid JSON at column 24"), "\(run.errors)")
         #expect(run.errors.contains("nothing was published"))
         #expect(try fixture.recordCount("reports", partitions: 6) == 0)
     }
