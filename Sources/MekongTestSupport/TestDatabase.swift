@@ -48,7 +48,7 @@ public final class TestDatabase: Sendable {
     public static func create(_ label: String = #function, adminURL admin: String) throws -> TestDatabase {
         let connection: PostgresConnection
         do {
-            connection = try PostgresConnection(url: admin)
+            connection = try connectStartingServerIfNeeded(admin)
         } catch {
             throw PostgresError(
                 code: error.code,
@@ -63,6 +63,39 @@ public final class TestDatabase: Sendable {
         try connection.execute(
             "CREATE DATABASE \"\(name)\" TEMPLATE template0 ENCODING 'UTF8'")
         return TestDatabase(name: name, url: databaseURL(admin: admin, database: name), adminURL: admin)
+    }
+
+    /// Whether this process already tried `ops/postgres-up.sh` (tried at most once).
+    private static let startAttempted = Mutex(false)
+
+    /// Connects; if the default development server does not answer, starts it once with `ops/postgres-up.sh`
+    /// (which needs root or sudo) and tries again, so `swift test` works on a machine where PostgreSQL is
+    /// installed but not running. A server given by `$MEKONG_TEST_POSTGRES` is never started.
+    private static func connectStartingServerIfNeeded(_ admin: String) throws(PostgresError) -> PostgresConnection {
+        do {
+            return try PostgresConnection(url: admin)
+        } catch let error where error.code == .connectionFailed && admin == defaultAdminURL {
+            // Tests that fail to connect at the same moment wait here for the one start, then retry.
+            startAttempted.withLock { attempted in
+                guard !attempted else { return }
+                attempted = true
+                let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                    .deletingLastPathComponent().appendingPathComponent("ops/postgres-up.sh")
+                FileHandle.standardError.write(
+                    Data("TestDatabase: PostgreSQL not reachable (\(error.message)); running \(script.path)\n".utf8))
+                // posix_spawn and waitpid, not Foundation.Process: its exit notification needs a Dispatch worker
+                // thread, and the tests waiting on this lock may be holding all of them.
+                var pid: pid_t = 0
+                let words: [String] = ["/bin/bash", script.path]
+                var arguments: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+                defer { arguments.forEach { free($0) } }
+                if posix_spawn(&pid, "/bin/bash", nil, nil, &arguments, environ) == 0 {
+                    var status: Int32 = 0
+                    waitpid(pid, &status, 0)
+                }
+            }
+            return try PostgresConnection(url: admin)
+        }
     }
 
     /// Opens a new connection to this database.
