@@ -53,24 +53,11 @@ struct AuditRecord {
 
     /// A Kafka timestamp (milliseconds since the epoch) as RFC 3339 UTC text.
     static func rfc3339(milliseconds: Int64) -> String {
-        var seconds = time_t(milliseconds / 1000)
-        let millis = Int(milliseconds % 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
+        Timestamp(date: Date(timeIntervalSince1970: Double(milliseconds) / 1000)).text
     }
 }
 
 /// bytea input text (`\x` followed by hex).
 func byteaText(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]("\\x".utf8)
-    out.reserveCapacity(2 + bytes.count * 2)
-    for b in bytes {
-        out.append(digits[Int(b >> 4)])
-        out.append(digits[Int(b & 0x0f)])
-    }
-    return String(decoding: out, as: UTF8.self)
+    "\\x" + Hex.encode(bytes)
 }

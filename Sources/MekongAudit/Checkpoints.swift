@@ -6,18 +6,18 @@ struct Checkpoints {
     let projection: String
     let version: Int
 
-    /// Stored positions for these partitions; partitions never applied start at the beginning of the log.
+    /// Stored positions for these partitions (one query); partitions never applied start at the beginning of the
+    /// log.
     func positions(for partitions: [TopicPartition], on db: PostgresConnection) throws -> [TopicPartition: Int64] {
-        var positions: [TopicPartition: Int64] = [:]
-        for tp in partitions {
-            let rows = try db.query(
-                """
-                SELECT next_offset FROM mekong.checkpoints
-                WHERE projection = $1 AND version = $2 AND topic = $3 AND partition = $4
-                """, [projection, version, tp.topic, Int(tp.partition)])
-            positions[tp] = try rows.first?.decode(Int64.self, at: 0) ?? KafkaOffset.beginning
+        var stored: [TopicPartition: Int64] = [:]
+        for row in try db.query(
+            "SELECT topic, partition, next_offset FROM mekong.checkpoints WHERE projection = $1 AND version = $2",
+            [projection, version])
+        {
+            let tp = TopicPartition(topic: try row.decode(String.self, at: 0), partition: Int32(try row.decode(Int.self, at: 1)))
+            stored[tp] = try row.decode(Int64.self, at: 2)
         }
-        return positions
+        return Dictionary(uniqueKeysWithValues: partitions.map { ($0, stored[$0] ?? KafkaOffset.beginning) })
     }
 
     /// Locks the partition's checkpoint row for this transaction and returns its next offset. A second instance of

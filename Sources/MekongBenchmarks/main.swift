@@ -21,18 +21,20 @@ func report(_ name: String, _ count: Int, _ seconds: [Double]) {
     fflush(nil)
 }
 
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
 func time(_ body: () throws -> Void) rethrows -> Double {
     let start = ContinuousClock.now
     try body()
-    let elapsed = ContinuousClock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return seconds(ContinuousClock.now - start)
 }
 
 func timeAsync(_ body: () async throws -> Void) async rethrows -> Double {
     let start = ContinuousClock.now
     try await body()
-    let elapsed = ContinuousClock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return seconds(ContinuousClock.now - start)
 }
 
 /// Report events like the samples: three observations each, ~700 bytes of canonical JSON.
@@ -124,7 +126,7 @@ do {
         let hashText = "\\x" + String(repeating: "ab", count: 32)
         let rows: [[String?]] = records.prefix(eventCount).enumerated().map { i, r in
             ["reports", "0", String(i), "id-\(i)", "t", "s", "subj", "2025-10-10T08:00:00Z", "2025-10-10T08:00:00Z",
-             "\\x" + r.value.map { String(format: "%02x", $0) }.joined(), hashText, hashText, hashText, nil]
+             "\\x" + Hex.encode(r.value), hashText, hashText, hashText, nil]
         }
         copyBaseline.append(try time {
             _ = try db.transaction { db in
@@ -137,8 +139,7 @@ do {
             print("FAILED: the projector recorded \(summary.recorded) of \(total) events: \(summary)")
             exit(1)
         }
-        projector.append(Double(summary.activeTime.components.seconds)
-                         + Double(summary.activeTime.components.attoseconds) / 1e18)
+        projector.append(seconds(summary.activeTime))
         try admin.execute("DROP DATABASE \(name) WITH (FORCE)")
     }
     report("baseline: COPY \(eventCount) prepared rows into PostgreSQL", eventCount, copyBaseline)

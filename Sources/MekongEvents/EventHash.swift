@@ -27,7 +27,7 @@ public struct EventHash: Sendable, Hashable, CustomStringConvertible {
         bytes.reserveCapacity(32)
         var index = 0
         while index < 64 {
-            guard let high = Self.nibble(utf8[index]), let low = Self.nibble(utf8[index + 1]) else { return nil }
+            guard let high = Hex.value(of: utf8[index]), let low = Hex.value(of: utf8[index + 1]) else { return nil }
             bytes.append(high << 4 | low)
             index += 2
         }
@@ -46,33 +46,15 @@ public struct EventHash: Sendable, Hashable, CustomStringConvertible {
         return EventHash(unchecked: Array(hasher.finalize()))
     }
 
-    /// The next link of a hash chain: SHA-256(`self.bytes` || `next.bytes`).
+    /// SHA-256(`self.bytes` || `next.bytes`). Not the audit trail's chain, which also binds each event's offset:
+    /// see `MekongAudit.AuditLink`.
     public func chained(with next: EventHash) -> EventHash {
         EventHash.sha256(bytes + next.bytes)
     }
 
     /// 64 lowercase hex digits.
-    public var hex: String {
-        var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in bytes {
-            text.append(Self.hexDigits[Int(byte >> 4)])
-            text.append(Self.hexDigits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    public var hex: String { Hex.encode(bytes) }
 
     /// The hex form.
     public var description: String { hex }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    private static func nibble(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 }

@@ -86,14 +86,13 @@ struct JSONWriter {
         case 0x0D: appendASCII("\\r")
         case 0x00..<0x20:
             appendASCII("\\u00")
-            output.append(Self.hexDigits[Int(byte >> 4)])
-            output.append(Self.hexDigits[Int(byte & 0x0F)])
+            output.append(Hex.digits[Int(byte >> 4)])
+            output.append(Hex.digits[Int(byte & 0x0F)])
         default:
             output.append(byte)
         }
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     private mutating func appendASCII(_ text: StaticString) {
         output.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))

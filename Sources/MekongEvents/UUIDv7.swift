@@ -38,7 +38,7 @@ public enum UUIDv7 {
                 }
             case 36...: return false
             default:
-                guard isHexDigit(byte) else { return false }
+                guard Hex.value(of: byte) != nil else { return false }
             }
         }
         return count == 36
@@ -49,7 +49,7 @@ public enum UUIDv7 {
         guard isValid(text) else { return nil }
         var value: UInt64 = 0
         for byte in text.utf8.prefix(13) where byte != UInt8(ascii: "-") {
-            guard let digit = hexValue(byte) else { return nil }
+            guard let digit = Hex.value(of: byte) else { return nil }
             value = value << 4 | UInt64(digit)
         }
         return value
@@ -100,22 +100,9 @@ public enum UUIDv7 {
                     text.append(UInt8(ascii: "-"))
                 }
                 let nibble = Int(word >> UInt64(60 - 4 * nibbleIndex) & 0xF)
-                text.append(hexDigits[nibble])
+                text.append(Hex.digits[nibble])
             }
         }
         return String(decoding: text, as: UTF8.self)
-    }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    private static func isHexDigit(_ byte: UInt8) -> Bool { hexValue(byte) != nil }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
