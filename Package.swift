@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C libraries, each behind its own shim; no C type leaves the Swift module that wraps it.
@@ -47,20 +51,38 @@ let package = Package(
             name: "MekongPublishing",
             dependencies: ["MekongEvents", "MekongCatalog", "MekongKafka"],
             swiftSettings: strict),
+        // The projection engine: consumer, checkpoints, batches, dead letters, upcasting, versions, metrics.
+        .target(
+            name: "MekongProjection",
+            dependencies: [
+                "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict),
+        // Prometheus text on an HTTP /metrics endpoint for whatever the process records through swift-metrics.
+        .target(
+            name: "MekongMetrics",
+            dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         // The audit-trail projection: every event recorded once, hash-chained per partition.
         .target(
             name: "MekongAudit",
-            dependencies: [
-                "MekongEvents", "MekongKafka", "MekongPostgres",
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongProjection"],
             swiftSettings: strict),
         // The `mekong` command-line tool.
         .executableTarget(
             name: "MekongCLI",
             dependencies: [
                 "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing",
-                "MekongAudit",
+                "MekongProjection", "MekongAudit", "MekongMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -68,7 +90,9 @@ let package = Package(
         // Benchmarks with same-run baselines (BENCHMARKS.md).
         .executableTarget(
             name: "MekongBenchmarks",
-            dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongAudit"],
+            dependencies: [
+                "MekongEvents", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongProjection", "MekongAudit",
+            ],
             swiftSettings: strict),
         // Shared by the tests only: throwaway databases on the real server, mock clusters, the built binary.
         .target(
@@ -83,6 +107,13 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "MekongPostgresTests", dependencies: ["MekongPostgres", "MekongTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "MekongMetricsTests",
+            dependencies: ["MekongMetrics", .product(name: "Metrics", package: "swift-metrics")], swiftSettings: strict),
+        .testTarget(
+            name: "MekongProjectionTests",
+            dependencies: ["MekongProjection", "MekongPublishing", "MekongTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "MekongAuditTests",

@@ -20,12 +20,3 @@ public struct AuditLink: Sendable, Equatable {
         chain = EventHash.sha256(input)
     }
 }
-
-/// Names of the audit projection's database objects.
-public enum AuditTrail {
-    public static let projection = "audit"
-    public static let version = 1
-    public static let schema = "audit_v1"
-    /// The consumer group of the audit projector.
-    public static let consumerGroup = "mekong-audit-v1"
-}

@@ -1,10 +1,10 @@
 import Foundation
 import MekongEvents
 import MekongKafka
+import MekongProjection
 
 /// What the audit trail stores about one Kafka record.
-struct AuditRecord {
-    let offset: Int64
+public struct AuditRecord: Sendable {
     let eventID: String?
     let type: String?
     let source: String?
@@ -14,9 +14,10 @@ struct AuditRecord {
     let recordedTime: String
     let bytes: [UInt8]
     let problem: String?
+    /// SHA-256 of `bytes`.
+    let hash: EventHash
 
     init(_ message: ConsumedMessage) {
-        offset = message.offset
         let kafkaTime = message.timestampMilliseconds.map(Self.rfc3339(milliseconds:))
         do {
             let event = try CloudEvent(decoding: message.value)
@@ -38,14 +39,13 @@ struct AuditRecord {
             bytes = message.value
             problem = "not a valid event: \(error)"
         }
+        hash = EventHash.sha256(bytes)
     }
 
-    var hash: EventHash { EventHash.sha256(bytes) }
-
-    /// The COPY row for `audit_v1.events`, in `AuditProjector.copyColumns` order.
-    func row(topic: String, partition: Int32, link: AuditLink) -> [String?] {
+    /// The COPY row for `audit_v<N>.events`, in `AuditTrail.copyColumns` order.
+    func row(position: RecordPosition, link: AuditLink) -> [String?] {
         [
-            topic, String(partition), String(offset), eventID, type, source, subject, eventTime, recordedTime,
+            position.topic, String(position.partition), String(position.offset), eventID, type, source, subject, eventTime, recordedTime,
             byteaText(bytes), byteaText(link.eventHash.bytes), byteaText(link.previous.bytes),
             byteaText(link.chain.bytes), problem,
         ]

@@ -1,6 +1,7 @@
 import Foundation
 import MekongEvents
 import MekongPostgres
+import MekongProjection
 
 /// A row (or partition) of the audit trail that does not hold up.
 public struct AuditFinding: Sendable, Equatable, CustomStringConvertible {
@@ -34,9 +35,12 @@ public struct AuditVerification: Sendable {
 public struct AuditVerifier {
     public static let maximumFindings = 100
     private let db: PostgresConnection
+    private let schema: String
 
-    public init(db: PostgresConnection) {
+    /// Verifies version `version` of the audit trail (schema `audit_v<version>`).
+    public init(db: PostgresConnection, version: Int = 1) {
         self.db = db
+        self.schema = ProjectionIdentity(name: AuditTrail.name, version: version).schema
     }
 
     public func verify() throws -> AuditVerification {
@@ -50,7 +54,7 @@ public struct AuditVerifier {
                 SELECT topic, partition, kafka_offset, event_id, event_type, source, subject,
                        extract(epoch FROM event_time)::text, extract(epoch FROM recorded_time)::text,
                        event_bytes, event_hash, previous_chain_hash, chain_hash, problem
-                FROM audit_v1.events ORDER BY topic, partition, kafka_offset
+                FROM \(schema).events ORDER BY topic, partition, kafka_offset
                 """)
             while true {
                 let rows = try db.query("FETCH 5000 FROM audit_rows")
@@ -121,7 +125,7 @@ public struct AuditVerifier {
 
     private func chainHeads() throws -> [String: Head] {
         var heads: [String: Head] = [:]
-        for row in try db.query("SELECT topic, partition, last_offset, chain_hash FROM audit_v1.chain_heads") {
+        for row in try db.query("SELECT topic, partition, last_offset, chain_hash FROM \(schema).chain_heads") {
             let head = Head(
                 topic: try row.decode(String.self, at: 0), partition: Int32(try row.decode(Int.self, at: 1)),
                 lastOffset: try row.decode(Int64.self, at: 2),

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
-import MekongAudit
+import MekongProjection
 import MekongKafka
 
 struct DevCommand: ParsableCommand {

@@ -11,6 +11,6 @@ struct Mekong: AsyncParsableCommand {
             """,
         subcommands: [
             DevCommand.self, TopicsCommand.self, PublishCommand.self, TailCommand.self, ProjectCommand.self,
-            AuditCommand.self,
+            ProjectionCommand.self, DeadLetterCommand.self, SchemasCommand.self, AuditCommand.self,
         ])
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MekongAudit
+import MekongProjection
 import MekongEvents
 import MekongKafka
 

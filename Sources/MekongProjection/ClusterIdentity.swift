@@ -8,12 +8,12 @@ extension Checkpoints {
             """
             INSERT INTO mekong.kafka_clusters (projection, version, cluster_id) VALUES ($1, $2, $3)
             ON CONFLICT DO NOTHING
-            """, [projection, version, id])
+            """, [identity.name, identity.version, id])
         let stored = try db.query(
             "SELECT cluster_id FROM mekong.kafka_clusters WHERE projection = $1 AND version = $2",
-            [projection, version])[0].decode(String.self, at: 0)
+            [identity.name, identity.version])[0].decode(String.self, at: 0)
         guard stored == id else {
-            throw ClusterMismatch(projection: projection, version: version, stored: stored, actual: id)
+            throw ClusterMismatch(projection: identity.name, version: identity.version, stored: stored, actual: id)
         }
     }
 }

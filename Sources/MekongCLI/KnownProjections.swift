@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import MekongAudit
+import MekongCatalog
+import MekongKafka
+import MekongPostgres
+import MekongProjection
+
+/// The projections this installation can run, by name. Adding one: a type conforming to `Projection`, its SQL
+/// in Projections/<name>/v<N>/, and a line here.
+enum KnownProjections {
+    static let names = [AuditTrail.name]
+
+    /// The projection `name` at `version`, reading its topics from the catalog.
+    static func make(_ name: String, version: Int, catalog: Catalog) throws -> any Projection {
+        switch name {
+        case AuditTrail.name: return AuditTrail(topics: catalog.eventTopics.map(\.name), version: version)
+        default:
+            throw ValidationError("unknown projection '\(name)' (known: \(names.joined(separator: ", ")))")
+        }
+    }
+
+    /// The upcasters of this installation's event types (none yet: every type is at version 1).
+    static let upcasters = Upcasters()
+
+    /// The versions of `name` that have SQL in Projections/, ascending.
+    static func definedVersions(_ name: String, migrations: MigrationRunner) -> [Int] {
+        let directory = migrations.directory.appendingPathComponent(name)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return entries.compactMap { $0.hasPrefix("v") ? Int($0.dropFirst()) : nil }.sorted()
+    }
+
+    /// The version to run when none is given: the active one, else the newest defined.
+    static func defaultVersion(_ name: String, db: PostgresConnection, migrations: MigrationRunner) throws -> Int {
+        if let active = try ProjectionVersions(db: db).activeVersion(of: name) { return active }
+        guard let newest = definedVersions(name, migrations: migrations).last else {
+            throw ValidationError("projection '\(name)' has no SQL in \(migrations.directory.path)/\(name)/v<N>/")
+        }
+        return newest
+    }
+}
+
+/// Options shared by the commands that run the engine.
+struct EngineOptions: ParsableArguments {
+    @Option(help: "Records per transaction.") var batchSize = 5_000
+    @Option(help: "Milliseconds a poll waits for a batch to fill.") var batchWaitMs = 100
+    @Option(help: "Serve Prometheus metrics on this port at /metrics (0 = off).") var metricsPort = 0
+
+    func options() -> ProjectionOptions {
+        var options = ProjectionOptions()
+        options.batchSize = batchSize
+        options.batchWait = .milliseconds(batchWaitMs)
+        return options
+    }
+}
+
+/// Runs `projection` on the engine until it returns.
+func runEngine<P: Projection>(
+    _ projection: P, settings: Settings, options: ProjectionOptions, stop: StopSignal
+) throws -> ProjectionRunSummary {
+    let engine = ProjectionEngine(
+        projection: projection, kafka: try settings.kafka(), postgresURL: settings.postgres,
+        migrations: try Resources.migrations(),
+        reader: EventReader(catalog: try Resources.catalog(), upcasters: KnownProjections.upcasters), options: options)
+    return try engine.run(stop: stop)
+}
+
+func describe(_ summary: ProjectionRunSummary) -> String {
+    var text = "applied \(summary.applied) events in \(summary.batches) batches"
+    if summary.deadLettered > 0 { text += "; dead-lettered \(summary.deadLettered)" }
+    if summary.skippedAlreadyApplied > 0 { text += " (\(summary.skippedAlreadyApplied) already applied)" }
+    if summary.transientFaults > 0 { text += "; recovered from \(summary.transientFaults) transient faults" }
+    return text
+}

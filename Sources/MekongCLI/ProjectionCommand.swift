@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import MekongEvents
+import MekongKafka
+import MekongPostgres
+import MekongProjection
+import Synchronization
+
+struct ProjectionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "projection",
+        abstract: "Manage projection versions: rebuild, status, drop, checksum.",
+        subcommands: [Rebuild.self, Status.self, Drop.self, Checksum.self])
+
+    struct Rebuild: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Build a projection version from offset 0 beside the active one, then switch readers to it.",
+            discussion: """
+                Creates version N's schema, reads its topics from offset 0 with the version's own consumer group \
+                while the active version keeps serving, prints progress every second, and once every partition is \
+                applied up to its end, makes version N the active one in one transaction (the public schema's views \
+                move to it; readers never see a half-built version). Interrupted, it resumes from its checkpoints.
+                """)
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var engine: EngineOptions
+        @Argument(help: "The projection.") var name: String
+        @Option(help: "The version to build (its SQL must be in Projections/<name>/v<N>/).") var version: Int
+
+        func run() throws {
+            let settings = try connection.resolve()
+            let projection = try KnownProjections.make(name, version: version, catalog: try Resources.catalog())
+            guard KnownProjections.definedVersions(name, migrations: try Resources.migrations()).contains(version) else {
+                throw ValidationError("projection \(name) has no version \(version) in Projections/\(name)/")
+            }
+            var options = engine.options()
+            options.activation = .switchWhenCaughtUp
+            let clock = ContinuousClock()
+            let printed = Mutex(clock.now - .seconds(2))
+            options.progress = { progress in
+                let now = clock.now
+                guard printed.withLock({ last in
+                    guard now - last >= .seconds(1) else { return false }
+                    last = now
+                    return true
+                }) else { return }
+                printError(ProgressLine(progress).text)
+            }
+            let metrics = try MetricsEndpoint.start(port: engine.metricsPort)
+            defer { metrics?.stop() }
+            let stop = StopSignal()
+            Signals.stopOnTermination(stop)
+            printError("rebuilding \(projection.identity) from offset 0 into schema \(projection.identity.schema)")
+            let summary = try runEngine(projection, settings: settings, options: options, stop: stop)
+            guard summary.activated else {
+                print("rebuild of \(projection.identity) interrupted: \(describe(summary)); run it again to resume")
+                throw ExitCode(3)
+            }
+            print("rebuilt \(projection.identity): \(describe(summary)); it is now the active version")
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List projection versions, which is active, and per-partition positions and lag.")
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() throws {
+            let settings = try connection.resolve()
+            let db = try PostgresConnection(url: settings.postgres)
+            defer { db.close() }
+            let versions = try ProjectionVersions(db: db).list()
+            if versions.isEmpty {
+                print("no projection versions in \(ConnectionString.redacted(settings.postgres))")
+                return
+            }
+            // Lag needs the end of each partition; without a reachable cluster, positions are still shown.
+            var ends: [TopicPartition: Int64] = [:]
+            do {
+                let consumer = try Consumer(configuration: settings.kafka())
+                defer { consumer.close() }
+                for tp in Set(versions.flatMap { $0.positions.keys }) {
+                    ends[tp] = try consumer.watermarks(of: tp, timeout: .seconds(3)).high
+                }
+            } catch {
+                printError("Kafka unreachable, lag not shown: \(error)")
+            }
+            for version in versions {
+                let activated = version.activatedAt.map { ", activated \(Timestamp(date: $0).text)" } ?? ""
+                let lag = version.positions.compactMap { tp, position in ends[tp].map { max(0, $0 - position) } }
+                let lagText = lag.count == version.positions.count && !lag.isEmpty ? ", lag \(lag.reduce(0, +))" : ""
+                print("\(version.identity.name) v\(version.identity.version)  \(version.state.rawValue)\(activated)\(lagText)")
+                for (tp, position) in version.positions.sorted(by: { $0.key < $1.key }) {
+                    let end = ends[tp].map { "  end \($0)  lag \(max(0, $0 - position))" } ?? ""
+                    print("  \(tp)  next \(position)\(end)")
+                }
+            }
+        }
+    }
+
+    struct Drop: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove an inactive projection version: its schema, checkpoints and dead letters.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The projection.") var name: String
+        @Option(help: "The version to drop (never the active one).") var version: Int
+
+        func run() throws {
+            let settings = try connection.resolve()
+            let db = try PostgresConnection(url: settings.postgres)
+            defer { db.close() }
+            let identity = ProjectionIdentity(name: try validName(name), version: version)
+            try ProjectionVersions(db: db).drop(identity)
+            print("dropped \(identity) (schema \(identity.schema))")
+        }
+    }
+
+    struct Checksum: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a deterministic content hash of a projection version (default: the active one).",
+            discussion: """
+                Equal content gives an equal hash whatever order rows were written in: rebuilding a version from \
+                the same events must print the same hash. With --tables, one line per table too.
+                """)
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The projection.") var name: String
+        @Option(help: "The version (default: the active one).") var version: Int?
+        @Flag(help: "Also print each table's row count and digest.") var tables = false
+
+        func run() throws {
+            let settings = try connection.resolve()
+            let db = try PostgresConnection(url: settings.postgres)
+            defer { db.close() }
+            let versions = ProjectionVersions(db: db)
+            guard let version = try self.version ?? versions.activeVersion(of: try validName(name)) else {
+                throw ValidationError("projection \(name) has no active version; give --version")
+            }
+            let checksum = try versions.checksum(ProjectionIdentity(name: name, version: version))
+            if tables {
+                for table in checksum.tables { print("\(table.name)  \(table.rows) rows  \(table.digest)") }
+            }
+            print(checksum.digest)
+        }
+    }
+}
+
+func validName(_ name: String) throws -> String {
+    guard ProjectionIdentity.isValid(name: name) else {
+        throw ValidationError("'\(name)' is not a projection name ([a-z][a-z0-9-]*)")
+    }
+    return name
+}
+
+/// One progress line: rate, remaining and the partitions that lag most.
+struct ProgressLine {
+    let text: String
+
+    init(_ progress: ProjectionProgress) {
+        var text = "\(progress.identity): \(progress.processed) events, \(Int(progress.eventsPerSecond)) events/s"
+        if let remaining = progress.remaining { text += ", \(remaining) remaining" }
+        let lagging = progress.partitions.filter { ($0.lag ?? 0) > 0 }.sorted { ($0.lag ?? 0) > ($1.lag ?? 0) }
+        if !lagging.isEmpty {
+            text += "; lag " + lagging.prefix(6).map { "\($0.topicPartition) \($0.lag!)" }.joined(separator: ", ")
+        }
+        self.text = text
+    }
+}

@@ -1,0 +1,88 @@
+import MekongCatalog
+import MekongEvents
+import MekongKafka
+
+/// An event as a projection sees it: decoded, upcast to the newest version of its type, validated.
+public struct ProjectedEvent: Sendable {
+    /// The event in the newest shape; `dataschema` names the newest version.
+    public let event: CloudEvent
+    /// The version the event was written in.
+    public let writtenVersion: Int
+}
+
+/// Reads records into ``ProjectedEvent``s: envelope, topic, data schema of the written version, upcasting to the
+/// newest version, data schema of the newest version. Each failure is a ``Refusal`` naming its stage.
+public struct EventReader: Sendable {
+    public let catalog: Catalog
+    public let upcasters: Upcasters
+
+    public init(catalog: Catalog, upcasters: Upcasters) {
+        self.catalog = catalog
+        self.upcasters = upcasters
+    }
+
+    public func read(_ record: ConsumedMessage) throws(Refusal) -> ProjectedEvent {
+        let event: CloudEvent
+        do {
+            event = try CloudEvent(decoding: record.value)
+        } catch {
+            throw Refusal(.decode, "not a valid CloudEvent: \(error)")
+        }
+        return try read(event, topic: record.topic)
+    }
+
+    /// Checks and upcasts an already decoded event read from `topic`.
+    public func read(_ event: CloudEvent, topic: String) throws(Refusal) -> ProjectedEvent {
+        guard let topicDefinition = catalog.topic(named: topic), topicDefinition.eventTypes.contains(event.type) else {
+            throw Refusal(.validate, "event type '\(event.type)' is not carried by topic '\(topic)'")
+        }
+        let versions = catalog.schemas(forEventType: event.type)
+        guard let newest = versions.last else {
+            throw Refusal(.validate, "event type '\(event.type)' has no schema in the catalog")
+        }
+        guard let written = catalog.schema(forDataSchema: event.dataschema), written.eventType == event.type else {
+            if let version = Self.version(of: event.dataschema, eventType: event.type) {
+                throw Refusal(
+                    .upcast,
+                    "\(event.type) v\(version) is not in the catalog (newest is v\(newest.version)): no upcaster path")
+            }
+            throw Refusal(.validate, "dataschema '\(event.dataschema)' is not a schema of '\(event.type)'")
+        }
+        let problems = written.schema.validate(event.data)
+        guard problems.isEmpty else {
+            let listed = problems.prefix(5).map { "data\($0.path): \($0.message)" }.joined(separator: "; ")
+            throw Refusal(.validate, "\(event.type) v\(written.version): \(listed)")
+        }
+        var upcast = event
+        var version = written.version
+        while version < newest.version {
+            guard let step = upcasters.step(event.type, from: version) else {
+                throw Refusal(.upcast, "no upcaster from \(event.type) v\(version) to v\(version + 1)")
+            }
+            do {
+                upcast.data = try step.transform(upcast.data)
+            } catch {
+                throw Refusal(.upcast, "upcasting \(event.type) v\(version) to v\(version + 1) failed: \(error)")
+            }
+            version += 1
+        }
+        if version != written.version {
+            upcast.dataschema = newest.id
+            let problems = newest.schema.validate(upcast.data)
+            guard problems.isEmpty else {
+                let listed = problems.prefix(5).map { "data\($0.path): \($0.message)" }.joined(separator: "; ")
+                throw Refusal(
+                    .upcast, "\(event.type) upcast from v\(written.version) does not fit v\(version): \(listed)")
+            }
+        }
+        return ProjectedEvent(event: upcast, writtenVersion: written.version)
+    }
+
+    /// N of `https://schemas.mekong.gso.gov.vn/<eventType>/vN.schema.json`.
+    static func version(of dataschema: String, eventType: String) -> Int? {
+        let prefix = EventSchema.dataSchemaURI(eventType: eventType, version: 0).dropLast("0.schema.json".count)
+        let suffix = ".schema.json"
+        guard dataschema.hasPrefix(prefix), dataschema.hasSuffix(suffix) else { return nil }
+        return Int(dataschema.dropFirst(prefix.count).dropLast(suffix.count))
+    }
+}

@@ -1,0 +1,110 @@
+import MekongEvents
+import MekongKafka
+import MekongPostgres
+
+/// A table set in PostgreSQL built from Kafka topics: what a projection author writes.
+///
+/// The engine (``ProjectionEngine``) owns everything else: the consumer group, positions, batching, the
+/// transaction, dead letters, retries, shutdown and metrics. A projection is one type conforming to this protocol
+/// plus its SQL in `Projections/<name>/v<version>/`, which creates the schema ``ProjectionIdentity/schema``.
+///
+/// `decode` turns one record into a `Row` (in parallel, outside the transaction); throwing a ``Refusal``
+/// dead-letters the record. `apply` writes a batch of rows with set-based SQL inside the batch's transaction.
+/// `apply` must read any state it needs from the database, never from memory kept between calls: the engine may
+/// roll part of a batch back and apply it again in smaller pieces to find the record at fault.
+public protocol Projection: Sendable {
+    /// What one record becomes after decoding.
+    associatedtype Row: Sendable
+
+    /// Name and version; the SQL lives in `Projections/<name>/v<version>/`.
+    var identity: ProjectionIdentity { get }
+    /// The topics this projection reads.
+    var topics: [String] { get }
+    /// Turns one record into a row, or refuses it (the record is then dead-lettered and its partition moves on).
+    func decode(_ record: ConsumedMessage, reader: EventReader) throws(Refusal) -> Row
+    /// Writes the rows of one batch, in the batch's transaction. Records of one partition come in offset order.
+    ///
+    /// A PostgreSQL error of class 22 (data exception), 23 (integrity constraint violation) or P0001 (raised by a
+    /// trigger or function) is taken as the fault of a record: the engine finds it and dead-letters it. Any
+    /// other error stops the projector (transient ones are retried).
+    func apply(_ batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws
+}
+
+extension Projection where Row == ProjectedEvent {
+    /// Decodes the envelope, upcasts it to the newest version and validates its data against the catalog.
+    public func decode(_ record: ConsumedMessage, reader: EventReader) throws(Refusal) -> ProjectedEvent {
+        try reader.read(record)
+    }
+}
+
+/// A projection's name and version.
+public struct ProjectionIdentity: Sendable, Hashable, CustomStringConvertible {
+    /// Lower-case letters, digits and `-`, starting with a letter (e.g. `audit`, `master-data`).
+    public let name: String
+    public let version: Int
+
+    public init(name: String, version: Int) {
+        precondition(Self.isValid(name: name), "projection name '\(name)' must be [a-z][a-z0-9-]*")
+        precondition(version >= 1, "projection versions start at 1")
+        self.name = name
+        self.version = version
+    }
+
+    /// `[a-z][a-z0-9-]*`, at most 40 characters (schema names must stay under PostgreSQL's 63).
+    public static func isValid(name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, name.count <= 40, ("a"..."z").contains(first) else { return false }
+        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+
+    /// The schema holding this version's tables, e.g. `master_data_v2`.
+    public var schema: String { "\(Self.schemaName(name))_v\(version)" }
+    /// The schema readers use, e.g. `master_data`: views onto the active version's tables.
+    public var publicSchema: String { Self.schemaName(name) }
+    /// The consumer group of this version (every version reads from offset 0 with its own group).
+    public var consumerGroup: String { "mekong.\(name).v\(version)" }
+    public var description: String { "\(name) v\(version)" }
+
+    static func schemaName(_ name: String) -> String { name.replacingOccurrences(of: "-", with: "_") }
+}
+
+/// Where a record was in the log.
+public struct RecordPosition: Sendable, Hashable, CustomStringConvertible {
+    public let topic: String
+    public let partition: Int32
+    public let offset: Int64
+
+    public init(topic: String, partition: Int32, offset: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+    }
+
+    public var topicPartition: TopicPartition { TopicPartition(topic: topic, partition: partition) }
+    public var description: String { "\(topic)[\(partition)]@\(offset)" }
+}
+
+/// One decoded record of a batch.
+public struct ProjectionRecord<Row: Sendable>: Sendable {
+    public let position: RecordPosition
+    /// The Kafka record timestamp (milliseconds since the epoch), when the record had one.
+    public let timestampMilliseconds: Int64?
+    public let row: Row
+}
+
+/// Why a record cannot be projected: it goes to the dead letters with this stage and reason.
+public struct Refusal: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Where processing failed.
+    public enum Stage: String, Sendable, CaseIterable {
+        case decode, upcast, validate, apply
+    }
+
+    public let stage: Stage
+    public let reason: String
+
+    public init(_ stage: Stage, _ reason: String) {
+        self.stage = stage
+        self.reason = reason
+    }
+
+    public var description: String { "\(stage.rawValue): \(reason)" }
+}

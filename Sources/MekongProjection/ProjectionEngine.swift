@@ -1,0 +1,505 @@
+import Dispatch
+import Foundation
+import Logging
+import MekongKafka
+import MekongPostgres
+import Synchronization
+
+/// How the engine batches, when it stops and what it does once caught up.
+public struct ProjectionOptions: Sendable {
+    /// At most this many records per transaction.
+    public var batchSize = 5_000
+    /// How long a poll waits for a batch to fill.
+    public var batchWait: Duration = .milliseconds(100)
+    /// Return once every partition is applied up to its end (for demos, tests and catch-up jobs).
+    public var stopWhenCaughtUp = false
+    /// What happens to the projection version the first time it catches up.
+    public var activation = Activation.ifNoneActive
+    /// The consumer group; by default the version's own (``ProjectionIdentity/consumerGroup``).
+    public var consumerGroup: String? = nil
+    /// First and longest wait before retrying after a transient fault (database or cluster unreachable).
+    public var retryBackoff: (first: Duration, maximum: Duration) = (.milliseconds(200), .seconds(10))
+    /// Where refused records are published.
+    public var deadLetterTopic = "dead-letters"
+    /// Threads decoding a batch (decoding runs outside the transaction, in parallel).
+    public var decodeThreads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Called after each batch, and while idle at most once a second, with where the projection stands.
+    public var progress: (@Sendable (ProjectionProgress) -> Void)? = nil
+
+    public init() {}
+
+    /// What the engine does when the version has caught up with every partition.
+    public enum Activation: Sendable {
+        /// Make this version the active one if no version is active yet (first deployment); keep running.
+        case ifNoneActive
+        /// Make this version the active one, retiring the previous, then return (blue-green rebuild).
+        case switchWhenCaughtUp
+    }
+}
+
+/// Where a running projection stands.
+public struct ProjectionProgress: Sendable {
+    public struct Partition: Sendable {
+        public let topicPartition: TopicPartition
+        /// The next offset to apply.
+        public let position: Int64
+        /// The end of the log as last seen (high watermark), when known.
+        public let end: Int64?
+        public var lag: Int64? { end.map { max(0, $0 - position) } }
+    }
+
+    public let identity: ProjectionIdentity
+    /// Records applied (or dead-lettered) by this run.
+    public let processed: Int
+    /// `processed` per second of active time.
+    public let eventsPerSecond: Double
+    public let partitions: [Partition]
+    /// Sum of the partitions' lag, when every end is known.
+    public var remaining: Int64? {
+        var sum: Int64 = 0
+        for partition in partitions {
+            guard let lag = partition.lag else { return nil }
+            sum += lag
+        }
+        return sum
+    }
+}
+
+/// What a run did.
+public struct ProjectionRunSummary: Sendable, Equatable {
+    /// Records applied by the projection.
+    public var applied = 0
+    /// Records refused and dead-lettered.
+    public var deadLettered = 0
+    public var batches = 0
+    /// Records read that another instance had applied already (skipped, never applied twice).
+    public var skippedAlreadyApplied = 0
+    public var transientFaults = 0
+    /// True when this run made the version the active one.
+    public var activated = false
+    /// Wall time from the first batch's arrival to the last batch's commit (excludes joining the group and the
+    /// final idle wait), for throughput figures.
+    public var activeTime: Duration = .zero
+}
+
+/// The projection's tables or checkpoints are in a state the engine cannot continue from.
+public struct ProjectionStateError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Runs one projection version: consumer group, positions from PostgreSQL, batches, one transaction per batch,
+/// dead letters, retries with backoff, activation, metrics.
+///
+/// Each batch is one PostgreSQL transaction holding the projection's writes, the dead letters and the checkpoint
+/// of every partition in the batch, so a crash at any moment leaves either all of a batch or none of it.
+/// Positions come from `mekong.checkpoints` when partitions are assigned, never from Kafka's committed offsets.
+/// Another instance of the same version waits on the checkpoint row locks and skips what was already applied; a
+/// checkpoint only moves forward, by compare-and-set, so no record is ever applied twice.
+public final class ProjectionEngine<P: Projection> {
+    private let projection: P
+    private let kafka: KafkaConfiguration
+    private let postgresURL: String?
+    private let migrations: MigrationRunner
+    private let reader: EventReader
+    private let options: ProjectionOptions
+    private let logger: Logger
+    private let checkpoints: Checkpoints
+    private var metrics: ProjectionMetrics
+
+    public init(
+        projection: P, kafka: KafkaConfiguration, postgresURL: String?, migrations: MigrationRunner,
+        reader: EventReader, options: ProjectionOptions = ProjectionOptions(), logger: Logger? = nil
+    ) {
+        self.projection = projection
+        self.kafka = kafka
+        self.postgresURL = postgresURL
+        self.migrations = migrations
+        self.reader = reader
+        self.options = options
+        self.logger = logger ?? Logger(label: "mekong.projection.\(projection.identity.name)")
+        self.checkpoints = Checkpoints(identity: projection.identity)
+        self.metrics = ProjectionMetrics(projection.identity)
+    }
+
+    private var identity: ProjectionIdentity { projection.identity }
+
+    /// Runs until `stop` is signalled (the current batch is finished first), until caught up with
+    /// `stopWhenCaughtUp`, or until switched with `.switchWhenCaughtUp`. Transient faults are retried with backoff;
+    /// anything else is thrown.
+    public func run(stop: StopSignal) throws -> ProjectionRunSummary {
+        var summary = ProjectionRunSummary()
+        var backoff = options.retryBackoff.first
+        var connected = false
+        while !stop.isStopped {
+            do {
+                let finished = try session(stop: stop, summary: &summary, connected: &connected)
+                if finished { break }
+            } catch let error where Self.isTransient(error) && connected {
+                // Faults after a first successful start are waited out; a wrong address or password at start is not.
+                summary.transientFaults += 1
+                metrics.transientFaults.increment()
+                logger.warning("transient fault, retrying in \(backoff): \(error)")
+                sleep(backoff, unless: stop)
+                backoff = min(backoff * 2, options.retryBackoff.maximum)
+            }
+        }
+        return summary
+    }
+
+    /// One consumer-group membership and one database connection; returns true when finished.
+    private func session(stop: StopSignal, summary: inout ProjectionRunSummary, connected: inout Bool) throws -> Bool {
+        let db = try PostgresConnection(url: postgresURL)
+        defer { db.close() }
+        let versions = ProjectionVersions(db: db)
+        try versions.prepare(identity, migrations: migrations)
+        let consumer = try Consumer(configuration: kafka, groupID: options.consumerGroup ?? identity.consumerGroup)
+        defer { consumer.close() }
+        try checkpoints.claim(cluster: consumer.clusterID(), on: db)
+        connected = true
+        let checkpoints = self.checkpoints
+        let logger = self.logger
+        let tracker = PositionTracker()
+        try consumer.subscribe(
+            to: projection.topics,
+            rebalance: RebalanceHandler(
+                onAssign: { partitions in
+                    let positions = try checkpoints.positions(for: partitions, on: db)
+                    tracker.assigned(positions)
+                    logger.info("assigned \(partitions.count) partitions; resuming from stored checkpoints")
+                    return positions
+                },
+                onRevoke: { partitions in
+                    tracker.revoked(partitions)
+                    logger.info("revoked \(partitions.count) partitions")
+                }))
+        var deadLetterProducer: Producer? = nil
+        defer { deadLetterProducer?.close() }
+        var firstBatch: ContinuousClock.Instant? = nil
+        var lastProgress = ContinuousClock.now
+        let activeBefore = summary.activeTime
+        let processedBefore = summary.applied + summary.deadLettered
+        var active = try versions.activeVersion(of: identity.name) == identity.version
+        while !stop.isStopped {
+            let batch = try consumer.poll(maxMessages: options.batchSize, timeout: options.batchWait)
+            if !batch.isEmpty {
+                let started = firstBatch ?? ContinuousClock.now
+                firstBatch = started
+                let applyStarted = ContinuousClock.now
+                let decoded = decode(batch)
+                let outcome: BatchOutcome
+                do {
+                    outcome = try apply(batch, decoded, on: db) { letters in
+                        if deadLetterProducer == nil { deadLetterProducer = try self.makeDeadLetterProducer() }
+                        try self.publish(letters, with: deadLetterProducer!)
+                    }
+                } catch where Self.isTransient(error) {
+                    // The batch was rolled back. Keep the group membership (no rebalance for a database blip):
+                    // reconnect, then read again from the stored checkpoints.
+                    summary.transientFaults += 1
+                    metrics.transientFaults.increment()
+                    logger.warning("batch rolled back after a transient fault; resuming from checkpoints: \(error)")
+                    try rewind(db, consumer, tracker: tracker, stop: stop)
+                    continue
+                }
+                tracker.committed(outcome.moves)
+                metrics.applyDuration.recordNanoseconds((ContinuousClock.now - applyStarted).nanoseconds)
+                metrics.batchSize.record(batch.count)
+                metrics.batches.increment()
+                metrics.applied.increment(by: outcome.applied)
+                for letter in outcome.deadLetters { metrics.deadLettered(letter.refusal.stage) }
+                summary.activeTime = activeBefore + (ContinuousClock.now - started)
+                summary.applied += outcome.applied
+                summary.deadLettered += outcome.deadLetters.count
+                summary.skippedAlreadyApplied += outcome.skipped
+                summary.batches += 1
+                for letter in outcome.deadLetters {
+                    logger.warning("dead-lettered \(letter.position) (\(letter.refusal.stage.rawValue)): \(letter.reason)")
+                }
+            }
+            if !batch.isEmpty || ContinuousClock.now - lastProgress > .seconds(1) {
+                lastProgress = ContinuousClock.now
+                let processed = summary.applied + summary.deadLettered - processedBefore
+                report(tracker, consumer, processed: processed, active: summary.activeTime - activeBefore)
+            }
+            let mayFinish = options.stopWhenCaughtUp || options.activation == .switchWhenCaughtUp || !active
+            if mayFinish, batch.count < options.batchSize, try caughtUp(consumer, db) {
+                switch options.activation {
+                case .switchWhenCaughtUp:
+                    try versions.activate(identity)
+                    summary.activated = true
+                    logger.info("\(identity) caught up and is now the active version")
+                    return true
+                case .ifNoneActive:
+                    if !active {
+                        active = try versions.activateIfNoneActive(identity)
+                        summary.activated = summary.activated || active
+                        if active { logger.info("\(identity) caught up; no version was active, so it is now") }
+                        active = true  // another version is active: leave it be and stop asking
+                    }
+                }
+                if options.stopWhenCaughtUp { return true }
+            }
+        }
+        return false
+    }
+
+    struct BatchOutcome {
+        var applied = 0
+        var skipped = 0
+        var deadLetters: [DeadLetter] = []
+        var moves: [TopicPartition: (expected: Int64, next: Int64)] = [:]
+    }
+
+    /// Applies one batch in one transaction: lock the checkpoints, skip what is already applied, apply the rest
+    /// (isolating records that fail), record dead letters, move the checkpoints.
+    func apply(
+        _ batch: [ConsumedMessage], _ decoded: [Result<P.Row, Refusal>], on db: PostgresConnection,
+        publish: ([DeadLetter]) throws -> Void
+    ) throws -> BatchOutcome {
+        let partitions = Array(Set(batch.map(\.topicPartition)))
+        return try db.transaction { db in
+            var outcome = BatchOutcome()
+            let stored = try checkpoints.lock(partitions, on: db)
+            var records: [ProjectionRecord<P.Row>] = []
+            records.reserveCapacity(batch.count)
+            var sources: [Int] = []  // records[i] came from batch[sources[i]]
+            sources.reserveCapacity(batch.count)
+            for (index, message) in batch.enumerated() {
+                let tp = message.topicPartition
+                guard let next = stored[tp] else {
+                    throw ProjectionStateError("no checkpoint row for \(tp) after locking it")
+                }
+                guard message.offset >= next else {
+                    outcome.skipped += 1
+                    continue
+                }
+                if outcome.moves[tp] == nil, message.offset > next {
+                    // Retention deleted them before they were applied, or they are transaction markers. Either way
+                    // this projection cannot show them; say so loudly rather than silently.
+                    logger.error("\(tp): offsets \(next)..<\(message.offset) are no longer in the log and were never applied")
+                }
+                outcome.moves[tp] = (stored[tp]!, message.offset + 1)
+                switch decoded[index] {
+                case .success(let row):
+                    records.append(
+                        ProjectionRecord(
+                            position: RecordPosition(topic: message.topic, partition: message.partition, offset: message.offset),
+                            timestampMilliseconds: message.timestampMilliseconds, row: row))
+                    sources.append(index)
+                case .failure(let refusal):
+                    outcome.deadLetters.append(DeadLetter(projection: identity, record: message, refusal: refusal))
+                }
+            }
+            let refusedIndexes = try applyIsolating(records[...], on: db)
+            for (recordIndex, refusal) in refusedIndexes {
+                let message = batch[sources[recordIndex]]
+                outcome.deadLetters.append(DeadLetter(projection: identity, record: message, refusal: refusal))
+            }
+            outcome.applied = records.count - refusedIndexes.count
+            if !outcome.deadLetters.isEmpty {
+                outcome.deadLetters.sort { ($0.position.topicPartition, $0.position.offset) < ($1.position.topicPartition, $1.position.offset) }
+                for letter in outcome.deadLetters { try letter.insert(on: db) }
+                // Before the commit: a dead letter is in the topic before its checkpoint moves past it. A crash
+                // between the two publishes it again on retry (the table keeps it once).
+                try publish(outcome.deadLetters)
+            }
+            if !outcome.moves.isEmpty {
+                try checkpoints.advance(outcome.moves, on: db)
+            }
+            return outcome
+        }
+    }
+
+    /// Applies `records` inside a savepoint; when PostgreSQL blames the data, rolls back and applies each half
+    /// separately, down to the single record at fault. Returns the indexes (into the whole batch's records) of
+    /// refused records. `apply` runs about 2·log2(n) extra times per bad record.
+    private func applyIsolating(
+        _ records: ArraySlice<ProjectionRecord<P.Row>>, on db: PostgresConnection
+    ) throws -> [(Int, Refusal)] {
+        guard !records.isEmpty else { return [] }
+        try db.execute("SAVEPOINT mekong_apply")
+        do {
+            try projection.apply(Array(records), on: db)
+            try db.execute("RELEASE SAVEPOINT mekong_apply")
+            return []
+        } catch let error as PostgresError where Self.isRecordFault(error) {
+            try db.execute("ROLLBACK TO SAVEPOINT mekong_apply")
+            try db.execute("RELEASE SAVEPOINT mekong_apply")
+            if records.count == 1 {
+                return [(records.startIndex, Refusal(.apply, Self.reason(error)))]
+            }
+            let middle = records.startIndex + records.count / 2
+            return try applyIsolating(records[..<middle], on: db) + applyIsolating(records[middle...], on: db)
+        }
+    }
+
+    /// SQLSTATE classes that mean "this data cannot go in": 22 data exception, 23 integrity constraint violation,
+    /// P0001 raised by a trigger or function.
+    static func isRecordFault(_ error: PostgresError) -> Bool {
+        guard let state = error.sqlState, !error.isTransient else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23") || state == "P0001"
+    }
+
+    private static func reason(_ error: PostgresError) -> String {
+        var text = "PostgreSQL [\(error.sqlState ?? "?")] \(error.message)"
+        if let detail = error.detail { text += "; \(detail)" }
+        return text
+    }
+
+    /// Decodes a batch on `decodeThreads` threads; the result keeps the batch's order.
+    private func decode(_ batch: [ConsumedMessage]) -> [Result<P.Row, Refusal>] {
+        let projection = self.projection
+        let reader = self.reader
+        let one: @Sendable (ConsumedMessage) -> Result<P.Row, Refusal> = { message in
+            Result { () throws(Refusal) -> P.Row in try projection.decode(message, reader: reader) }
+        }
+        let threads = min(options.decodeThreads, batch.count / 256)
+        guard threads > 1 else { return batch.map(one) }
+        let parts = Mutex<[[Result<P.Row, Refusal>]]>(Array(repeating: [], count: threads))
+        let chunk = (batch.count + threads - 1) / threads
+        DispatchQueue.concurrentPerform(iterations: threads) { part in
+            let range = (part * chunk)..<min(batch.count, (part + 1) * chunk)
+            let results = batch[range].map(one)
+            parts.withLock { $0[part] = results }
+        }
+        return parts.withLock { $0.flatMap { $0 } }
+    }
+
+    private func makeDeadLetterProducer() throws -> Producer {
+        var configuration = kafka
+        // Dead letters carry the refused record base64-encoded (4/3 of its size) inside an envelope.
+        configuration["message.max.bytes"] = "8388608"
+        return try Producer(configuration: configuration)
+    }
+
+    /// Publishes dead letters and waits for every delivery report.
+    private func publish(_ letters: [DeadLetter], with producer: Producer) throws {
+        let records = letters.map { $0.record(topic: options.deadLetterTopic) }
+        let results = Blocking.run { await producer.send(records) }
+        for result in results { _ = try result.get() }
+    }
+
+    /// Waits (with backoff) until the database answers again, then moves every assigned partition back to its
+    /// stored checkpoint, so records of the rolled-back batch are read again.
+    private func rewind(_ db: PostgresConnection, _ consumer: Consumer, tracker: PositionTracker, stop: StopSignal) throws {
+        var backoff = options.retryBackoff.first
+        while !stop.isStopped {
+            sleep(backoff, unless: stop)
+            do {
+                try db.reset()
+                let positions = try checkpoints.positions(for: consumer.assignment(), on: db)
+                for (tp, offset) in positions.sorted(by: { $0.key < $1.key }) {
+                    try consumer.seek(tp, to: offset)
+                }
+                tracker.assigned(positions)
+                logger.info("resuming \(positions.count) partitions from their checkpoints")
+                return
+            } catch where Self.isTransient(error) {
+                logger.warning("still failing, retrying in \(backoff): \(error)")
+                backoff = min(backoff * 2, options.retryBackoff.maximum)
+            }
+        }
+    }
+
+    /// True when this instance holds every partition of the topics and each is applied up to its end.
+    private func caughtUp(_ consumer: Consumer, _ db: PostgresConnection) throws -> Bool {
+        let assigned = Set(try consumer.assignment())
+        var all: [TopicPartition] = []
+        for topic in projection.topics {
+            let count = try consumer.partitionCount(of: topic)
+            all += (0..<count).map { TopicPartition(topic: topic, partition: Int32($0)) }
+        }
+        guard !all.isEmpty, Set(all).isSubset(of: assigned) else { return false }
+        let stored = try checkpoints.positions(for: all, on: db)
+        for tp in all {
+            // The high watermark the last fetch response carried: asking the broker instead would queue behind
+            // the consumer's own long-polling fetch on the same connection.
+            guard let (_, high) = consumer.lastKnownWatermarks(of: tp) else { return false }
+            if max(stored[tp] ?? 0, 0) < high { return false }
+        }
+        return true
+    }
+
+    private func report(_ tracker: PositionTracker, _ consumer: Consumer, processed: Int, active: Duration) {
+        var partitions: [ProjectionProgress.Partition] = []
+        for (tp, position) in tracker.snapshot().sorted(by: { $0.key < $1.key }) {
+            let end = consumer.lastKnownWatermarks(of: tp)?.high
+            let partition = ProjectionProgress.Partition(topicPartition: tp, position: max(position, 0), end: end)
+            if let lag = partition.lag { metrics.lag(tp, lag) }
+            partitions.append(partition)
+        }
+        let seconds = active.seconds
+        let progress = ProjectionProgress(
+            identity: identity, processed: processed, eventsPerSecond: seconds > 0 ? Double(processed) / seconds : 0,
+            partitions: partitions)
+        if let remaining = progress.remaining {
+            metrics.rebuildRemaining.record(remaining)
+            let total = Double(processed) + Double(remaining)
+            metrics.rebuildProgress.record(total > 0 ? Double(processed) / total : 1)
+        }
+        options.progress?(progress)
+    }
+
+    static func isTransient(_ error: any Error) -> Bool {
+        switch error {
+        case let error as PostgresError: return error.isTransient
+        case let error as KafkaError: return error.isRetriable || error.kind == .rebalance
+        case is CheckpointConflict: return true
+        default: return false
+        }
+    }
+
+    private func sleep(_ duration: Duration, unless stop: StopSignal) {
+        let clock = ContinuousClock()
+        let end = clock.now + duration
+        while !stop.isStopped, clock.now < end {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+}
+
+/// The next offset to apply per assigned partition, as this instance knows it (for progress and lag).
+final class PositionTracker: Sendable {
+    private let positions = Mutex<[TopicPartition: Int64]>([:])
+
+    func assigned(_ stored: [TopicPartition: Int64]) {
+        positions.withLock { $0.merge(stored) { _, new in new } }
+    }
+
+    func revoked(_ partitions: [TopicPartition]) {
+        positions.withLock { for tp in partitions { $0[tp] = nil } }
+    }
+
+    func committed(_ moves: [TopicPartition: (expected: Int64, next: Int64)]) {
+        positions.withLock { for (tp, move) in moves { $0[tp] = move.next } }
+    }
+
+    func snapshot() -> [TopicPartition: Int64] { positions.withLock { $0 } }
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}
+
+/// Waits for async work from synchronous code (the engine runs on its own thread, never on the concurrency pool).
+enum Blocking {
+    static func run<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+        let result = Mutex<T?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let value = await body()
+            result.withLock { $0 = value }
+            done.signal()
+        }
+        done.wait()
+        return result.withLock { $0! }
+    }
+}
