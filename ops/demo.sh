@@ -43,6 +43,6 @@ echo "== mekong tail reports --from-beginning (first 5 lines)"
 head -n 5 "$MEKONG_DEV_STATE.tail"
 
 published=$(cat ops/samples/*.ndjson | grep -c .)
-recorded=$(psql "$MEKONG_POSTGRES" -tAX -c "SELECT count(*) FROM audit_v1.events WHERE problem IS NULL")
+recorded=$(psql "$MEKONG_POSTGRES" -tAX -c "SELECT count(*) FROM audit.events WHERE problem IS NULL")
 echo "== sample events published: $published; recorded and verified in the audit trail: $recorded"
 [ "$published" -eq "$recorded" ]

@@ -1,24 +1,44 @@
 // Benchmarks of the hot paths, each beside a baseline measured in the same run on the same machine.
-// Run: swift run -c release mekong-bench [events] [runs]   (see BENCHMARKS.md)
+// Run: swift run -c release mekong-bench [all|envelope|producer|projector] [--events N] [--runs R]   (BENCHMARKS.md)
 import Foundation
 import MekongAudit
+import MekongCatalog
 import MekongEvents
 import MekongKafka
 import MekongPostgres
+import MekongProjection
 import MekongPublishing
 
-let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
-let eventCount = arguments.first ?? 100_000
-let runs = arguments.dropFirst().first ?? 3
+// MARK: - Arguments
+
+/// The value after `--name` in `words` (removing both), or `value`.
+func option(_ name: String, in words: inout [String], default value: Int) -> Int {
+    guard let index = words.firstIndex(of: name), index + 1 < words.count, let number = Int(words[index + 1]) else {
+        return value
+    }
+    words.removeSubrange(index...index + 1)
+    return number
+}
+var words = Array(CommandLine.arguments.dropFirst())
+let eventCount = option("--events", in: &words, default: 100_000)
+let runs = option("--runs", in: &words, default: 3)
+let suite = words.first ?? "all"
+guard ["all", "envelope", "producer", "projector"].contains(suite) else {
+    print("usage: mekong-bench [all|envelope|producer|projector] [--events N] [--runs R]")
+    exit(2)
+}
 let postgresAdmin = ProcessInfo.processInfo.environment["MEKONG_BENCH_POSTGRES"]
     ?? "postgresql://mekong:mekong@localhost:5432/mekong"
 
-func report(_ name: String, _ count: Int, _ seconds: [Double]) {
+// MARK: - Reporting
+
+func report(_ name: String, _ count: Int, _ seconds: [Double]) -> Double {
     let rates = seconds.map { Double(count) / $0 }.sorted()
     let median = rates[rates.count / 2]
-    print(String(format: "%-58@ %9.0f events/s (median of %d; min %.0f, max %.0f)",
+    print(String(format: "%-62@ %9.0f events/s (median of %d; min %.0f, max %.0f)",
                  name as NSString, median, rates.count, rates.first!, rates.last!))
     fflush(nil)
+    return median
 }
 
 func seconds(_ duration: Duration) -> Double {
@@ -60,13 +80,36 @@ func makeEvents(_ count: Int) -> [CloudEvent] {
     }
 }
 
-print("mekong-bench: \(eventCount) events, \(runs) runs each, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+/// Runs a command, returns its standard output; fails the benchmark on a non-zero exit.
+func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        print("FAILED: \(executable) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        exit(1)
+    }
+    return String(decoding: data, as: UTF8.self)
+}
+
+func databaseURL(_ name: String) -> String {
+    String(postgresAdmin[..<(postgresAdmin.lastIndex(of: "/") ?? postgresAdmin.endIndex)]) + "/\(name)"
+}
+
+print("mekong-bench \(suite): \(eventCount) events, \(runs) runs each, \(ProcessInfo.processInfo.activeProcessorCount) cores")
 let events = makeEvents(eventCount)
 let records = events.map { EventPublisher.record(for: $0, topic: "reports") }
 print("average record value: \(records.reduce(0) { $0 + $1.value.count } / records.count) bytes")
 
-// 1. Envelope: decode + canonicalise + hash (what the audit projector does per record).
-do {
+// MARK: - 1. Envelope: decode + canonicalise + hash (what the audit projection does per record)
+
+if suite == "all" || suite == "envelope" {
     let values = records.map(\.value)
     var parseOnly: [Double] = []
     var full: [Double] = []
@@ -74,12 +117,13 @@ do {
         parseOnly.append(try time { for v in values { _ = try JSON.parse(v) } })
         full.append(try time { for v in values { _ = try CloudEvent(decoding: v).hash } })
     }
-    report("baseline: JSON.parse only", eventCount, parseOnly)
-    report("CloudEvent decode + canonical JSON + SHA-256", eventCount, full)
+    _ = report("baseline: JSON.parse only (one core)", eventCount, parseOnly)
+    _ = report("CloudEvent decode + canonical JSON + SHA-256 (one core)", eventCount, full)
 }
 
-// 2. Producer: one-at-a-time sends (await each delivery report) versus one batched send, same mock cluster.
-do {
+// MARK: - 2. Producer: one-at-a-time sends versus one batched send, same mock cluster
+
+if suite == "all" || suite == "producer" {
     let cluster = try MockCluster(brokers: 3)
     try cluster.createTopic("reports", partitions: 6, replicationFactor: 3)
     let producer = try Producer(configuration: cluster.configuration())
@@ -92,56 +136,87 @@ do {
             for result in await producer.send(records) { _ = try result.get() }
         })
     }
-    report("baseline: send one, await its report (\(sample.count) events)", sample.count, single)
-    report("send batch, acks=all + idempotence + lz4", eventCount, batched)
+    _ = report("baseline: send one, await its report (\(sample.count) events)", sample.count, single)
+    _ = report("send batch, acks=all + idempotence + lz4", eventCount, batched)
     producer.close()
+}
 
-    // 3. Audit projector: from Kafka to audit_v1.events, one run = a fresh database and consumer group.
-    let admin = try PostgresConnection(url: postgresAdmin)
-    let migrations = MigrationRunner(directory: URL(fileURLWithPath: "Projections"))
-    // librdkafka's mock cluster keeps a bounded log per partition and drops the oldest records beyond it, so the
-    // projector's work is what is still in the log, not everything that was sent.
+// MARK: - 3. Audit projection: Swift engine vs a Python consumer vs raw COPY, same cluster and database
+
+if suite == "all" || suite == "projector" {
+    // librdkafka's mock cluster keeps a bounded log per partition (it drops the oldest records beyond it), so the
+    // topic gets enough partitions to hold every event.
+    let partitions = max(6, (eventCount + 39_999) / 40_000)
+    let cluster = try MockCluster(brokers: 1)
+    try cluster.createTopic("reports", partitions: partitions, replicationFactor: 1)
+    let producer = try Producer(configuration: cluster.configuration())
+    for result in await producer.send(records) { _ = try result.get() }
+    producer.close()
     let reader = try Consumer(configuration: cluster.configuration())
-    let total = try (0..<6).reduce(0) { sum, p in
+    let total = try (0..<partitions).reduce(0) { sum, p in
         let (low, high) = try reader.watermarks(of: TopicPartition(topic: "reports", partition: Int32(p)))
         return sum + Int(high - low)
     }
     reader.close()
-    var projector: [Double] = []
-    var copyBaseline: [Double] = []
+    guard total == eventCount else {
+        print("FAILED: the mock cluster holds \(total) of \(eventCount) events (it pruned its log); use fewer events")
+        exit(1)
+    }
+    print("pre-produced \(total) events into \(partitions) partitions of a 1-broker mock cluster")
+
+    let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    let migrations = MigrationRunner(directory: root.appendingPathComponent("Projections"))
+    let catalog = try Catalog(directory: root.appendingPathComponent("Topics"))
+    let python = try runCommand("/bin/bash", ["ops/bench/python-env.sh"]).trimmingCharacters(in: .whitespacesAndNewlines)
+    let admin = try PostgresConnection(url: postgresAdmin)
+    let copyFile = FileManager.default.temporaryDirectory.appendingPathComponent("mekong-bench-audit.copy").path
+    var swift: [Double] = []
+    var baseline: [Double] = []
+    var copy: [Double] = []
     for run in 0..<runs {
         let name = "mekong_bench_\(run)"
         try admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
         try admin.execute("CREATE DATABASE \(name)")
-        let url = String(postgresAdmin[..<(postgresAdmin.lastIndex(of: "/") ?? postgresAdmin.endIndex)]) + "/\(name)"
-        var options = AuditProjectorOptions(topics: ["reports"])
+        let url = databaseURL(name)
+
+        var options = ProjectionOptions()
         options.stopWhenCaughtUp = true
-        options.consumerGroup = "bench-\(run)"
-        let audit = AuditProjector(
-            kafka: cluster.configuration(), postgresURL: url, migrations: migrations, options: options)
-        // Baseline: COPY the same number of rows of the same width, without Kafka, decoding or hashing.
-        let db = try PostgresConnection(url: url)
-        try AuditProjector.prepare(db, migrations: migrations)
-        try db.execute("CREATE TABLE copy_baseline (LIKE audit_v1.events)")
-        let hashText = "\\x" + String(repeating: "ab", count: 32)
-        let rows: [[String?]] = records.prefix(eventCount).enumerated().map { i, r in
-            ["reports", "0", String(i), "id-\(i)", "t", "s", "subj", "2025-10-10T08:00:00Z", "2025-10-10T08:00:00Z",
-             "\\x" + Hex.encode(r.value), hashText, hashText, hashText, nil]
-        }
-        copyBaseline.append(try time {
-            _ = try db.transaction { db in
-                try db.copyIn("COPY copy_baseline FROM STDIN", rows: rows)
-            }
-        })
-        db.close()
-        let summary = try audit.run(stop: StopSignal())
-        guard summary.recorded == total else {
-            print("FAILED: the projector recorded \(summary.recorded) of \(total) events: \(summary)")
+        options.consumerGroup = "bench-swift-\(run)"
+        let engine = ProjectionEngine(
+            projection: AuditTrail(topics: ["reports"]), kafka: cluster.configuration(), postgresURL: url,
+            migrations: migrations, reader: EventReader(catalog: catalog, upcasters: Upcasters()), options: options)
+        let summary = try engine.run(stop: StopSignal())
+        guard summary.applied == total else {
+            print("FAILED: the projector recorded \(summary.applied) of \(total) events: \(summary)")
             exit(1)
         }
-        projector.append(seconds(summary.activeTime))
+        swift.append(seconds(summary.activeTime))
+
+        let answer = try runCommand(python, [
+            "ops/bench/audit_baseline.py", "--bootstrap", cluster.bootstrapServers, "--postgres", url,
+            "--topics", "reports", "--group", "bench-python-\(run)", "--schema", "baseline_audit",
+            "--expect", String(total),
+        ])
+        guard let line = answer.split(separator: "\n").last,
+              let json = try? JSON.parse(String(line)), let secondsTaken = json["seconds"]?.numberValue,
+              json["events"]?.integerValue == Int64(total)
+        else {
+            print("FAILED: the Python baseline answered: \(answer)")
+            exit(1)
+        }
+        baseline.append(secondsTaken)
+
+        // The database's ceiling: the same rows, COPYed from a file into a table with the same indexes.
+        _ = try runCommand("/usr/bin/psql", ["-q", url, "-c", "\\copy audit_v1.events TO '\(copyFile)'"])
+        _ = try runCommand("/usr/bin/psql", ["-q", url, "-c", "CREATE TABLE copy_baseline (LIKE audit_v1.events INCLUDING ALL)"])
+        copy.append(try time {
+            _ = try runCommand("/usr/bin/psql", ["-q", url, "-c", "\\copy copy_baseline FROM '\(copyFile)'"])
+        })
         try admin.execute("DROP DATABASE \(name) WITH (FORCE)")
     }
-    report("baseline: COPY \(eventCount) prepared rows into PostgreSQL", eventCount, copyBaseline)
-    report("audit projector, Kafka → audit_v1.events (\(total) events)", total, projector)
+    try? FileManager.default.removeItem(atPath: copyFile)
+    let copyRate = report("ceiling: psql \\copy of the same rows from a file", total, copy)
+    let pythonRate = report("baseline: Python (confluent-kafka + psycopg, COPY, batches)", total, baseline)
+    let swiftRate = report("audit projection on the engine, Kafka → audit_v1.events", total, swift)
+    print(String(format: "ratios: engine / Python %.2f×, engine / raw COPY %.2f", swiftRate / pythonRate, swiftRate / copyRate))
 }

@@ -15,13 +15,20 @@ public struct ProjectedEvent: Sendable {
 public struct EventReader: Sendable {
     public let catalog: Catalog
     public let upcasters: Upcasters
+    /// Larger records are refused before parsing (Kafka's default `message.max.bytes` is 1 MB; an event above it
+    /// was published around the limits and would cost a projection memory for no statistical content).
+    public let maximumRecordBytes: Int
 
-    public init(catalog: Catalog, upcasters: Upcasters) {
+    public init(catalog: Catalog, upcasters: Upcasters, maximumRecordBytes: Int = 1_048_576) {
         self.catalog = catalog
         self.upcasters = upcasters
+        self.maximumRecordBytes = maximumRecordBytes
     }
 
     public func read(_ record: ConsumedMessage) throws(Refusal) -> ProjectedEvent {
+        guard record.value.count <= maximumRecordBytes else {
+            throw Refusal(.decode, "record of \(record.value.count) bytes exceeds the limit of \(maximumRecordBytes) bytes")
+        }
         let event: CloudEvent
         do {
             event = try CloudEvent(decoding: record.value)

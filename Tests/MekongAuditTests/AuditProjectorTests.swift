@@ -1,8 +1,10 @@
 import Foundation
 import MekongAudit
+import MekongCatalog
 import MekongEvents
 import MekongKafka
 import MekongPostgres
+import MekongProjection
 import MekongPublishing
 import MekongTestSupport
 import Testing
@@ -28,19 +30,28 @@ final class AuditFixture: @unchecked Sendable {
 
     deinit { database.drop() }
 
-    func projector(batchSize: Int = 200, group: String = AuditTrail.consumerGroup, untilCaughtUp: Bool = true)
-        -> AuditProjector
+    static let group = "mekong.audit.v1"
+
+    func projector(batchSize: Int = 200, group: String = group, untilCaughtUp: Bool = true)
+        -> ProjectionEngine<AuditTrail>
     {
-        var options = AuditProjectorOptions(topics: ["reports"])
+        var options = ProjectionOptions()
         options.batchSize = batchSize
         options.batchWait = .milliseconds(100)
         options.stopWhenCaughtUp = untilCaughtUp
         options.consumerGroup = group
-        return AuditProjector(
-            kafka: cluster.configuration(), postgresURL: database.url, migrations: migrations, options: options)
+        return engine(options)
     }
 
-    func runToEnd(batchSize: Int = 200, group: String = AuditTrail.consumerGroup) async throws -> AuditRunSummary {
+    func engine(_ options: ProjectionOptions) -> ProjectionEngine<AuditTrail> {
+        let catalog = try! Catalog(directory: MekongBinary.repositoryRoot.appendingPathComponent("Topics"))
+        return ProjectionEngine(
+            projection: AuditTrail(topics: ["reports"], version: 1), kafka: cluster.configuration(),
+            postgresURL: database.url, migrations: migrations,
+            reader: EventReader(catalog: catalog, upcasters: Upcasters()), options: options)
+    }
+
+    func runToEnd(batchSize: Int = 200, group: String = group) async throws -> ProjectionRunSummary {
         try await onThread { [self] in try projector(batchSize: batchSize, group: group).run(stop: StopSignal()) }
     }
 
@@ -78,7 +89,7 @@ struct AuditProjectorTests {
     func recordsEveryEventOnce() async throws {
         let fixture = try await AuditFixture(events: 1_500)
         let summary = try await fixture.runToEnd()
-        #expect(summary.recorded == 1_500)
+        #expect(summary.applied == 1_500)
         #expect(try fixture.recordedIDs() == fixture.events.map(\.id).sorted())
         let verification = try fixture.verify()
         #expect(verification.isIntact, "\(verification.findings)")
@@ -96,12 +107,12 @@ struct AuditProjectorTests {
         while try fixture.count() == 0, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         stop.stop()
         let partial = try await first.value
-        #expect(partial.recorded > 0)
-        #expect(partial.recorded < 3_000, "stopped before the end, so the restart has work to do")
-        #expect(try fixture.count() == partial.recorded)
+        #expect(partial.applied > 0)
+        #expect(partial.applied < 3_000, "stopped before the end, so the restart has work to do")
+        #expect(try fixture.count() == partial.applied)
 
         let rest = try await fixture.runToEnd()
-        #expect(rest.recorded == 3_000 - partial.recorded)
+        #expect(rest.applied == 3_000 - partial.applied)
         #expect(try fixture.recordedIDs() == fixture.events.map(\.id).sorted())
         #expect(try fixture.verify().isIntact)
     }
@@ -114,7 +125,7 @@ struct AuditProjectorTests {
         let (ra, rb) = try await (a, b)
         // Which instance records what depends on timing; an instance may even find everything recorded already
         // (caught up through the other's checkpoints). What may not vary: together, each event exactly once.
-        #expect(ra.recorded + rb.recorded == 2_000)
+        #expect(ra.applied + rb.applied == 2_000)
         #expect(try fixture.recordedIDs() == fixture.events.map(\.id).sorted())
         #expect(try fixture.verify().isIntact)
     }
@@ -123,15 +134,12 @@ struct AuditProjectorTests {
     func connectionKilledMidRun() async throws {
         let fixture = try await AuditFixture(events: 3_000)
         let projector = Task { try await onThread { [fixture] in
-            var options = AuditProjectorOptions(topics: ["reports"])
+            var options = ProjectionOptions()
             options.batchSize = 50
             options.batchWait = .milliseconds(50)
             options.stopWhenCaughtUp = true
             options.retryBackoff = (.milliseconds(50), .milliseconds(400))
-            return try AuditProjector(
-                kafka: fixture.cluster.configuration(), postgresURL: fixture.database.url,
-                migrations: fixture.migrations, options: options
-            ).run(stop: StopSignal())
+            return try fixture.engine(options).run(stop: StopSignal())
         } }
         let admin = try PostgresConnection(url: TestDatabase.adminURL)
         defer { admin.close() }
@@ -223,7 +231,7 @@ struct AuditProjectorTests {
         _ = try await producer.send(OutgoingMessage(topic: "reports", key: nil, value: Array("{not json".utf8)))
         producer.close()
         let summary = try await fixture.runToEnd()
-        #expect(summary.recorded == 11)
+        #expect(summary.applied == 11)
         let db = try fixture.database.connect()
         defer { db.close() }
         let rows = try db.query("SELECT kafka_offset, problem FROM audit_v1.events WHERE problem IS NOT NULL")

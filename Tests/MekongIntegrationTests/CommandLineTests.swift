@@ -51,7 +51,7 @@ final class CommandLineFixture: @unchecked Sendable {
     func auditCount() throws -> Int {
         let db = try database.connect()
         defer { db.close() }
-        return try db.query("SELECT count(*) FROM audit_v1.events")[0].decode(Int.self, at: 0)
+        return try db.query("SELECT count(*) FROM audit_v2.events")[0].decode(Int.self, at: 0)
     }
 }
 
@@ -114,7 +114,7 @@ struct CommandLineTests {
         #expect(viaEnvironment.output.contains("250 events"))
 
         let db = try fixture.database.connect()
-        try db.execute("UPDATE audit_v1.events SET source = 'urn:forged' WHERE topic = 'reports' AND partition = 3 AND kafka_offset = 2")
+        try db.execute("UPDATE audit_v2.events SET source = 'urn:forged' WHERE topic = 'reports' AND partition = 3 AND kafka_offset = 2")
         db.close()
         let broken = try await fixture.mekong(["audit", "verify"] + fixture.connection)
         #expect(broken.status == 1)
@@ -182,7 +182,7 @@ struct CommandLineTests {
         #expect(try fixture.auditCount() == 4_000)
         let db = try fixture.database.connect()
         defer { db.close() }
-        #expect(try db.query("SELECT count(DISTINCT event_id) FROM audit_v1.events")[0].decode(Int.self, at: 0) == 4_000)
+        #expect(try db.query("SELECT count(DISTINCT event_id) FROM audit_v2.events")[0].decode(Int.self, at: 0) == 4_000)
         let verify = try await fixture.mekong(["audit", "verify"] + fixture.connection)
         #expect(verify.status == 0, "\(verify.output)")
     }

@@ -36,6 +36,9 @@ import sys
 import time
 from datetime import datetime, timezone
 
+if sys.version_info < (3, 11):  # datetime.fromisoformat reads RFC 3339 ('Z', any fraction) from 3.11 on
+    sys.exit("audit_baseline: needs Python 3.11 or later")
+
 try:
     import psycopg
     from psycopg import sql
@@ -52,16 +55,15 @@ COPY_COLUMNS = (
     "event_bytes, event_hash, previous_chain_hash, chain_hash, problem"
 )
 
-# COPY format. Measured on the 2-core development VM (50 000 report events of ~780 bytes, batch 5 000, psycopg
-# 3.3.9 with its C extension): text COPY with write_row() ~ 1.9 s of COPY time vs binary COPY with set_types()
-# ~ 1.6 s, but binary needs every timestamp parsed into a datetime in Python first, which costs more than it
-# saves (end to end: text 12.4k events/s, binary 12.0k events/s). Text COPY is kept: PostgreSQL parses the RFC 3339
-# text itself, as it does for the Swift projector.
-COPY_BINARY = False
+# Binary COPY with set_types() and write_row(), measured against text COPY with write_row() on the 2-core development
+# VM (psycopg 3.3.9 with its C extension, 50 000 prepared audit rows of ~780-byte events, batches of 5 000, one
+# transaction each): binary 64 000-69 000 rows/s, text 46 000-49 000 rows/s, though binary needs the two
+# timestamps parsed into datetimes in Python (datetime.fromisoformat) where text COPY lets PostgreSQL parse them.
 COPY_TYPES = [
     "text", "int4", "int8", "text", "text", "text", "text", "timestamptz", "timestamptz",
     "bytea", "bytea", "bytea", "bytea", "text",
 ]
+EPOCH = datetime.fromtimestamp(0, timezone.utc)
 
 
 def parse_constant(name: str) -> None:
@@ -78,6 +80,21 @@ def parse_constant(name: str) -> None:
 # UTF-16 code units, Python by code points), none of which occur in the benchmark's events.
 DECODER = json.JSONDecoder(parse_constant=parse_constant)
 ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def rfc3339(text: str) -> datetime:
+    """An RFC 3339 date-time as an aware datetime (ValueError otherwise).
+
+    datetime.fromisoformat (Python 3.11+) reads RFC 3339 except lowercase 't'/'z'; it truncates fractions beyond
+    microseconds (PostgreSQL rounds them) and refuses leap seconds, which no event here has.
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = datetime.fromisoformat(text.upper())
+    if moment.tzinfo is None:
+        raise ValueError(f"'{text}' has no UTC offset")
+    return moment
 
 
 def problem_of(event: object) -> str | None:
@@ -140,17 +157,16 @@ class AuditBaseline:
             f"FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::bigint[]) AS u(t, p, expected, next) "
             f"WHERE c.topic = u.t AND c.partition = u.p AND c.next_offset = u.expected"
         )
-        fmt = " (FORMAT BINARY)" if COPY_BINARY else ""
-        self.sql_copy = f"COPY {s}.events ({COPY_COLUMNS}) FROM STDIN{fmt}"
+        self.sql_copy = f"COPY {s}.events ({COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)"
         self.sql_positions = f"SELECT topic, partition, next_offset FROM {s}.checkpoints WHERE topic = ANY(%s)"
-        self.kafka_time_cache: tuple[int, object] = (-1, "")
+        self.kafka_time_cache: tuple[int, datetime | None] = (-1, None)
 
     def create_tables(self) -> None:
         s = self.schema
         with self.conn.transaction():
             self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
-            # The CHECK constraints are those of Projections/audit/v1, so PostgreSQL does the same work as for
-            # the Swift projector.
+            # Columns, CHECK constraints and indexes are those of Projections/audit/v2, so PostgreSQL does the
+            # same work as for the Swift projector.
             self.conn.execute(
                 f"""CREATE TABLE IF NOT EXISTS {s}.events (
                     topic text NOT NULL, partition integer NOT NULL, kafka_offset bigint NOT NULL,
@@ -167,6 +183,10 @@ class AuditBaseline:
             self.conn.execute(f"CREATE INDEX IF NOT EXISTS events_event_id ON {s}.events (event_id)")
             self.conn.execute(
                 f"CREATE INDEX IF NOT EXISTS events_source_time ON {s}.events (source, event_time)"
+            )
+            # audit_v2 (Projections/audit/v2) added this index; kept so both sides maintain the same indexes.
+            self.conn.execute(
+                f"CREATE INDEX IF NOT EXISTS events_type_time ON {s}.events (event_type, event_time)"
             )
             self.conn.execute(
                 f"""CREATE TABLE IF NOT EXISTS {s}.chain_heads (
@@ -192,19 +212,24 @@ class AuditBaseline:
         print(f"audit_baseline: assigned {len(partitions)} partitions; resuming from stored checkpoints",
               file=sys.stderr)
 
+    def on_kafka_error(self, error: KafkaError) -> None:
+        """Client-level errors: a benchmark has no reason to wait out a dead cluster, so these end the run."""
+        if error.fatal() or error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._AUTHENTICATION):
+            raise KafkaException(error)
+        print(f"audit_baseline: kafka: {error}", file=sys.stderr)
+
     def on_revoke(self, consumer: Consumer, partitions: list) -> None:
         consumer.unassign()
 
-    def kafka_time(self, message) -> object:
-        """The record's Kafka timestamp for `recorded_time` (text, or a datetime for binary COPY); None if absent."""
+    def kafka_time(self, message) -> datetime | None:
+        """The record's Kafka timestamp, for `recorded_time`; None if it has none."""
         kind, ms = message.timestamp()
         if kind == 0:  # TIMESTAMP_NOT_AVAILABLE
             return None
         cached_ms, value = self.kafka_time_cache
         if ms == cached_ms:
             return value
-        moment = datetime.fromtimestamp(ms / 1000, timezone.utc)
-        value = moment if COPY_BINARY else moment.isoformat()
+        value = datetime.fromtimestamp(ms / 1000, timezone.utc)
         self.kafka_time_cache = (ms, value)
         return value
 
@@ -244,8 +269,6 @@ class AuditBaseline:
         pack_offset = struct.Struct(">q").pack
         kafka_time = self.kafka_time
         append = rows.append
-        binary = COPY_BINARY
-        fromiso = datetime.fromisoformat
 
         conn = self.conn
         with conn.transaction():
@@ -270,39 +293,34 @@ class AuditBaseline:
                     if first is None:
                         first = offset
                     value = message.value() or b""
-                    problem = None
                     try:
                         event = decode(value.decode("utf-8"))
-                        problem = problem_of(event)
-                    except ValueError as error:  # includes UnicodeDecodeError and json's JSONDecodeError
+                    except (ValueError, RecursionError) as error:  # UnicodeDecodeError, JSONDecodeError, NaN
                         problem = f"not a valid event: invalid JSON: {error}"
-                    if problem is None:
-                        event_bytes = encode(event).encode()
-                        event_time = event["time"]
-                        recorded = event.get("recordedtime") or kafka_time(message) or event_time
-                        if binary:
+                    else:
+                        problem = problem_of(event)
+                        if problem is None:
                             try:
-                                event_time = fromiso(event_time)
-                                if type(recorded) is str:
-                                    recorded = fromiso(recorded)
+                                event_time = rfc3339(event["time"])
+                                recorded = event.get("recordedtime")
+                                if recorded is not None:
+                                    recorded = rfc3339(recorded)
+                                else:
+                                    recorded = kafka_time(message) or event_time
                             except ValueError as error:
                                 problem = f"not a valid event: {error}"
                     if problem is None:
+                        event_bytes = encode(event).encode()
                         event_hash = sha256(event_bytes).digest()
                         chain = sha256(previous + pack_offset(offset) + event_hash).digest()
                         append((topic, partition, offset, event["id"], event["type"], event["source"],
                                 event["subject"], event_time, recorded, event_bytes, event_hash, previous, chain,
                                 None))
                     else:
-                        recorded = kafka_time(message)
-                        if recorded is None:
-                            recorded = datetime.fromtimestamp(0, timezone.utc)
-                            if not binary:
-                                recorded = recorded.isoformat()
                         event_hash = sha256(value).digest()
                         chain = sha256(previous + pack_offset(offset) + event_hash).digest()
-                        append((topic, partition, offset, None, None, None, None, None, recorded, value,
-                                event_hash, previous, chain, problem))
+                        append((topic, partition, offset, None, None, None, None, None,
+                                kafka_time(message) or EPOCH, value, event_hash, previous, chain, problem))
                     previous = chain
                     last = offset
                 if first is None:
@@ -321,8 +339,7 @@ class AuditBaseline:
 
             if rows:
                 with cursor.copy(self.sql_copy) as copy:
-                    if binary:
-                        copy.set_types(COPY_TYPES)
+                    copy.set_types(COPY_TYPES)
                     write_row = copy.write_row
                     for row in rows:
                         write_row(row)
@@ -348,6 +365,7 @@ class AuditBaseline:
             "session.timeout.ms": 10000,
             "heartbeat.interval.ms": 1000,
             "client.id": "mekong-audit-baseline",
+            "error_cb": self.on_kafka_error,
         })
         try:
             consumer.subscribe(self.topics, on_assign=self.on_assign, on_revoke=self.on_revoke)

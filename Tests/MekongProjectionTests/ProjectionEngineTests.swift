@@ -1,0 +1,266 @@
+import Foundation
+import MekongEvents
+import MekongKafka
+import MekongPostgres
+import MekongProjection
+import MekongPublishing
+import MekongTestSupport
+import Testing
+
+@Suite("Projection engine", .serialized)
+struct ProjectionEngineTests {
+    /// 600 events over 25 subjects, several submissions per subject, so per-key order matters.
+    static func events() -> [CloudEvent] {
+        (0..<600).map { i in report(unit: "unit-\(i % ProjectionFixture.units)", value: Double(i), index: i) }
+    }
+
+    @Test("batch sizes and partition interleavings do not change the result (equal checksums)")
+    func orderIndependence() async throws {
+        let events = Self.events()
+        // Cluster A: published in event order. Cluster B: the same records per partition, but written partition by
+        // partition in reverse order, so fetches and batches interleave the partitions differently.
+        let a = try ProjectionFixture()
+        try await a.publish(events)
+        let b = try ProjectionFixture()
+        let records = events.map { EventPublisher.record(for: $0, topic: "reports") }
+        let partitionOf = try partitions(of: records, in: a)
+        let byPartition = Dictionary(grouping: records.indices, by: { partitionOf[$0] })
+        for partition in byPartition.keys.sorted(by: >) {
+            try await b.send(byPartition[partition]!.map { index in
+                var record = records[index]
+                record.partition = partition
+                return record
+            })
+        }
+        var checksums: Set<String> = []
+        for (fixture, batchSize) in [(a, 1_000), (a, 7), (a, 64), (b, 1_000), (b, 13)] {
+            let database = try fixture.database("order_\(batchSize)")
+            let summary = try await fixture.runToEnd(database, batchSize: batchSize)
+            #expect(summary.applied == 600)
+            #expect(try fixture.query(database, "SELECT sum(submissions)::int FROM report_log_v1.subjects", Int.self) == [600])
+            checksums.insert(try fixture.checksum(database))
+        }
+        #expect(checksums.count == 1, "\(checksums)")
+        // The last submission of each subject wins, whatever the batching: unit-0's last is event 575 (value 575).
+        let database = try a.database("order_check")
+        _ = try await a.runToEnd(database, batchSize: 3)
+        #expect(try a.query(database, "SELECT last_total FROM report_log_v1.subjects WHERE unit = 'unit-0'", Double.self) == [575])
+    }
+
+    /// Where cluster `a` put each record (the key decides the partition).
+    private func partitions(of records: [OutgoingMessage], in fixture: ProjectionFixture) throws -> [Int32] {
+        let consumer = try Consumer(configuration: fixture.cluster.configuration())
+        defer { consumer.close() }
+        try consumer.assign(Dictionary(uniqueKeysWithValues: (0..<6).map {
+            (TopicPartition(topic: "reports", partition: Int32($0)), KafkaOffset.beginning)
+        }))
+        var byID: [String: Int32] = [:]
+        let deadline = ContinuousClock.now + .seconds(20)
+        while byID.count < records.count, ContinuousClock.now < deadline {
+            for message in try consumer.poll(maxMessages: 1_000, timeout: .milliseconds(200)) {
+                byID[message.header("ce_id")!] = message.partition
+            }
+        }
+        return records.map { record in byID[String(decoding: record.headers[1].value, as: UTF8.self)]! }
+    }
+
+    @Test("poison events are dead-lettered with their reason while the rest of the partition is applied; redrive after a fix applies them")
+    func poisonEvents() async throws {
+        let fixture = try ProjectionFixture(partitions: 1)
+        let good = (0..<50).map { report(unit: "unit-\($0 % 5)", value: Double($0), index: $0) }
+        var unknownType = report(unit: "unit-1", value: 1, index: 900)
+        unknownType.type = "vn.gso.report.unknown"
+        var unknownVersion = report(unit: "unit-1", value: 1, index: 901)
+        unknownVersion.dataschema = "https://schemas.mekong.gso.gov.vn/vn.gso.report.submitted/v9.schema.json"
+        let unknownUnit = report(unit: "unit-unknown", value: 5, index: 902)
+        let negative = report(unit: "unit-2", value: -5, index: 903)
+        let valid = EventPublisher.record(for: good[0], topic: "reports")
+        var truncated = valid
+        truncated.value = Array(valid.value.prefix(valid.value.count / 2))
+        var huge = valid
+        huge.value = Array(#"{"padding":""#.utf8) + Array(repeating: UInt8(ascii: "x"), count: 2_000_000) + Array(#""}"#.utf8)
+        let poison: [OutgoingMessage] = [
+            truncated, EventPublisher.record(for: unknownType, topic: "reports"),
+            EventPublisher.record(for: unknownVersion, topic: "reports"), huge,
+            EventPublisher.record(for: unknownUnit, topic: "reports"), EventPublisher.record(for: negative, topic: "reports"),
+        ]
+        // Poison interleaved with good events in one partition: 10 good, 1 bad, 10 good, ...
+        var records: [OutgoingMessage] = []
+        for (index, event) in good.enumerated() {
+            records.append(EventPublisher.record(for: event, topic: "reports"))
+            if index % 8 == 7, index / 8 < poison.count { records.append(poison[index / 8]) }
+        }
+        try await fixture.send(records)
+
+        let database = try fixture.database()
+        let summary = try await fixture.runToEnd(database, batchSize: 1_000)
+        #expect(summary.applied == 50)
+        #expect(summary.deadLettered == 6)
+        #expect(try fixture.query(database, "SELECT count(*)::int FROM report_log_v1.events", Int.self) == [50])
+        let letters = try fixture.query(
+            database, "SELECT stage || ': ' || reason FROM mekong.dead_letters ORDER BY kafka_offset", String.self)
+        #expect(letters.count == 6)
+        if letters.count == 6 {
+            #expect(letters[0].hasPrefix("decode: not a valid CloudEvent"))
+            #expect(letters[1].hasPrefix("validate: event type 'vn.gso.report.unknown' is not carried by topic 'reports'"))
+            #expect(letters[2].hasPrefix("upcast: vn.gso.report.submitted v9 is not in the catalog"))
+            #expect(letters[3].hasPrefix("decode: record of 2000014 bytes exceeds the limit"))
+            #expect(letters[4].hasPrefix("apply: PostgreSQL [23503]"), "\(letters[4])")
+            #expect(letters[5].hasPrefix("apply: PostgreSQL [23514]"), "\(letters[5])")
+        }
+        // The same dead letters are in the dead-letters topic, with their positions and original bytes.
+        let published = try fixture.deadLetterEvents()
+        #expect(published.count == 6)
+        let offsets = try fixture.query(database, "SELECT kafka_offset FROM mekong.dead_letters ORDER BY kafka_offset", Int64.self)
+        #expect(Set(published.compactMap { $0.data["sourceOffset"]?.integerValue }) == Set(offsets))
+        let hugeLetter = published.first { $0.data["stage"]?.stringValue == "decode" && $0.data["reason"]?.stringValue?.contains("exceeds") == true }
+        #expect(hugeLetter.flatMap { $0.data["originalValueBase64"]?.stringValue }.flatMap { Data(base64Encoded: $0) }?.count == 2_000_014)
+
+        // Fix: the unknown reporting unit is registered; redrive its dead letter, and it is applied.
+        let db = try database.connect()
+        defer { db.close() }
+        try db.execute("INSERT INTO reference.units VALUES ('unit-unknown')")
+        let store = DeadLetterStore(db: db)
+        let fixable = try #require(try store.list().first { $0.reason.contains("23503") })
+        let producer = try Producer(configuration: fixture.cluster.configuration())
+        let redriven = try await store.redrive([fixable.id], producer: producer)
+        producer.close()
+        #expect(redriven.count == 1)
+        await #expect(throws: ProjectionStateError.self) {
+            let again = try Producer(configuration: fixture.cluster.configuration())
+            defer { again.close() }
+            _ = try await store.redrive([fixable.id], producer: again)
+        }
+        let after = try await fixture.runToEnd(database)
+        #expect(after.applied == 1)
+        #expect(after.deadLettered == 0)
+        #expect(try fixture.query(database, "SELECT last_total FROM report_log_v1.subjects WHERE unit = 'unit-unknown'", Double.self) == [5])
+        #expect(try store.list().count == 5, "the redriven one is no longer pending")
+    }
+
+    @Test("two instances of one version at once (same group, and separate groups) give the checksum of a single run")
+    func twoInstances() async throws {
+        let fixture = try ProjectionFixture()
+        try await fixture.publish(Self.events())
+        let clean = try fixture.database("clean")
+        _ = try await fixture.runToEnd(clean)
+        let expected = try fixture.checksum(clean)
+        for groups in [("shared", "shared"), ("instance-a", "instance-b")] {
+            let database = try fixture.database("two_\(groups.0)")
+            async let a = fixture.runToEnd(database, batchSize: 40, group: groups.0)
+            async let b = fixture.runToEnd(database, batchSize: 40, group: groups.1)
+            let (ra, rb) = try await (a, b)
+            #expect(ra.applied + rb.applied == 600, "each event applied once between them")
+            #expect(try fixture.checksum(database) == expected)
+        }
+    }
+
+    @Test("connections killed mid-batch and the server restarted: the projector pauses, resumes, loses and repeats nothing")
+    func databaseRestart() async throws {
+        let server = try PrivatePostgresServer()
+        let fixture = try ProjectionFixture()
+        let events = (0..<3_000).map { report(unit: "unit-\($0 % ProjectionFixture.units)", value: Double($0), index: $0) }
+        try await fixture.publish(events)
+        let clean = try fixture.database("restart_clean")
+        _ = try await fixture.runToEnd(clean)
+        let database = try fixture.database("restart", adminURL: server.url)
+        var options = ProjectionOptions.testDefaults
+        options.batchSize = 25
+        let chosen = options
+        let running = Task { try await onThread { try fixture.engine(database, options: chosen).run(stop: StopSignal()) } }
+        func applied() -> Int {
+            (try? fixture.query(database, "SELECT count(*)::int FROM report_log_v1.events", Int.self).first) ?? nil ?? 0
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while applied() < 300, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let admin = try PostgresConnection(url: server.url)
+        let killed = try admin.query(
+            "SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity WHERE datname = $1 AND application_name = 'mekong'",
+            [database.name])[0].decode(Int.self, at: 0)
+        admin.close()
+        #expect(killed >= 1)
+        while applied() < 900, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try server.stop(mode: "fast")
+        try await Task.sleep(for: .seconds(1))
+        try server.start()
+        let summary = try await running.value
+        #expect(summary.transientFaults >= 2)
+        #expect(summary.applied == 3_000)
+        #expect(try fixture.checksum(database) == fixture.checksum(clean))
+        database.drop()
+    }
+
+    @Test("rebuild while events keep arriving: readers keep the old version until the new one has caught up; equal to a fresh rebuild")
+    func rebuildWhileEventsArrive() async throws {
+        let fixture = try ProjectionFixture()
+        try await fixture.publish(Self.events())
+        let database = try fixture.database()
+        let v1 = try await fixture.runToEnd(database)
+        #expect(v1.activated)
+        #expect(try fixture.query(database, "SELECT count(*)::int FROM report_log.events", Int.self) == [600])
+
+        // Events keep arriving during the rebuild.
+        let publishing = Task {
+            for round in 0..<15 {
+                try await fixture.publish((0..<100).map {
+                    report(unit: "unit-\($0 % ProjectionFixture.units)", value: Double(round * 100 + $0), index: 1_000 + round * 100 + $0)
+                })
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        var options = ProjectionOptions.testDefaults
+        options.batchSize = 50
+        options.stopWhenCaughtUp = false
+        options.activation = .switchWhenCaughtUp
+        let seen = ProgressLog()
+        options.progress = { seen.add($0) }
+        let rebuildOptions = options
+        let rebuild = Task { [fixture] in
+            try await onThread { try fixture.engine(database, version: 2, options: rebuildOptions).run(stop: StopSignal()) }
+        }
+        // While v2 is building, readers are on v1.
+        var sawBuilding = false
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !sawBuilding, ContinuousClock.now < deadline {
+            let built = (try? fixture.query(database, "SELECT count(*)::int FROM report_log_v2.events", Int.self).first) ?? nil ?? 0
+            let state = try fixture.query(database, "SELECT state FROM mekong.projection_versions WHERE projection = 'report-log' AND version = 2", String.self)
+            if built > 0, state == ["building"] {
+                let view = try fixture.query(database, "SELECT definition FROM pg_views WHERE schemaname = 'report_log' AND viewname = 'events'", String.self)
+                #expect(view.first?.contains("report_log_v1.") == true)
+                sawBuilding = true
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(sawBuilding)
+        let summary = try await rebuild.value
+        #expect(summary.activated)
+        // The switch came only once v2 had caught up: its last progress report showed nothing remaining.
+        #expect(seen.last?.remaining == 0)
+        #expect(try fixture.query(database, "SELECT version FROM mekong.projection_versions WHERE projection = 'report-log' AND state = 'active'", Int.self) == [2])
+        #expect(try fixture.query(database, "SELECT definition FROM pg_views WHERE schemaname = 'report_log' AND viewname = 'events'", String.self).first?.contains("report_log_v2.") == true)
+        try await publishing.value
+        // Once everything is in, v2 (rebuilt under load, then caught up) equals a fresh rebuild from scratch.
+        _ = try await fixture.runToEnd(database, version: 2)
+        let fresh = try fixture.database("fresh")
+        var freshOptions = ProjectionOptions.testDefaults
+        freshOptions.activation = .switchWhenCaughtUp
+        let chosenFresh = freshOptions
+        _ = try await onThread { try fixture.engine(fresh, version: 2, options: chosenFresh).run(stop: StopSignal()) }
+        #expect(try fixture.query(database, "SELECT count(*)::int FROM report_log.events", Int.self) == [2_100])
+        #expect(try fixture.checksum(database, version: 2) == fixture.checksum(fresh, version: 2))
+        // The retired version can be dropped; the active one cannot.
+        let db = try database.connect()
+        defer { db.close() }
+        #expect(throws: ProjectionStateError.self) { try ProjectionVersions(db: db).drop(ReportLog(version: 2).identity) }
+        try ProjectionVersions(db: db).drop(ReportLog(version: 1).identity)
+        #expect(try db.query("SELECT to_regclass('report_log_v1.events') IS NULL")[0].decode(Bool.self, at: 0))
+        #expect(try ProjectionVersions(db: db).list().map(\.identity.version) == [2])
+    }
+}
+
+final class ProgressLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reports: [ProjectionProgress] = []
+    func add(_ progress: ProjectionProgress) { lock.withLock { reports.append(progress) } }
+    var last: ProjectionProgress? { lock.withLock { reports.last } }
+}
