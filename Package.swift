@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C libraries, each behind its own shim; no C type leaves the Swift module that wraps it.
@@ -70,7 +71,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            exclude: ["README.md"],
             swiftSettings: strict),
         // The audit-trail projection: every event recorded once, hash-chained per partition.
         .target(
@@ -110,10 +113,13 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "MekongMetricsTests",
-            dependencies: ["MekongMetrics", .product(name: "Metrics", package: "swift-metrics")], swiftSettings: strict),
+            dependencies: [
+                "MekongMetrics", .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ], swiftSettings: strict),
         .testTarget(
             name: "MekongProjectionTests",
-            dependencies: ["MekongProjection", "MekongPublishing", "MekongTestSupport"],
+            dependencies: ["MekongProjection", "MekongPublishing", "MekongMetrics", "MekongTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "MekongAuditTests",

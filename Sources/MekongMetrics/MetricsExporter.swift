@@ -1,4 +1,4 @@
-import CoreMetrics
+import Metrics
 import Prometheus
 
 /// Routes the process's swift-metrics (`Counter`, `Timer`, `Recorder`, `Gauge`, `Meter`) into one Prometheus

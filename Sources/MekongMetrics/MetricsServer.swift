@@ -26,8 +26,10 @@ public struct MetricsServerError: Error, CustomStringConvertible, Sendable {
 /// An HTTP server answering `GET /metrics` with a Prometheus registry in the text exposition format 0.0.4, and 404
 /// to any other method or path.
 ///
-/// It runs on its own event loop thread, with its tasks pinned there, so it is started and stopped from synchronous
-/// code (a plain thread) and keeps answering however busy Swift's cooperative thread pool is:
+/// It runs on its own event loop thread, with its tasks pinned there: it is started and stopped from synchronous code
+/// (a plain thread), and starts and answers scrapes however busy Swift's cooperative thread pool is. Only ``stop()``
+/// needs a pool thread for a moment (Hummingbird and ServiceLifecycle shut down through unstructured tasks), so do
+/// not call it while every pool thread is blocked.
 ///
 /// ```swift
 /// MetricsExporter.bootstrap()

@@ -403,20 +403,28 @@ public final class ProjectionEngine<P: Projection> {
         }
     }
 
-    /// True when this instance holds every partition of the topics and each is applied up to its end.
+    /// True when every partition of the topics is applied up to its end, by this instance or another member of
+    /// its group (whose partitions this instance does not hold).
     private func caughtUp(_ consumer: Consumer, _ db: PostgresConnection) throws -> Bool {
         let assigned = Set(try consumer.assignment())
+        guard !assigned.isEmpty else { return false }
         var all: [TopicPartition] = []
         for topic in projection.topics {
             let count = try consumer.partitionCount(of: topic)
             all += (0..<count).map { TopicPartition(topic: topic, partition: Int32($0)) }
         }
-        guard !all.isEmpty, Set(all).isSubset(of: assigned) else { return false }
+        guard !all.isEmpty else { return false }
         let stored = try checkpoints.positions(for: all, on: db)
-        for tp in all {
-            // The high watermark the last fetch response carried: asking the broker instead would queue behind
-            // the consumer's own long-polling fetch on the same connection.
-            guard let (_, high) = consumer.lastKnownWatermarks(of: tp) else { return false }
+        for tp in all.sorted(by: { assigned.contains($0) && !assigned.contains($1) }) {
+            let high: Int64
+            if assigned.contains(tp) {
+                // The high watermark the last fetch response carried: asking the broker instead would queue
+                // behind the consumer's own long-polling fetch on the same connection.
+                guard let known = consumer.lastKnownWatermarks(of: tp)?.high else { return false }
+                high = known
+            } else {
+                high = try consumer.watermarks(of: tp).high
+            }
             if max(stored[tp] ?? 0, 0) < high { return false }
         }
         return true

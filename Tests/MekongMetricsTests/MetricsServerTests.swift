@@ -12,122 +12,183 @@ import Testing
         MetricsExporter.bootstrap()
     }
 
-    @Test func servesSwiftMetricsAsPrometheusText() throws {
-        let server = try MetricsServer.start(port: 0)
-        defer { server.stop() }
-        #expect(server.host == "127.0.0.1")
-        #expect(server.port > 0)
+    @Test func servesSwiftMetricsAsPrometheusText() async throws {
+        try await withMetricsServer { server in
+            #expect(server.host == "127.0.0.1")
+            #expect(server.port > 0)
 
-        Counter(label: "mekong_test_events_total", dimensions: [("topic", "reports")]).increment(by: 3)
-        Timer(label: "mekong_test_batch_duration_seconds").recordMilliseconds(3)
-        Recorder(label: "mekong_test_batch_size").record(300)
+            Counter(label: "mekong_test_events_total", dimensions: [("topic", "reports")]).increment(by: 3)
+            Timer(label: "mekong_test_batch_duration_seconds").recordMilliseconds(3)
+            Recorder(label: "mekong_test_batch_size").record(300)
 
-        let reply = try httpRequest(port: server.port, path: "/metrics")
-        #expect(reply.status == 200)
-        #expect(reply.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
-        let lines = Set(reply.body.split(separator: "\n").map(String.init))
+            let reply = try httpRequest(port: server.port, path: "/metrics")
+            #expect(reply.status == 200)
+            #expect(reply.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
+            let lines = Set(reply.body.split(separator: "\n").map(String.init))
 
-        #expect(lines.contains("# TYPE mekong_test_events_total counter"))
-        #expect(lines.contains(#"mekong_test_events_total{topic="reports"} 3"#))
+            #expect(lines.contains("# TYPE mekong_test_events_total counter"))
+            #expect(lines.contains(#"mekong_test_events_total{topic="reports"} 3"#))
 
-        // 3 ms: above the 2.5 ms bucket, within the 5 ms one; the sum is in seconds.
-        #expect(lines.contains("# TYPE mekong_test_batch_duration_seconds histogram"))
-        #expect(lines.contains(#"mekong_test_batch_duration_seconds_bucket{le="0.0025"} 0"#))
-        #expect(lines.contains(#"mekong_test_batch_duration_seconds_bucket{le="0.005"} 1"#))
-        #expect(lines.contains(#"mekong_test_batch_duration_seconds_bucket{le="10.0"} 1"#))
-        #expect(lines.contains(#"mekong_test_batch_duration_seconds_bucket{le="+Inf"} 1"#))
-        #expect(lines.contains("mekong_test_batch_duration_seconds_sum 0.003"))
-        #expect(lines.contains("mekong_test_batch_duration_seconds_count 1"))
-        let durationBuckets = lines.filter { $0.hasPrefix("mekong_test_batch_duration_seconds_bucket{") }
-        #expect(durationBuckets.count == MetricsExporter.durationBuckets.count + 1)
-        #expect(lines.contains(#"mekong_test_batch_duration_seconds_bucket{le="0.0005"} 0"#))
+            // 3 ms: above the 2.5 ms bucket, within the 5 ms one; the sum is in seconds.
+            #expect(lines.contains("# TYPE mekong_test_batch_duration_seconds histogram"))
+            #expect(lines.contains(#"mekong_test_batch_duration_seconds_bucket{le="0.0005"} 0"#))
+            #expect(lines.contains(#"mekong_test_batch_duration_seconds_bucket{le="0.0025"} 0"#))
+            #expect(lines.contains(#"mekong_test_batch_duration_seconds_bucket{le="0.005"} 1"#))
+            #expect(lines.contains(#"mekong_test_batch_duration_seconds_bucket{le="10.0"} 1"#))
+            #expect(lines.contains(#"mekong_test_batch_duration_seconds_bucket{le="+Inf"} 1"#))
+            #expect(lines.contains("mekong_test_batch_duration_seconds_sum 0.003"))
+            #expect(lines.contains("mekong_test_batch_duration_seconds_count 1"))
+            let durationBuckets = lines.filter { $0.hasPrefix("mekong_test_batch_duration_seconds_bucket{") }
+            #expect(durationBuckets.count == MetricsExporter.durationBuckets.count + 1)
 
-        // 300: above the 200 bucket, within the 500 one.
-        #expect(lines.contains("# TYPE mekong_test_batch_size histogram"))
-        #expect(lines.contains(#"mekong_test_batch_size_bucket{le="200.0"} 0"#))
-        #expect(lines.contains(#"mekong_test_batch_size_bucket{le="500.0"} 1"#))
-        #expect(lines.contains(#"mekong_test_batch_size_bucket{le="100000.0"} 1"#))
-        #expect(lines.contains("mekong_test_batch_size_sum 300.0"))
-        let sizeBuckets = lines.filter { $0.hasPrefix("mekong_test_batch_size_bucket{") }
-        #expect(sizeBuckets.count == MetricsExporter.valueBuckets.count + 1)
+            // 300: above the 200 bucket, within the 500 one.
+            #expect(lines.contains("# TYPE mekong_test_batch_size histogram"))
+            #expect(lines.contains(#"mekong_test_batch_size_bucket{le="200.0"} 0"#))
+            #expect(lines.contains(#"mekong_test_batch_size_bucket{le="500.0"} 1"#))
+            #expect(lines.contains(#"mekong_test_batch_size_bucket{le="100000.0"} 1"#))
+            #expect(lines.contains("mekong_test_batch_size_sum 300.0"))
+            let sizeBuckets = lines.filter { $0.hasPrefix("mekong_test_batch_size_bucket{") }
+            #expect(sizeBuckets.count == MetricsExporter.valueBuckets.count + 1)
 
-        // A scrape sees later updates.
-        Counter(label: "mekong_test_events_total", dimensions: [("topic", "reports")]).increment(by: 2)
-        let again = try httpRequest(port: server.port, path: "/metrics")
-        #expect(again.body.contains(#"mekong_test_events_total{topic="reports"} 5"# + "\n"))
-    }
-
-    @Test func answers404ToAnythingButGetMetrics() throws {
-        let server = try MetricsServer.start()
-        defer { server.stop() }
-
-        #expect(try httpRequest(port: server.port, path: "/other").status == 404)
-        #expect(try httpRequest(port: server.port, path: "/").status == 404)
-        #expect(try httpRequest(port: server.port, path: "/metrics/extra").status == 404)
-        #expect(try httpRequest("POST", port: server.port, path: "/metrics").status == 404)
-        #expect(try httpRequest("DELETE", port: server.port, path: "/metrics").status == 404)
-        #expect(try httpRequest(port: server.port, path: "/metrics").status == 200)
-    }
-
-    @Test func secondServerOnTheSamePortFailsWithItsAddress() throws {
-        let first = try MetricsServer.start()
-        defer { first.stop() }
-
-        let error = #expect(throws: MetricsServerError.self) {
-            let second = try MetricsServer.start(host: "127.0.0.1", port: first.port)
-            second.stop()
+            // A scrape sees later updates.
+            Counter(label: "mekong_test_events_total", dimensions: [("topic", "reports")]).increment(by: 2)
+            let again = try httpRequest(port: server.port, path: "/metrics")
+            #expect(again.body.contains(#"mekong_test_events_total{topic="reports"} 5"# + "\n"))
         }
-        #expect(error?.host == "127.0.0.1")
-        #expect(error?.port == first.port)
-        #expect(error?.description.hasPrefix("metrics server cannot listen on 127.0.0.1:\(first.port): ") == true)
-        #expect(error?.reason.localizedLowercase.contains("address already in use") == true)
-
-        // The failed start leaves the first server serving.
-        #expect(try httpRequest(port: first.port, path: "/metrics").status == 200)
     }
 
-    @Test func rejectsAnInvalidPortOrHost() {
+    @Test func answers404ToAnythingButGetMetrics() async throws {
+        try await withMetricsServer { server in
+            let statuses = try [
+                ("GET", "/other"), ("GET", "/"), ("GET", "/metrics/extra"), ("POST", "/metrics"),
+                ("DELETE", "/metrics"), ("GET", "/metrics"),
+            ].map { try httpRequest($0, port: server.port, path: $1).status }
+            #expect(statuses == [404, 404, 404, 404, 404, 200])
+        }
+    }
+
+    @Test func secondServerOnTheSamePortFailsWithItsAddress() async throws {
+        try await withMetricsServer { first in
+            let port = first.port
+            let outcome = try await onPlainThread { () -> MetricsServerError? in
+                do throws(MetricsServerError) {
+                    try MetricsServer.start(host: "127.0.0.1", port: port).stop()
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            let error = try #require(outcome, "a second server started on port \(port)")
+            #expect(error.host == "127.0.0.1")
+            #expect(error.port == port)
+            #expect(error.description.hasPrefix("metrics server cannot listen on 127.0.0.1:\(port): "))
+            #expect(error.reason.localizedLowercase.contains("address already in use"))
+
+            // The failed start leaves the first server serving.
+            let reply = try httpRequest(port: port, path: "/metrics")
+            #expect(reply.status == 200)
+        }
+    }
+
+    @Test func rejectsAnInvalidPortOrHost() async throws {
         let badPort = #expect(throws: MetricsServerError.self) { try MetricsServer.start(port: 70_000) }
         #expect(badPort?.description == "metrics server cannot listen on 127.0.0.1:70000: port must be in 0...65535")
 
-        let badHost = #expect(throws: MetricsServerError.self) {
-            try MetricsServer.start(host: "no-such-host.invalid", port: 0).stop()
+        let badHost = try await onPlainThread { () -> MetricsServerError? in
+            do throws(MetricsServerError) {
+                try MetricsServer.start(host: "no-such-host.invalid", port: 0).stop()
+                return nil
+            } catch {
+                return error
+            }
         }
         #expect(badHost?.host == "no-such-host.invalid")
+        #expect(badHost?.description.hasPrefix("metrics server cannot listen on no-such-host.invalid:0: ") == true)
     }
 
-    @Test func stopClosesThePortAndIsIdempotent() throws {
-        let server = try MetricsServer.start()
+    @Test func stopClosesThePortAndIsIdempotent() async throws {
+        let server = try await onPlainThread { try MetricsServer.start() }
         let port = server.port
         #expect(try httpRequest(port: port, path: "/metrics").status == 200)
 
-        server.stop()
+        try await onPlainThread { server.stop() }
         #expect(throws: HTTPTestError.self) { try httpRequest(port: port, path: "/metrics") }
-        server.stop()
+        try await onPlainThread { server.stop() }
 
         // The port is free again.
-        let again = try MetricsServer.start(port: port)
-        defer { again.stop() }
-        #expect(again.port == port)
-        #expect(try httpRequest(port: port, path: "/metrics").status == 200)
+        try await withMetricsServer(port: port) { again in
+            let reply = try httpRequest(port: port, path: "/metrics")
+            #expect(again.port == port)
+            #expect(reply.status == 200)
+        }
     }
 
-    @Test func startsAndStopsFromPlainThreadsWhileThePoolIsBlocked() async throws {
-        // Occupy every thread of the cooperative pool with a blocking wait: the server must not need one.
-        let release = DispatchSemaphore(value: 0)
-        let blockers = (0..<16).map { _ in
-            Task.detached { release.wait() }
-        }
-        defer {
-            for _ in blockers { release.signal() }
+    @Test func stopClosesIdleKeepAliveConnectionsPromptly() async throws {
+        let server = try await onPlainThread { try MetricsServer.start() }
+        let connection = try TestConnection(port: server.port)
+        for _ in 0..<2 {
+            try connection.write("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            #expect(try connection.readReply().status == 200)
         }
 
-        let server = try MetricsServer.start()
-        Counter(label: "mekong_test_pool_blocked_total").increment()
-        let reply = try httpRequest(port: server.port, path: "/metrics")
-        server.stop()
+        let elapsed = try await onPlainThread { ContinuousClock().measure { server.stop() } }
+        #expect(elapsed < .seconds(4), "graceful shutdown waited for the idle connection")
+        #expect(try connection.isClosedByPeer())
+    }
+
+    @Test func startsAndServesWhileTheCooperativePoolIsBlocked() async throws {
+        // Occupy every thread of Swift's cooperative pool with a blocking wait: starting and serving must not need
+        // one. Stopping does (see MetricsServer), so the pool is released first. A watchdog releases it after 10 s
+        // so that a server needing the pool makes this test fail (too slow) rather than hang.
+        let blockers = 16
+        let running = DispatchSemaphore(value: 0)
+        let release = Release(blockers)
+        for _ in 0..<blockers {
+            Task.detached {
+                running.signal()
+                release.wait()
+            }
+        }
+        Thread {
+            Thread.sleep(forTimeInterval: 10)
+            release.releaseAll()
+        }.start()
+
+        let (server, reply, elapsed) = try await onPlainThread {
+            defer { release.releaseAll() }
+            // The pool has one thread per core, and this test's own is free while it waits here. A blocker that
+            // does not start within the deadline finds the pool saturated by other tests running in parallel.
+            let deadline = DispatchTime.now() + .seconds(5)
+            for _ in 0..<min(ProcessInfo.processInfo.activeProcessorCount, blockers) {
+                guard running.wait(timeout: deadline) == .success else { break }
+            }
+            let clock = ContinuousClock()
+            let begin = clock.now
+            let server = try MetricsServer.start()
+            Counter(label: "mekong_test_pool_blocked_total").increment()
+            let reply = try httpRequest(port: server.port, path: "/metrics")
+            return (server, reply, clock.now - begin)
+        }
+        try await onPlainThread { server.stop() }
+        #expect(elapsed < .seconds(5), "the server waited for a thread of the cooperative pool")
         #expect(reply.status == 200)
         #expect(reply.body.contains("mekong_test_pool_blocked_total 1\n"))
+    }
+}
+
+/// Blocks the blocker tasks until released, once, by whichever comes first.
+private final class Release: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let count: Int
+    private let released = Mutex(false)
+
+    init(_ count: Int) { self.count = count }
+
+    func wait() { semaphore.wait() }
+
+    func releaseAll() {
+        guard released.withLock({ released in defer { released = true }; return !released }) else { return }
+        for _ in 0..<count { semaphore.signal() }
     }
 }
 

@@ -175,7 +175,7 @@ struct ProjectionEngineTests {
         while applied() < 300, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let admin = try PostgresConnection(url: server.url)
         let killed = try admin.query(
-            "SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity WHERE datname = $1 AND application_name = 'mekong'",
+            "SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
             [database.name])[0].decode(Int.self, at: 0)
         admin.close()
         #expect(killed >= 1)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Python baseline of Mekong's audit projection, for the audit-projection benchmark.
 
-Does the work of `MekongAudit.AuditProjector` as a competent Python implementation would, in one process:
+Does the work of the Swift audit projection (`MekongAudit.AuditTrail` run by `MekongProjection.ProjectionEngine`)
+as a competent Python implementation would, in one process and one thread:
 consumes event topics in consumer-group mode, turns every record into an audit row (CloudEvents attributes,
 canonical JSON, SHA-256, a per-partition hash chain) and writes each batch in ONE PostgreSQL transaction together
 with the partitions' chain heads and checkpoints. Positions come from the checkpoints table on assignment, never
@@ -14,16 +15,20 @@ from Kafka's committed offsets.
 Prints one line of JSON on stdout when N records were recorded by this run:
     {"events": n, "seconds": s, "batches": b}
 `seconds` runs from the arrival of the first non-empty batch to the commit of the last one (joining the consumer
-group is excluded), like the Swift projector's `AuditRunSummary.activeTime`. Errors go to stderr, exit code 1;
-no new record for --idle-timeout seconds (default 60) is exit code 2.
+group is excluded), like the Swift engine's `ProjectionRunSummary.activeTime`. N counts the records this run
+recorded (with a fresh group and schema: everything in the log). Errors go to stderr, exit code 1; no new record
+for --idle-timeout seconds (default 60) is exit code 2.
 
 Differences from the Swift projector, on purpose (all favour the baseline or change nothing measurable):
 - An event is valid here when it is a JSON object with specversion "1.0", the required attributes as strings and
   `data` an object. The Swift projector also validates every value (UUIDv7 id, URIs, RFC 3339 times, unknown
   attributes); for the benchmark's events (all valid) both record the same rows.
-- One statement per batch for each of: create missing checkpoint rows, lock checkpoints and read chain heads,
-  upsert chain heads, advance checkpoints (the Swift projector makes four round trips per partition).
-- Tables live in their own schema (default `baseline_audit`), checkpoints in `<schema>.checkpoints`.
+- One statement per batch for each of: create missing checkpoint rows, lock checkpoints and read chain heads
+  (one join), COPY, upsert chain heads, advance checkpoints: set-based like the Swift engine.
+- Tables live in their own schema (default `baseline_audit`), checkpoints in `<schema>.checkpoints` (the Swift
+  engine keeps them in `mekong.checkpoints`, keyed by projection and version).
+- Single-threaded: decoding, canonicalising and hashing happen on the one Python thread (the Swift engine decodes
+  in parallel outside the transaction).
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 ZERO_HASH = bytes(32)
 
 REQUIRED_STRINGS = ("id", "source", "type", "time", "subject", "datacontenttype", "dataschema")
+TEXT_COLUMNS = ("id", "type", "source", "subject")  # the attributes stored in text columns
 
 COPY_COLUMNS = (
     "topic, partition, kafka_offset, event_id, event_type, source, subject, event_time, recorded_time, "
@@ -91,7 +97,10 @@ def rfc3339(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        moment = datetime.fromisoformat(text.upper())
+        try:
+            moment = datetime.fromisoformat(text.upper())
+        except ValueError:
+            raise ValueError(f"'{text}' is not an RFC 3339 date-time") from None
     if moment.tzinfo is None:
         raise ValueError(f"'{text}' has no UTC offset")
     return moment
@@ -106,6 +115,9 @@ def problem_of(event: object) -> str | None:
     for name in REQUIRED_STRINGS:
         if type(event.get(name)) is not str:
             return f"not a valid event: '{name}' is missing or not a string"
+    for name in TEXT_COLUMNS:
+        if "\x00" in event[name]:
+            return f"not a valid event: '{name}' contains U+0000, which a PostgreSQL text column cannot hold"
     if type(event.get("data")) is not dict:
         return "not a valid event: 'data' is missing or not an object"
     recorded = event.get("recordedtime")
@@ -209,8 +221,9 @@ class AuditBaseline:
         for tp in partitions:
             tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
         consumer.assign(partitions)
-        print(f"audit_baseline: assigned {len(partitions)} partitions; resuming from stored checkpoints",
-              file=sys.stderr)
+        if self.args.verbose:
+            print(f"audit_baseline: assigned {len(partitions)} partitions; resuming from stored checkpoints",
+                  file=sys.stderr)
 
     def on_kafka_error(self, error: KafkaError) -> None:
         """Client-level errors: a benchmark has no reason to wait out a dead cluster, so these end the run."""
@@ -301,6 +314,8 @@ class AuditBaseline:
                         problem = problem_of(event)
                         if problem is None:
                             try:
+                                # UnicodeEncodeError (a lone surrogate such as "\ud800") is a ValueError too.
+                                event_bytes = encode(event).encode()
                                 event_time = rfc3339(event["time"])
                                 recorded = event.get("recordedtime")
                                 if recorded is not None:
@@ -310,7 +325,6 @@ class AuditBaseline:
                             except ValueError as error:
                                 problem = f"not a valid event: {error}"
                     if problem is None:
-                        event_bytes = encode(event).encode()
                         event_hash = sha256(event_bytes).digest()
                         chain = sha256(previous + pack_offset(offset) + event_hash).digest()
                         append((topic, partition, offset, event["id"], event["type"], event["source"],
@@ -409,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds a poll waits for a batch to fill (the Swift projector's 250 ms)")
     parser.add_argument("--idle-timeout", type=float, default=60.0,
                         help="give up (exit 2) after this many seconds without a new record")
+    parser.add_argument("--verbose", action="store_true", help="report partition assignments on stderr")
     args = parser.parse_args(argv)
     if args.batch < 1 or args.expect < 0:
         parser.error("--batch must be positive and --expect not negative")
