@@ -16,10 +16,10 @@ struct ProjectionMetricsTests {
         let server = try await onThread { try MetricsServer.start(port: 0, registry: registry) }
         defer { Thread.detachNewThread { server.stop() } }
         let database = try fixture.database()
-        let summary = try await fixture.runToEnd(database, version: 1, batchSize: 1_000)
+        let summary = try await fixture.runToEnd(database, version: 3, batchSize: 1_000)
         #expect(summary.applied == 40)
         let body = try await onThread { try scrape(port: server.port) }
-        let labels = #"projection="report-log",version="1""#
+        let labels = #"projection="report-log",version="3""#
         #expect(body.contains("# TYPE mekong_projection_events_applied_total counter"))
         #expect(body.contains("mekong_projection_events_applied_total{\(labels)} 40"), "\(body)")
         #expect(body.contains(#"mekong_projection_dead_letters_total{"# + labels + #",stage="apply"} 1"#))

@@ -185,7 +185,10 @@ struct ProjectionEngineTests {
         try server.start()
         let summary = try await running.value
         #expect(summary.transientFaults >= 2)
-        #expect(summary.applied == 3_000)
+        // A batch whose COMMIT reached the server but whose answer was lost to the restart is rolled back as far as
+        // the engine knows; re-read, its records are found applied (skipped), never applied twice.
+        #expect(summary.applied + summary.skippedAlreadyApplied == 3_000)
+        #expect(try fixture.query(database, "SELECT count(*)::int FROM report_log_v1.events", Int.self) == [3_000])
         #expect(try fixture.checksum(database) == fixture.checksum(clean))
         database.drop()
     }

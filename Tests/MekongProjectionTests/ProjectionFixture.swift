@@ -8,7 +8,7 @@ import MekongPublishing
 import MekongTestSupport
 
 /// A mock cluster with `reports` and `dead-letters`, a Projections/ directory holding `core` and the test
-/// projection `report-log` (versions 1 and 2), and throwaway databases prepared with the known reporting units.
+/// projection `report-log` (versions 1 to 3; the metrics test alone uses 3, so its counters are its own), and throwaway databases prepared with the known reporting units.
 final class ProjectionFixture: @unchecked Sendable {
     let cluster: MockCluster
     let projections: URL
@@ -26,7 +26,7 @@ final class ProjectionFixture: @unchecked Sendable {
         try files.copyItem(
             at: MekongBinary.repositoryRoot.appendingPathComponent("Projections/core"),
             to: projections.appendingPathComponent("core"))
-        for version in 1...2 {
+        for version in 1...3 {
             let directory = projections.appendingPathComponent("report-log/v\(version)")
             try files.createDirectory(at: directory, withIntermediateDirectories: true)
             try ReportLog.sql(version: version).write(
