@@ -11,7 +11,7 @@ import MekongProjection
 public struct AuditTrail: Projection {
     public static let name = "audit"
     static let copyColumns =
-        "topic, partition, kafka_offset, event_id, event_type, source, subject, event_time, recorded_time, event_bytes, event_hash, previous_chain_hash, chain_hash, problem"
+        "topic, partition, kafka_offset, event_id, event_type, source, subject, event_time, recorded_time, event_bytes, event_hash, problem, previous_chain_hash, chain_hash"
 
     public let identity: ProjectionIdentity
     public let topics: [String]
@@ -31,15 +31,17 @@ public struct AuditTrail: Projection {
     public func apply(_ batch: [ProjectionRecord<AuditRecord>], on db: PostgresConnection) throws {
         let schema = identity.schema
         var heads = try chainHeads(Set(batch.map(\.position.topicPartition)), on: db)
-        var rows: [[String?]] = []
-        rows.reserveCapacity(batch.count)
+        var rows = CopyText(capacity: batch.reduce(0) { $0 + $1.row.copyFields.bytes.count + 140 })
         for record in batch {
             let tp = record.position.topicPartition
             let link = AuditLink(offset: record.position.offset, eventHash: record.row.hash, previous: heads[tp] ?? .zero)
-            rows.append(record.row.row(position: record.position, link: link))
+            rows.append(fields: record.row.copyFields)
+            rows.bytea(link.previous.bytes)
+            rows.bytea(link.chain.bytes)
+            rows.endRow()
             heads[tp] = link.chain
         }
-        _ = try db.copyIn("COPY \(schema).events (\(Self.copyColumns)) FROM STDIN", rows: rows)
+        _ = try db.copyIn("COPY \(schema).events (\(Self.copyColumns)) FROM STDIN", text: rows)
         let last = Dictionary(batch.map { ($0.position.topicPartition, $0.position.offset) }, uniquingKeysWith: max)
         let sorted = last.keys.sorted()
         try db.execute(

@@ -14,6 +14,14 @@ extension PostgresConnection {
     ///   statement or any row is refused; the whole COPY is then void. `.connectionLost`, `.misuse` (not a
     ///   `COPY FROM STDIN` statement, or a closed connection).
     public func copyIn(_ copyStatement: String, rows: some Sequence<[String?]>) throws(PostgresError) -> Int {
+        var text = CopyText()
+        for row in rows { text.append(row) }
+        return try copyIn(copyStatement, text: text)
+    }
+
+    /// Streams rows already encoded in COPY text format (``CopyText``) with `COPY … FROM STDIN`, in chunks of
+    /// about 64 KiB; returns the number of rows copied. Errors as for ``copyIn(_:rows:)``.
+    public func copyIn(_ copyStatement: String, text: CopyText) throws(PostgresError) -> Int {
         let handle = try openHandle()
         try Self.refuseNUL(copyStatement, what: "COPY statement")
         guard let start = PQexec(handle, copyStatement) else {
@@ -33,26 +41,19 @@ extension PostgresConnection {
                 code: .misuse, message: "copyIn(_:rows:) writes the text format, not binary", query: copyStatement)
         }
 
-        var encoder = CopyEncoder()
         var sendFailure: String?
-        func send() -> Bool {
-            let sent = encoder.buffer.withUnsafeBufferPointer { bytes in
-                bytes.withMemoryRebound(to: CChar.self) { chars in
-                    PQputCopyData(handle, chars.baseAddress, Int32(chars.count))
+        text.bytes.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { chars in
+                var offset = 0
+                while offset < chars.count {
+                    let length = min(CopyText.chunkSize, chars.count - offset)
+                    guard PQputCopyData(handle, chars.baseAddress! + offset, Int32(length)) == 1 else {
+                        sendFailure = libpqMessage()
+                        return
+                    }
+                    offset += length
                 }
             }
-            encoder.buffer.removeAll(keepingCapacity: true)
-            return sent == 1
-        }
-        for row in rows {
-            encoder.append(row)
-            if encoder.buffer.count >= CopyEncoder.chunkSize, !send() {
-                sendFailure = libpqMessage()
-                break
-            }
-        }
-        if sendFailure == nil, !encoder.buffer.isEmpty, !send() {
-            sendFailure = libpqMessage()
         }
         if PQputCopyEnd(handle, sendFailure == nil ? nil : "client could not send COPY data") != 1,
             sendFailure == nil
@@ -83,43 +84,99 @@ extension PostgresConnection {
     }
 }
 
-/// Encodes rows in COPY text format into a byte buffer.
-struct CopyEncoder {
-    /// Bytes to accumulate before each `PQputCopyData` call.
+/// Rows in COPY text format (tab-separated, `\N` for NULL, backslash escapes), built field by field without
+/// intermediate strings, for ``PostgresConnection/copyIn(_:text:)``. Build it where the data is (in parallel, if
+/// rows are independent) and concatenate with ``append(contentsOf:)``.
+public struct CopyText: Sendable {
+    /// Bytes per `PQputCopyData` call.
     static let chunkSize = 64 * 1024
 
-    var buffer: [UInt8] = []
+    /// The encoded rows.
+    public private(set) var bytes: [UInt8] = []
+    private var fieldsInRow = 0
 
-    init() {
-        buffer.reserveCapacity(Self.chunkSize + 4096)
+    public init(capacity: Int = 0) {
+        bytes.reserveCapacity(capacity)
     }
 
-    /// Appends one row: fields separated by tabs, `\N` for nil, terminated by a newline.
-    mutating func append(_ row: [String?]) {
-        for (index, field) in row.enumerated() {
-            if index > 0 { buffer.append(0x09) }
-            if var field {
-                field.withUTF8 { append(escaping: $0) }
-            } else {
-                buffer.append(0x5C)  // \N
-                buffer.append(0x4E)
+    /// Appends one row of text fields (nil is NULL).
+    public mutating func append(_ row: [String?]) {
+        for field in row { text(field) }
+        endRow()
+    }
+
+    /// A text field, escaped; nil is NULL.
+    public mutating func text(_ value: String?) {
+        guard var value else { return null() }
+        separate()
+        value.withUTF8 { escaped($0) }
+    }
+
+    /// An integer field.
+    public mutating func integer(_ value: Int64) {
+        separate()
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    /// A `bytea` field in hex input format (`\x` then two hex digits per byte, the backslash escaped for COPY).
+    public mutating func bytea(_ value: [UInt8]) {
+        separate()
+        bytes.append(0x5C)
+        bytes.append(0x5C)
+        bytes.append(0x78)
+        let digits: StaticString = "0123456789abcdef"
+        digits.withUTF8Buffer { digits in
+            for byte in value {
+                bytes.append(digits[Int(byte >> 4)])
+                bytes.append(digits[Int(byte & 0x0F)])
             }
         }
-        buffer.append(0x0A)
     }
 
-    private mutating func append(escaping bytes: UnsafeBufferPointer<UInt8>) {
-        guard bytes.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else {
-            buffer.append(contentsOf: bytes)
+    /// A NULL field.
+    public mutating func null() {
+        separate()
+        bytes.append(0x5C)  // \N
+        bytes.append(0x4E)
+    }
+
+    /// Ends the current row.
+    public mutating func endRow() {
+        bytes.append(0x0A)
+        fieldsInRow = 0
+    }
+
+    /// Appends rows encoded elsewhere; `other` must end with a complete row and this text must be between rows.
+    public mutating func append(contentsOf other: CopyText) {
+        bytes.append(contentsOf: other.bytes)
+    }
+
+    /// Fields encoded elsewhere that continue the current row (e.g. a prefix computed in parallel);
+    /// `other` must hold whole fields and no row end.
+    public mutating func append(fields other: CopyText) {
+        guard other.fieldsInRow > 0 else { return }
+        if fieldsInRow > 0 { bytes.append(0x09) }
+        bytes.append(contentsOf: other.bytes)
+        fieldsInRow += other.fieldsInRow
+    }
+
+    private mutating func separate() {
+        if fieldsInRow > 0 { bytes.append(0x09) }
+        fieldsInRow += 1
+    }
+
+    private mutating func escaped(_ value: UnsafeBufferPointer<UInt8>) {
+        guard value.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else {
+            bytes.append(contentsOf: value)
             return
         }
-        for byte in bytes {
+        for byte in value {
             switch byte {
-            case 0x5C: buffer.append(0x5C); buffer.append(0x5C)  // \\
-            case 0x09: buffer.append(0x5C); buffer.append(0x74)  // \t
-            case 0x0A: buffer.append(0x5C); buffer.append(0x6E)  // \n
-            case 0x0D: buffer.append(0x5C); buffer.append(0x72)  // \r
-            default: buffer.append(byte)
+            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)  // \\
+            case 0x09: bytes.append(0x5C); bytes.append(0x74)  // \t
+            case 0x0A: bytes.append(0x5C); bytes.append(0x6E)  // \n
+            case 0x0D: bytes.append(0x5C); bytes.append(0x72)  // \r
+            default: bytes.append(byte)
             }
         }
     }
