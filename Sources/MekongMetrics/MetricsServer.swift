@@ -45,7 +45,6 @@ public final class MetricsServer: Sendable {
     /// The port the server listens on: the bound one, also when it was started with port 0.
     public let port: Int
 
-    private let eventLoopGroup: MultiThreadedEventLoopGroup
     private let executor: EventLoopTaskExecutor
     private let serviceGroup: ServiceGroup
     private let task: Task<Void, Never>
@@ -53,12 +52,11 @@ public final class MetricsServer: Sendable {
     private let stopped = Mutex(false)
 
     private init(
-        host: String, port: Int, eventLoopGroup: MultiThreadedEventLoopGroup, executor: EventLoopTaskExecutor,
+        host: String, port: Int, executor: EventLoopTaskExecutor,
         serviceGroup: ServiceGroup, task: Task<Void, Never>, finished: DispatchSemaphore
     ) {
         self.host = host
         self.port = port
-        self.eventLoopGroup = eventLoopGroup
         self.executor = executor
         self.serviceGroup = serviceGroup
         self.task = task
@@ -84,7 +82,9 @@ public final class MetricsServer: Sendable {
         guard (0...65_535).contains(port) else {
             throw MetricsServerError(host: host, port: port, reason: "port must be in 0...65535")
         }
-        let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // The process-wide event loops, never shut down: shutting down a group of our own raced with Hummingbird's
+        // graceful shutdown, which may still create futures on it (a fatal "leaking promise" in debug builds).
+        let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
         let executor = EventLoopTaskExecutor(eventLoopGroup.next())
         let startup = Startup()
         let finished = DispatchSemaphore(value: 0)
@@ -125,7 +125,7 @@ public final class MetricsServer: Sendable {
         switch startup.wait(timeout: .seconds(30)) {
         case .success(let bound):
             return MetricsServer(
-                host: host, port: bound, eventLoopGroup: eventLoopGroup, executor: executor,
+                host: host, port: bound, executor: executor,
                 serviceGroup: serviceGroup, task: task, finished: finished)
         case .failure(let error):
             reason = String(describing: error)
@@ -134,12 +134,11 @@ public final class MetricsServer: Sendable {
         }
         task.cancel()
         finished.wait()
-        try? eventLoopGroup.syncShutdownGracefully()
         throw MetricsServerError(host: host, port: port, reason: reason)
     }
 
     /// Stops the server and returns once it is stopped: stops accepting connections, lets requests in progress
-    /// finish (cancelling them after 5 seconds), closes every connection and ends its thread. Later calls, and calls
+    /// finish (cancelling them after 5 seconds), closes every connection. Later calls, and calls
     /// while another is stopping, return once the server is stopped.
     public func stop() {
         stopped.withLock { stopped in
@@ -152,7 +151,6 @@ public final class MetricsServer: Sendable {
                 task.cancel()
                 finished.wait()
             }
-            try? eventLoopGroup.syncShutdownGracefully()
         }
     }
 }
