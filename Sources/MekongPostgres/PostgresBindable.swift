@@ -64,13 +64,20 @@ extension UUID: PostgresBindable {
 extension Array: PostgresBindable where Element == UInt8 {
     /// `bytea` hex format: `\x` followed by two lowercase hex digits per byte.
     public var postgresText: String {
-        let digits = Array<UInt8>("0123456789abcdef".utf8)
         var text: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
         text.reserveCapacity(2 + count * 2)
-        for byte in self {
+        appendHex(self, to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+}
+
+/// Appends two lowercase hex digits per byte: the digits of `bytea`'s hex format.
+func appendHex(_ bytes: [UInt8], to text: inout [UInt8]) {
+    let digits: StaticString = "0123456789abcdef"
+    digits.withUTF8Buffer { digits in
+        for byte in bytes {
             text.append(digits[Int(byte >> 4)])
             text.append(digits[Int(byte & 0x0F)])
         }
-        return String(decoding: text, as: UTF8.self)
     }
 }

@@ -124,13 +124,7 @@ public struct CopyText: Sendable {
         bytes.append(0x5C)
         bytes.append(0x5C)
         bytes.append(0x78)
-        let digits: StaticString = "0123456789abcdef"
-        digits.withUTF8Buffer { digits in
-            for byte in value {
-                bytes.append(digits[Int(byte >> 4)])
-                bytes.append(digits[Int(byte & 0x0F)])
-            }
-        }
+        appendHex(value, to: &bytes)
     }
 
     /// A NULL field.

@@ -3,13 +3,9 @@
 enum SHA256 {
     /// The digest of `bytes` as 64 lowercase hex digits.
     static func hex(_ bytes: some Collection<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
         text.reserveCapacity(64)
-        for byte in digest(bytes) {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
+        appendHex(digest(bytes), to: &text)
         return String(decoding: text, as: UTF8.self)
     }
 

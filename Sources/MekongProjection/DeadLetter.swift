@@ -1,4 +1,5 @@
 import Foundation
+import MekongCatalog
 import MekongEvents
 import MekongKafka
 import MekongPostgres
@@ -61,7 +62,7 @@ public struct DeadLetter: Sendable {
         return CloudEvent(
             id: UUIDv7.generate(), source: "urn:mekong:projection:\(projection.name)-v\(projection.version)",
             type: "mekong.dead-lettered", time: Timestamp(date: Date()), subject: subject,
-            dataschema: "https://schemas.mekong.gso.gov.vn/mekong.dead-lettered/v1.schema.json",
+            dataschema: EventSchema.dataSchemaURI(eventType: "mekong.dead-lettered", version: 1),
             data: .object(JSONObject([
                 ("projection", .string("\(projection.name)-v\(projection.version)")),
                 ("stage", .string(refusal.stage.rawValue)),

@@ -1,4 +1,5 @@
 import Foundation
+import MekongEvents
 import MekongKafka
 import MekongPostgres
 
@@ -79,11 +80,11 @@ public struct DeadLetterStore {
         return done
     }
 
+    /// The headers stored as `[{"name", "valueBase64"}]` (`DeadLetter.headersJSON`), back as Kafka headers.
     static func headers(_ json: String) throws -> [KafkaHeader] {
-        guard let array = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] else { return [] }
-        return array.compactMap { entry in
-            guard let name = entry["name"] as? String else { return nil }
-            let value = (entry["valueBase64"] as? String).flatMap { Data(base64Encoded: $0) }.map { [UInt8]($0) } ?? []
+        try (JSON.parse(json).arrayValue ?? []).compactMap { entry in
+            guard let name = entry["name"]?.stringValue else { return nil }
+            let value = entry["valueBase64"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map { [UInt8]($0) } ?? []
             return KafkaHeader(name: name, value: value)
         }
     }

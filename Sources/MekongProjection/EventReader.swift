@@ -57,8 +57,7 @@ public struct EventReader: Sendable {
         }
         let problems = written.schema.validate(event.data)
         guard problems.isEmpty else {
-            let listed = problems.prefix(5).map { "data\($0.path): \($0.message)" }.joined(separator: "; ")
-            throw Refusal(.validate, "\(event.type) v\(written.version): \(listed)")
+            throw Refusal(.validate, "\(event.type) v\(written.version): \(Self.listed(problems))")
         }
         var upcast = event
         var version = written.version
@@ -77,12 +76,17 @@ public struct EventReader: Sendable {
             upcast.dataschema = newest.id
             let problems = newest.schema.validate(upcast.data)
             guard problems.isEmpty else {
-                let listed = problems.prefix(5).map { "data\($0.path): \($0.message)" }.joined(separator: "; ")
                 throw Refusal(
-                    .upcast, "\(event.type) upcast from v\(written.version) does not fit v\(version): \(listed)")
+                    .upcast,
+                    "\(event.type) upcast from v\(written.version) does not fit v\(version): \(Self.listed(problems))")
             }
         }
         return ProjectedEvent(event: upcast, writtenVersion: written.version)
+    }
+
+    /// The first five violations, each as `data<pointer>: message`.
+    private static func listed(_ problems: [SchemaViolation]) -> String {
+        problems.prefix(5).map { "data\($0.path): \($0.message)" }.joined(separator: "; ")
     }
 
     /// N of `https://schemas.mekong.gso.gov.vn/<eventType>/vN.schema.json`.

@@ -280,7 +280,7 @@ public final class ProjectionEngine<P: Projection> {
                     // this projection cannot show them; say so loudly rather than silently.
                     logger.error("\(tp): offsets \(next)..<\(message.offset) are no longer in the log and were never applied")
                 }
-                outcome.moves[tp] = (stored[tp]!, message.offset + 1)
+                outcome.moves[tp] = (next, message.offset + 1)
                 switch decoded[index] {
                 case .success(let row):
                     records.append(

@@ -61,35 +61,41 @@ public struct ProjectionVersions {
     /// The active version of `name`, if any.
     public func activeVersion(of name: String) throws -> Int? {
         guard try coreExists() else { return nil }
-        return try db.query(
-            "SELECT version FROM mekong.projection_versions WHERE projection = $1 AND state = 'active'", [name]
-        ).first?.decode(Int.self, at: 0)
+        return try Self.activeVersion(of: name, on: db)
     }
 
     /// Makes `identity` the active version in one transaction: the previous active version is retired and the
     /// public schema's views are replaced, so readers see either the old version or the new one.
     public func activate(_ identity: ProjectionIdentity) throws {
-        try db.transaction { db in
-            try db.execute(
-                "SELECT mekong.activate_projection_version($1, $2, $3, $4)",
-                [identity.name, identity.version, identity.schema, identity.publicSchema])
-        }
+        try db.transaction { db in try Self.activate(identity, on: db) }
     }
 
     /// Activates `identity` if no version of it is active; returns whether it is active now.
     func activateIfNoneActive(_ identity: ProjectionIdentity) throws -> Bool {
         try db.transaction { db in
-            try db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", ["mekong.projection_versions:" + identity.name])
-            let active = try db.query(
-                "SELECT version FROM mekong.projection_versions WHERE projection = $1 AND state = 'active'",
-                [identity.name]
-            ).first?.decode(Int.self, at: 0)
-            if let active { return active == identity.version }
-            try db.execute(
-                "SELECT mekong.activate_projection_version($1, $2, $3, $4)",
-                [identity.name, identity.version, identity.schema, identity.publicSchema])
+            try Self.lockVersions(of: identity.name, on: db)
+            if let active = try Self.activeVersion(of: identity.name, on: db) { return active == identity.version }
+            try Self.activate(identity, on: db)
             return true
         }
+    }
+
+    private static func activeVersion(of name: String, on db: PostgresConnection) throws -> Int? {
+        try db.query(
+            "SELECT version FROM mekong.projection_versions WHERE projection = $1 AND state = 'active'", [name]
+        ).first?.decode(Int.self, at: 0)
+    }
+
+    private static func activate(_ identity: ProjectionIdentity, on db: PostgresConnection) throws {
+        try db.execute(
+            "SELECT mekong.activate_projection_version($1, $2, $3, $4)",
+            [identity.name, identity.version, identity.schema, identity.publicSchema])
+    }
+
+    /// The transaction lock that `mekong.activate_projection_version` takes too: one change of a projection's
+    /// versions at a time.
+    private static func lockVersions(of name: String, on db: PostgresConnection) throws {
+        try db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", ["mekong.projection_versions:" + name])
     }
 
     /// Every registered version with its positions, by name and version.
@@ -118,7 +124,7 @@ public struct ProjectionVersions {
     /// Removes an inactive version: its schema, checkpoints, dead letters and records. The active version is refused.
     public func drop(_ identity: ProjectionIdentity) throws {
         try db.transaction { db in
-            try db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", ["mekong.projection_versions:" + identity.name])
+            try Self.lockVersions(of: identity.name, on: db)
             let state = try db.query(
                 "SELECT state FROM mekong.projection_versions WHERE projection = $1 AND version = $2",
                 [identity.name, identity.version]
