@@ -10,24 +10,23 @@ public struct AuditRecord: Sendable {
     let type: String?
     let source: String?
     let subject: String?
-    /// RFC 3339 text as the event gave it; PostgreSQL parses it into `timestamptz`.
-    let eventTime: String?
-    let recordedTime: String
+    let eventTime: Timestamp?
+    let recordedTime: Timestamp
     let bytes: [UInt8]
     let problem: String?
     /// SHA-256 of `bytes`.
     let hash: EventHash
 
     init(_ message: ConsumedMessage) {
-        let kafkaTime = message.timestampMilliseconds.map(Self.rfc3339(milliseconds:))
+        let kafkaTime = message.timestampMilliseconds.map(Self.timestamp(milliseconds:))
         do {
             let event = try CloudEvent(decoding: message.value)
             eventID = event.id
             type = event.type
             source = event.source
             subject = event.subject
-            eventTime = event.time.text
-            recordedTime = event.recordedtime?.text ?? kafkaTime ?? event.time.text
+            eventTime = event.time
+            recordedTime = event.recordedtime ?? kafkaTime ?? event.time
             bytes = event.canonicalJSON()
             problem = nil
         } catch {
@@ -36,28 +35,34 @@ public struct AuditRecord: Sendable {
             source = nil
             subject = nil
             eventTime = nil
-            recordedTime = kafkaTime ?? Self.rfc3339(milliseconds: 0)
+            recordedTime = kafkaTime ?? Self.timestamp(milliseconds: 0)
             bytes = message.value
             problem = "not a valid event: \(error)"
         }
         hash = EventHash.sha256(bytes)
-        var fields = CopyText(capacity: 2 * bytes.count + 400)
+        var fields = CopyBinary(capacity: bytes.count + 400)
         fields.text(message.topic)
-        fields.integer(Int64(message.partition))
-        fields.integer(message.offset)
-        for value in [eventID, type, source, subject, eventTime, recordedTime] { fields.text(value) }
+        fields.integer32(message.partition)
+        fields.integer64(message.offset)
+        for value in [eventID, type, source, subject] { fields.text(value) }
+        for time in [eventTime, recordedTime] {
+            if let time {
+                fields.timestamp(epochSeconds: time.epochSeconds, nanoseconds: time.nanoseconds)
+            } else {
+                fields.null()
+            }
+        }
         fields.bytea(bytes)
         fields.bytea(hash.bytes)
         fields.text(problem)
         copyFields = fields
     }
 
-    /// Every COPY field but the chain's, in `AuditTrail.copyColumns` order, encoded while decoding (in parallel):
-    /// the event bytes' hex is most of the work of a row.
-    let copyFields: CopyText
+    /// Every COPY field but the chain's, in `AuditTrail.copyColumns` order, encoded while decoding (in parallel).
+    let copyFields: CopyBinary
 
-    /// A Kafka timestamp (milliseconds since the epoch) as RFC 3339 UTC text.
-    static func rfc3339(milliseconds: Int64) -> String {
-        Timestamp(date: Date(timeIntervalSince1970: Double(milliseconds) / 1000)).text
+    /// A Kafka timestamp (milliseconds since the epoch).
+    static func timestamp(milliseconds: Int64) -> Timestamp {
+        Timestamp(date: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
     }
 }

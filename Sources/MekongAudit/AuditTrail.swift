@@ -31,7 +31,7 @@ public struct AuditTrail: Projection {
     public func apply(_ batch: [ProjectionRecord<AuditRecord>], on db: PostgresConnection) throws {
         let schema = identity.schema
         var heads = try chainHeads(Set(batch.map(\.position.topicPartition)), on: db)
-        var rows = CopyText(capacity: batch.reduce(0) { $0 + $1.row.copyFields.bytes.count + 140 })
+        var rows = CopyBinary(capacity: batch.reduce(0) { $0 + $1.row.copyFields.bytes.count + 80 })
         for record in batch {
             let tp = record.position.topicPartition
             let link = AuditLink(offset: record.position.offset, eventHash: record.row.hash, previous: heads[tp] ?? .zero)
@@ -41,7 +41,7 @@ public struct AuditTrail: Projection {
             rows.endRow()
             heads[tp] = link.chain
         }
-        _ = try db.copyIn("COPY \(schema).events (\(Self.copyColumns)) FROM STDIN", text: rows)
+        _ = try db.copyIn("COPY \(schema).events (\(Self.copyColumns)) FROM STDIN (FORMAT binary)", binary: rows)
         let last = Dictionary(batch.map { ($0.position.topicPartition, $0.position.offset) }, uniquingKeysWith: max)
         let sorted = last.keys.sorted()
         try db.execute(

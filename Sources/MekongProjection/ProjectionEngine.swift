@@ -181,13 +181,33 @@ public final class ProjectionEngine<P: Projection> {
         let activeBefore = summary.activeTime
         let processedBefore = summary.applied + summary.deadLettered
         var active = try versions.activeVersion(of: identity.name) == identity.version
+        // The next batch, polled and decoding in the background while the current one's transaction runs.
+        var prefetched: DecodingBatch<P.Row>? = nil
         while !stop.isStopped {
-            let batch = try consumer.poll(maxMessages: options.batchSize, timeout: options.batchWait)
+            let batch: [ConsumedMessage]
+            let decoded: [Result<P.Row, Refusal>]
+            if let next = prefetched {
+                prefetched = nil
+                batch = next.messages
+                decoded = next.wait()
+            } else {
+                batch = try consumer.poll(maxMessages: options.batchSize, timeout: options.batchWait)
+                decoded = decode(batch)
+            }
+            if batch.count == options.batchSize {
+                // More is probably waiting: take what the client has already fetched (no waiting) and decode it
+                // on the other core while the server works on this batch. It is applied only after this batch,
+                // and dropped on a rewind; the checkpoints make a batch polled across a rebalance harmless.
+                let next = try consumer.poll(maxMessages: options.batchSize, timeout: .zero)
+                if !next.isEmpty {
+                    let (projection, reader, threads) = (self.projection, self.reader, options.decodeThreads)
+                    prefetched = DecodingBatch(next) { Self.decode($0, projection: projection, reader: reader, threads: threads) }
+                }
+            }
             if !batch.isEmpty {
                 let started = firstBatch ?? ContinuousClock.now
                 firstBatch = started
                 let applyStarted = ContinuousClock.now
-                let decoded = decode(batch)
                 let outcome: BatchOutcome
                 do {
                     outcome = try apply(batch, decoded, on: db) { letters in
@@ -200,6 +220,8 @@ public final class ProjectionEngine<P: Projection> {
                     summary.transientFaults += 1
                     metrics.transientFaults.increment()
                     logger.warning("batch rolled back after a transient fault; resuming from checkpoints: \(error)")
+                    _ = prefetched?.wait()
+                    prefetched = nil
                     try rewind(db, consumer, tracker: tracker, stop: stop)
                     continue
                 }
@@ -224,7 +246,7 @@ public final class ProjectionEngine<P: Projection> {
                 report(tracker, consumer, processed: processed, active: summary.activeTime - activeBefore)
             }
             let mayFinish = options.stopWhenCaughtUp || options.activation == .switchWhenCaughtUp || !active
-            if mayFinish, batch.count < options.batchSize, try caughtUp(consumer, db) {
+            if mayFinish, batch.count < options.batchSize, prefetched == nil, try caughtUp(consumer, db) {
                 switch options.activation {
                 case .switchWhenCaughtUp:
                     try versions.activate(identity)
@@ -350,12 +372,16 @@ public final class ProjectionEngine<P: Projection> {
 
     /// Decodes a batch on `decodeThreads` threads; the result keeps the batch's order.
     private func decode(_ batch: [ConsumedMessage]) -> [Result<P.Row, Refusal>] {
-        let projection = self.projection
-        let reader = self.reader
+        Self.decode(batch, projection: projection, reader: reader, threads: options.decodeThreads)
+    }
+
+    private static func decode(
+        _ batch: [ConsumedMessage], projection: P, reader: EventReader, threads: Int
+    ) -> [Result<P.Row, Refusal>] {
         let one: @Sendable (ConsumedMessage) -> Result<P.Row, Refusal> = { message in
             Result { () throws(Refusal) -> P.Row in try projection.decode(message, reader: reader) }
         }
-        let threads = min(options.decodeThreads, batch.count / 256)
+        let threads = min(threads, batch.count / 256)
         guard threads > 1 else { return batch.map(one) }
         let parts = Mutex<[[Result<P.Row, Refusal>]]>(Array(repeating: [], count: threads))
         let chunk = (batch.count + threads - 1) / threads
@@ -509,5 +535,27 @@ enum Blocking {
         }
         done.wait()
         return result.withLock { $0! }
+    }
+}
+
+/// A polled batch whose decoding runs in the background; ``wait()`` returns the decoded rows in batch order.
+final class DecodingBatch<Row: Sendable>: @unchecked Sendable {
+    let messages: [ConsumedMessage]
+    private let done = DispatchGroup()
+    // Written once by the background task before `done` is left, read only after waiting on `done`.
+    private var decoded: [Result<Row, Refusal>] = []
+
+    init(_ messages: [ConsumedMessage], decode: @escaping @Sendable ([ConsumedMessage]) -> [Result<Row, Refusal>]) {
+        self.messages = messages
+        done.enter()
+        DispatchQueue.global().async {
+            self.decoded = decode(messages)
+            self.done.leave()
+        }
+    }
+
+    func wait() -> [Result<Row, Refusal>] {
+        done.wait()
+        return decoded
     }
 }

@@ -117,7 +117,19 @@ public final class TestDatabase: Sendable {
             try connection.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
                 [name])
-            try connection.execute("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
+            // Not `WITH (FORCE)`: that refuses (42501) when an autovacuum worker is on the database and we are
+            // not a superuser, while a plain DROP stops autovacuum itself. Terminated sessions take a moment to
+            // go, which a plain DROP reports as 55006.
+            var attempts = 0
+            while true {
+                do {
+                    try connection.execute("DROP DATABASE IF EXISTS \"\(name)\"")
+                    break
+                } catch let error as PostgresError where error.sqlState == "55006" && attempts < 100 {
+                    attempts += 1
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+            }
         } catch {
             FileHandle.standardError.write(Data("TestDatabase: could not drop \(name): \(error)\n".utf8))
         }

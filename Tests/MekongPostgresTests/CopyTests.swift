@@ -135,4 +135,77 @@ import Testing
             #expect(try connection.query("SELECT count(*) FROM typed WHERE t IS NULL")[0].decode(Int.self, at: 0) == 500)
         }
     }
+
+    @Test func copyBinaryRoundTripsEveryTypeThroughTheServer() throws {
+        try withDatabase { _, connection in
+            try connection.execute(
+                """
+                CREATE TABLE typed (i4 integer, i8 bigint, f8 double precision, ok boolean, t text, b bytea,
+                                    at timestamptz, d date, PRIMARY KEY (i8))
+                """)
+            let allBytes = (0...255).map(UInt8.init)
+            var rows = CopyBinary()
+            for i in 0..<1_000 {
+                var prefix = CopyBinary()  // fields built apart, as a decoder running in parallel does
+                prefix.integer32(Int32(-i))
+                prefix.integer64(Int64(i) << 33)
+                rows.append(fields: prefix)
+                rows.double(Double(i) / 3)
+                rows.boolean(i % 2 == 0)
+                if i % 5 == 0 { rows.null() } else { rows.text(Self.tricky[i % Self.tricky.count]) }
+                rows.bytea(allBytes)
+                // 2025-07-01T01:30:00Z plus i seconds; .0000015 rounds to 2 µs (ties to even), .0000025 to 2 µs.
+                rows.timestamp(epochSeconds: 1_751_333_400 + Int64(i), nanoseconds: i % 2 == 0 ? 1_500 : 2_500)
+                rows.date(daysSince2000: Int32(i))
+                rows.endRow()
+            }
+            #expect(try connection.copyIn("COPY typed FROM STDIN (FORMAT binary)", binary: rows) == 1_000)
+
+            let row = try connection.query(
+                """
+                SELECT i4, f8::text, ok, t, b, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), d::text
+                FROM typed WHERE i8 = $1
+                """, [Int64(7) << 33])[0]
+            #expect(try row.decode(Int.self, at: 0) == -7)
+            #expect(try row.decode(String.self, at: 1) == "2.3333333333333335")
+            #expect(try row.decode(Bool.self, at: 2) == false)
+            #expect(try row.decode(String.self, at: 3) == Self.tricky[7])
+            #expect(try row.decode([UInt8].self, at: 4) == allBytes)
+            #expect(try row.decode(String.self, at: 5) == "2025-07-01 01:30:07.000002")
+            #expect(try row.decode(String.self, at: 6) == "2000-01-08")
+            #expect(try scalar(connection, "SELECT count(*) FROM typed WHERE t IS NULL", as: Int.self) == 200)
+            // The same instant as text, parsed by the server, is the same value.
+            #expect(
+                try scalar(
+                    connection, "SELECT count(*) FROM typed WHERE i8 = 0 AND at = '2025-07-01T08:30:00.000002+07:00'",
+                    as: Int.self) == 1)
+        }
+    }
+
+    @Test func copyBinaryWithAWrongTypeIsRefusedAndWritesNothing() throws {
+        try withDatabase { _, connection in
+            try connection.execute("CREATE TABLE staging (id integer, name text)")
+            var good = CopyBinary()
+            good.integer32(1)
+            good.text("one")
+            good.endRow()
+            var wrong = CopyBinary()
+            wrong.integer64(2)  // bigint bytes for an integer column
+            wrong.text("two")
+            wrong.endRow()
+            good.append(contentsOf: wrong)
+            let refused = #expect(throws: PostgresError.self) {
+                try connection.copyIn("COPY staging FROM STDIN (FORMAT binary)", binary: good)
+            }
+            #expect(refused?.code == .copyFailed)
+            #expect(refused?.sqlState == "22P03")
+            #expect(try scalar(connection, "SELECT count(*) FROM staging", as: Int.self) == 0)
+
+            let textStatement = #expect(throws: PostgresError.self) {
+                try connection.copyIn("COPY staging FROM STDIN", binary: CopyBinary())
+            }
+            #expect(textStatement?.code == .misuse)
+            #expect(try connection.query("SELECT 1").count == 1)  // the connection is still usable
+        }
+    }
 }
