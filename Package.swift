@@ -80,12 +80,16 @@ let package = Package(
             name: "MekongAudit",
             dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongProjection"],
             swiftSettings: strict),
+        .target(
+            name: "MekongStatistics",
+            dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongProjection"],
+            swiftSettings: strict),
         // The `mekong` command-line tool.
         .executableTarget(
             name: "MekongCLI",
             dependencies: [
                 "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing",
-                "MekongProjection", "MekongAudit", "MekongMetrics",
+                "MekongProjection", "MekongAudit", "MekongStatistics", "MekongMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -124,6 +128,10 @@ let package = Package(
         .testTarget(
             name: "MekongAuditTests",
             dependencies: ["MekongAudit", "MekongPublishing", "MekongTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "MekongStatisticsTests",
+            dependencies: ["MekongStatistics", "MekongPublishing", "MekongTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "MekongIntegrationTests",

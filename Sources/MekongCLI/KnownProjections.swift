@@ -5,23 +5,25 @@ import MekongCatalog
 import MekongKafka
 import MekongPostgres
 import MekongProjection
+import MekongStatistics
 
 /// The projections this installation can run, by name. Adding one: a type conforming to `Projection`, its SQL
 /// in Projections/<name>/v<N>/, and a line here.
 enum KnownProjections {
-    static let names = [AuditTrail.name]
+    static let names = [AuditTrail.name, StatisticsProjection.name]
 
     /// The projection `name` at `version`, reading its topics from the catalog.
     static func make(_ name: String, version: Int, catalog: Catalog) throws -> any Projection {
         switch name {
         case AuditTrail.name: return AuditTrail(topics: catalog.eventTopics.map(\.name), version: version)
+        case StatisticsProjection.name: return StatisticsProjection(version: version)
         default:
             throw ValidationError("unknown projection '\(name)' (known: \(names.joined(separator: ", ")))")
         }
     }
 
-    /// The upcasters of this installation's event types (none yet: every type is at version 1).
-    static let upcasters = Upcasters()
+    /// The upcasters of this installation's event types.
+    static let upcasters = StatisticsUpcasters.all
 
     /// The versions of `name` that have SQL in Projections/, ascending.
     static func definedVersions(_ name: String, migrations: MigrationRunner) -> [Int] {

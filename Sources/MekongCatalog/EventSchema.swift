@@ -12,6 +12,12 @@ public struct EventSchema: Sendable {
     /// The file it was loaded from, relative to the catalog's parent.
     public let file: String
 
+    /// The version whose data this version accepts unchanged (`"x-compatible-with": N`), if it declares one:
+    /// readers then need no upcaster for that step.
+    public var compatibleWith: Int? {
+        schema.json["x-compatible-with"]?.integerValue.map(Int.init)
+    }
+
     /// The `dataschema` URI of an event type's version:
     /// `https://schemas.mekong.gso.gov.vn/<event type>/v<N>.schema.json`.
     public static func dataSchemaURI(eventType: String, version: Int) -> String {

@@ -18,6 +18,12 @@ public enum UUIDv7 {
         return format(milliseconds: milliseconds, randomHigh: high, randomLow: low)
     }
 
+    /// A version-7 UUID for a given time and a caller's counter instead of random bits: for reproducible
+    /// generated data (the demo), never for events from sources.
+    public static func deterministic(milliseconds: UInt64, sequence: UInt64) -> String {
+        format(milliseconds: milliseconds, randomHigh: UInt16(truncatingIfNeeded: sequence >> 62), randomLow: sequence)
+    }
+
     /// Whether `text` is a UUID in 8-4-4-4-12 hex form (either case) with version 7 and the
     /// RFC 9562 variant.
     public static func isValid(_ text: String) -> Bool {

@@ -62,14 +62,15 @@ public struct EventReader: Sendable {
         var upcast = event
         var version = written.version
         while version < newest.version {
-            guard let step = upcasters.step(event.type, from: version) else {
+            if let step = upcasters.step(event.type, from: version) {
+                do {
+                    upcast.data = try step.transform(upcast.data)
+                } catch {
+                    throw Refusal(.upcast, "upcasting \(event.type) v\(version) to v\(version + 1) failed: \(error)")
+                }
+            } else if !versions.contains(where: { $0.version == version + 1 && $0.compatibleWith == version }) {
                 throw Refusal(.upcast, "no upcaster from \(event.type) v\(version) to v\(version + 1)")
-            }
-            do {
-                upcast.data = try step.transform(upcast.data)
-            } catch {
-                throw Refusal(.upcast, "upcasting \(event.type) v\(version) to v\(version + 1) failed: \(error)")
-            }
+            }  // else v(N+1) declares v(N) data valid as it is
             version += 1
         }
         if version != written.version {

@@ -20,6 +20,10 @@ public protocol Projection: Sendable {
     var identity: ProjectionIdentity { get }
     /// The topics this projection reads.
     var topics: [String] { get }
+    /// Those of `topics` that hold reference data the others are checked against (e.g. `master-data`). When a
+    /// run starts, the engine applies everything these topics hold before any record of the other topics, so a
+    /// rebuild does not depend on how the topics interleaved in the log.
+    var referenceTopics: [String] { get }
     /// Turns one record into a row, or refuses it (the record is then dead-lettered and its partition moves on).
     func decode(_ record: ConsumedMessage, reader: EventReader) throws(Refusal) -> Row
     /// Writes the rows of one batch, in the batch's transaction. Records of one partition come in offset order.
@@ -28,6 +32,10 @@ public protocol Projection: Sendable {
     /// trigger or function) is taken as the fault of a record: the engine finds it and dead-letters it. Any
     /// other error stops the projector (transient ones are retried).
     func apply(_ batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws
+}
+
+extension Projection {
+    public var referenceTopics: [String] { [] }
 }
 
 extension Projection where Row == ProjectedEvent {

@@ -183,9 +183,10 @@ public final class ProjectionEngine<P: Projection> {
         var active = try versions.activeVersion(of: identity.name) == identity.version
         // The next batch, polled and decoding in the background while the current one's transaction runs.
         var prefetched: DecodingBatch<P.Row>? = nil
+        var barrier = try ReferenceBarrier(projection.referenceTopics, consumer: consumer)
         while !stop.isStopped {
-            let batch: [ConsumedMessage]
-            let decoded: [Result<P.Row, Refusal>]
+            var batch: [ConsumedMessage]
+            var decoded: [Result<P.Row, Refusal>]
             if let next = prefetched {
                 prefetched = nil
                 batch = next.messages
@@ -194,12 +195,21 @@ public final class ProjectionEngine<P: Projection> {
                 batch = try consumer.poll(maxMessages: options.batchSize, timeout: options.batchWait)
                 decoded = decode(batch)
             }
+            if let holding = barrier {
+                // Reference data first: records of the other topics wait (their partitions paused and rewound).
+                (batch, decoded) = try holding.hold(batch, decoded, consumer: consumer)
+                if try holding.isReached(checkpoints: checkpoints, on: db) {
+                    try holding.release(consumer)
+                    barrier = nil
+                    logger.info("reference topics \(projection.referenceTopics) applied; now reading all topics")
+                }
+            }
             if batch.count == options.batchSize {
                 // More is probably waiting: take what the client has already fetched (no waiting) and decode it
                 // on the other core while the server works on this batch. It is applied only after this batch,
                 // and dropped on a rewind; the checkpoints make a batch polled across a rebalance harmless.
                 let next = try consumer.poll(maxMessages: options.batchSize, timeout: .zero)
-                if !next.isEmpty {
+                if !next.isEmpty, barrier == nil {
                     let (projection, reader, threads) = (self.projection, self.reader, options.decodeThreads)
                     prefetched = DecodingBatch(next) { Self.decode($0, projection: projection, reader: reader, threads: threads) }
                 }
@@ -246,7 +256,7 @@ public final class ProjectionEngine<P: Projection> {
                 report(tracker, consumer, processed: processed, active: summary.activeTime - activeBefore)
             }
             let mayFinish = options.stopWhenCaughtUp || options.activation == .switchWhenCaughtUp || !active
-            if mayFinish, batch.count < options.batchSize, prefetched == nil, try caughtUp(consumer, db) {
+            if mayFinish, batch.count < options.batchSize, prefetched == nil, barrier == nil, try caughtUp(consumer, db) {
                 switch options.activation {
                 case .switchWhenCaughtUp:
                     try versions.activate(identity)
@@ -557,5 +567,65 @@ final class DecodingBatch<Row: Sendable>: @unchecked Sendable {
     func wait() -> [Result<Row, Refusal>] {
         done.wait()
         return decoded
+    }
+}
+
+/// Holds back the records of a projection's other topics until its reference topics are applied up to where they
+/// ended when the run started (``Projection/referenceTopics``).
+struct ReferenceBarrier {
+    /// The end of each reference partition when the run started.
+    private let ends: [TopicPartition: Int64]
+    private let referenceTopics: Set<String>
+
+    /// nil when there is nothing to wait for.
+    init?(_ referenceTopics: [String], consumer: Consumer) throws {
+        guard !referenceTopics.isEmpty else { return nil }
+        var ends: [TopicPartition: Int64] = [:]
+        for topic in referenceTopics {
+            for partition in 0..<(try consumer.partitionCount(of: topic)) {
+                let tp = TopicPartition(topic: topic, partition: Int32(partition))
+                ends[tp] = try consumer.watermarks(of: tp).high
+            }
+        }
+        self.ends = ends
+        self.referenceTopics = Set(referenceTopics)
+    }
+
+    /// Removes the other topics' records from a polled batch, rewinds their partitions to the first removed
+    /// record and pauses them (whichever member of the group applies the reference topics).
+    func hold<Row>(
+        _ batch: [ConsumedMessage], _ decoded: [Result<Row, Refusal>], consumer: Consumer
+    ) throws -> ([ConsumedMessage], [Result<Row, Refusal>]) {
+        var firstHeld: [TopicPartition: Int64] = [:]
+        var keptBatch: [ConsumedMessage] = []
+        var keptDecoded: [Result<Row, Refusal>] = []
+        for (message, row) in zip(batch, decoded) {
+            if referenceTopics.contains(message.topic) {
+                keptBatch.append(message)
+                keptDecoded.append(row)
+            } else if firstHeld[message.topicPartition] == nil {
+                firstHeld[message.topicPartition] = message.offset
+            }
+        }
+        // Every time: a rebalance may have assigned new partitions, unpaused.
+        let others = try otherPartitions(consumer)
+        if !others.isEmpty { try consumer.pause(others) }
+        for (tp, offset) in firstHeld { try consumer.seek(tp, to: offset) }
+        return (keptBatch, keptDecoded)
+    }
+
+    /// True when every reference partition's checkpoint has reached its end as of the start.
+    func isReached(checkpoints: Checkpoints, on db: PostgresConnection) throws -> Bool {
+        let stored = try checkpoints.positions(for: Array(ends.keys), on: db)
+        return ends.allSatisfy { tp, end in max(stored[tp] ?? 0, 0) >= end }
+    }
+
+    func release(_ consumer: Consumer) throws {
+        let others = try otherPartitions(consumer)
+        if !others.isEmpty { try consumer.resume(others) }
+    }
+
+    private func otherPartitions(_ consumer: Consumer) throws -> [TopicPartition] {
+        try consumer.assignment().filter { !referenceTopics.contains($0.topic) }
     }
 }

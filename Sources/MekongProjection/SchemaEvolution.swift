@@ -30,7 +30,7 @@ public struct SchemaEvolution {
             let versions = catalog.schemas(forEventType: type)
             for schema in versions.dropFirst() {
                 let from = schema.version - 1
-                let declared = schema.schema.json["x-compatible-with"]?.integerValue
+                let declared = schema.compatibleWith
                 if let declared, declared != from {
                     findings.append(Finding(
                         eventType: type, version: schema.version,

@@ -1,0 +1,175 @@
+import Foundation
+import Synchronization
+import MekongEvents
+
+/// Builds the statistical events of the catalog (docs/events.md) in their newest versions, for the demo, tests and
+/// tools that generate data. Each builder takes the event's id and time so that generated data is reproducible.
+public struct StatisticalEvents: Sendable {
+    /// Where ids come from: time-ordered, deterministic when `seed` is given.
+    private let ids: EventIDs
+
+    public init(deterministicFrom milliseconds: UInt64? = nil) {
+        ids = EventIDs(start: milliseconds)
+    }
+
+    /// One item of a classification version.
+    public struct Item: Sendable, Hashable {
+        public var code: String
+        public var parent: String?
+        public var level: Int
+        public var nameVi: String
+        public var nameEn: String?
+
+        public init(code: String, parent: String?, level: Int, nameVi: String, nameEn: String? = nil) {
+            self.code = code
+            self.parent = parent
+            self.level = level
+            self.nameVi = nameVi
+            self.nameEn = nameEn
+        }
+
+        var json: JSONValue {
+            var pairs: [(String, JSONValue)] = [
+                ("code", .string(code)), ("parent", parent.map(JSONValue.string) ?? .null),
+                ("level", .number(Double(level))), ("nameVi", .string(nameVi)),
+            ]
+            if let nameEn { pairs.append(("nameEn", .string(nameEn))) }
+            return .object(JSONObject(pairs))
+        }
+    }
+
+    /// One observation of a report.
+    public struct Observation: Sendable {
+        public var indicator: String
+        public var dimensions: [(String, String)]
+        public var value: Double?
+        public var unitMultiplier: Int
+        public var status: String
+        public var confidentiality: String
+        public var comment: String?
+
+        public init(
+            indicator: String, area: String, otherDimensions: [(String, String)] = [], value: Double?,
+            unitMultiplier: Int = 0, status: String = "normal", confidentiality: String = "free", comment: String? = nil
+        ) {
+            self.indicator = indicator
+            self.dimensions = [("area", area)] + otherDimensions
+            self.value = value
+            self.unitMultiplier = unitMultiplier
+            self.status = value == nil ? "missing" : status
+            self.confidentiality = confidentiality
+            self.comment = comment
+        }
+
+        var json: JSONValue {
+            var pairs: [(String, JSONValue)] = [
+                ("indicator", .string(indicator)),
+                ("dimensions", .object(JSONObject(dimensions.map { ($0.0, JSONValue.string($0.1)) }))),
+                ("value", value.map(JSONValue.number) ?? .null),
+                ("status", .string(status)), ("confidentiality", .string(confidentiality)),
+            ]
+            if unitMultiplier != 0 { pairs.append(("unitMultiplier", .number(Double(unitMultiplier)))) }
+            if let comment { pairs.append(("comment", .string(comment))) }
+            return .object(JSONObject(pairs))
+        }
+    }
+
+    public func classificationPublished(
+        _ classification: String, version: String, validFrom: String, items: [Item], at time: Timestamp
+    ) -> CloudEvent {
+        event(
+            "vn.gso.classification.published", version: 2, subject: classification,
+            source: "urn:vn:gso:classification-service", at: time,
+            data: [
+                ("classification", .string(classification)), ("version", .string(version)),
+                ("validFrom", .string(validFrom)), ("items", .array(items.map(\.json))),
+            ])
+    }
+
+    /// A correspondence; each mapping is (source, target, weight), weight nil for a whole relation.
+    public func correspondencePublished(
+        _ classification: String, from source: String, to target: String,
+        mappings: [(source: String, target: String, weight: Double?)], at time: Timestamp
+    ) -> CloudEvent {
+        let ref = { (version: String) -> JSONValue in
+            .object(JSONObject([("classification", .string(classification)), ("version", .string(version))]))
+        }
+        return event(
+            "vn.gso.correspondence.published", version: 1, subject: classification,
+            source: "urn:vn:gso:classification-service", at: time,
+            data: [
+                ("source", ref(source)), ("target", ref(target)),
+                ("mappings", .array(mappings.map { m in
+                    var pairs: [(String, JSONValue)] = [("source", .string(m.source)), ("target", .string(m.target))]
+                    if let weight = m.weight {
+                        pairs += [("relation", "part"), ("weight", .number(weight))]
+                    } else {
+                        pairs.append(("relation", "whole"))
+                    }
+                    return .object(JSONObject(pairs))
+                })),
+            ])
+    }
+
+    /// An indicator definition; `weight` makes it a weighted mean, `aggregated: false` an indicator without roll-up.
+    public func indicatorDefined(
+        _ code: String, nameVi: String, nameEn: String, unit: String, periodicities: [String],
+        dimensions: [(String, String)] = [], weight: String? = nil, aggregated: Bool = true, at time: Timestamp
+    ) -> CloudEvent {
+        var aggregation: [(String, JSONValue)] = [("rule", .string(!aggregated ? "none" : weight == nil ? "sum" : "weighted-mean"))]
+        if let weight { aggregation.append(("weight", .string(weight))) }
+        return event(
+            "vn.gso.indicator.defined", version: 1, subject: "indicator/\(code)",
+            source: "urn:vn:gso:indicator-service", at: time,
+            data: [
+                ("code", .string(code)), ("nameVi", .string(nameVi)), ("nameEn", .string(nameEn)), ("unit", .string(unit)),
+                ("periodicities", .array(periodicities.map(JSONValue.string))),
+                ("dimensions", .object(JSONObject([("area", "vn-admin-units")] + dimensions.map { ($0.0, JSONValue.string($0.1)) }))),
+                ("aggregation", .object(JSONObject(aggregation))),
+            ])
+    }
+
+    public func reportSubmitted(
+        unit: String, form: String, period: String, action: String = "merge", revision: Int = 1,
+        supersedes: String? = nil, observations: [Observation], source: String, at time: Timestamp
+    ) -> CloudEvent {
+        var data: [(String, JSONValue)] = [
+            ("reportingUnit", .string(unit)), ("form", .string(form)), ("period", .string(period)),
+            ("action", .string(action)), ("revision", .number(Double(revision))),
+        ]
+        if let supersedes { data.append(("supersedes", .string(supersedes))) }
+        data.append(("observations", .array(observations.map(\.json))))
+        return event(
+            "vn.gso.report.submitted", version: 2, subject: "\(unit)/\(form)/\(period)", source: source, at: time,
+            data: data)
+    }
+
+    private func event(
+        _ type: String, version: Int, subject: String, source: String, at time: Timestamp, data: [(String, JSONValue)]
+    ) -> CloudEvent {
+        CloudEvent(
+            id: ids.next(at: time), source: source, type: type, time: time, subject: subject,
+            dataschema: "https://schemas.mekong.gso.gov.vn/\(type)/v\(version).schema.json",
+            data: .object(JSONObject(data)), recordedtime: time)
+    }
+}
+
+/// Event ids: random UUIDv7, or deterministic ones numbered from a start.
+final class EventIDs: Sendable {
+    private let deterministic: Bool
+    private let counter: Mutex<UInt64>
+
+    init(start: UInt64?) {
+        deterministic = start != nil
+        counter = Mutex(0)
+    }
+
+    func next(at time: Timestamp) -> String {
+        guard deterministic else { return UUIDv7.generate() }
+        let sequence = counter.withLock { value -> UInt64 in
+            value += 1
+            return value
+        }
+        return UUIDv7.deterministic(milliseconds: UInt64(max(0, time.epochSeconds)) * 1000, sequence: sequence)
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import MekongEvents
+import MekongKafka
+import MekongPostgres
+import MekongProjection
+
+/// The statistical core: bitemporal master data (classifications, correspondences, indicator definitions) and
+/// indicator tables (observation vintages, current and as-of values, roll-ups, re-expression), in one schema
+/// `statistics_v<N>` so that every report is checked against the master data of the same version
+/// (docs/statistics.md).
+///
+/// `master-data` is a reference topic: when a run starts, everything it holds is applied before any report, so a
+/// rebuild gives the same tables however the two topics interleaved in the log.
+public struct StatisticsProjection: Projection {
+    public static let name = "statistics"
+    public static let masterDataTopic = "master-data"
+    public static let reportsTopic = "reports"
+
+    public let identity: ProjectionIdentity
+    public let topics = [Self.masterDataTopic, Self.reportsTopic]
+    public let referenceTopics = [Self.masterDataTopic]
+
+    public init(version: Int = 1) {
+        self.identity = ProjectionIdentity(name: Self.name, version: version)
+    }
+
+    /// Master-data events one by one in log order (few, large, each validated as a whole), then all reports of the
+    /// batch in one set-based call.
+    public func apply(_ batch: [ProjectionRecord<ProjectedEvent>], on db: PostgresConnection) throws {
+        let schema = identity.schema
+        var reports: [JSONValue] = []
+        for record in batch {
+            let event = record.row.event
+            let recorded = Self.recordedTime(record)
+            switch event.type {
+            case "vn.gso.classification.published", "vn.gso.classification.items-changed",
+                "vn.gso.correspondence.published", "vn.gso.indicator.defined":
+                let function = Self.masterDataFunctions[event.type]!
+                try db.execute(
+                    "SELECT \(schema).\(function)($1, $2::timestamptz, $3::jsonb)",
+                    [event.id, recorded, JSON.serialize(event.data)])
+            case "vn.gso.report.submitted":
+                reports.append(
+                    .object([
+                        "eventId": .string(event.id), "recorded": .string(recorded),
+                        "topic": .string(record.position.topic),
+                        "partition": .number(Double(record.position.partition)),
+                        "offset": .number(Double(record.position.offset)), "data": event.data,
+                    ]))
+            default:
+                throw ProjectionStateError("\(identity) does not know event type \(event.type)")
+            }
+        }
+        if !reports.isEmpty {
+            try db.execute("SELECT \(schema).submit_reports($1::jsonb)", [JSON.serialize(.array(reports))])
+        }
+    }
+
+    static let masterDataFunctions = [
+        "vn.gso.classification.published": "publish_classification",
+        "vn.gso.classification.items-changed": "change_items",
+        "vn.gso.correspondence.published": "publish_correspondence",
+        "vn.gso.indicator.defined": "define_indicator",
+    ]
+
+    /// When we learned of the event: the gateway's `recordedtime`, else the Kafka record's timestamp (both come from
+    /// the log, so a rebuild gives the same), else the event's own time.
+    static func recordedTime(_ record: ProjectionRecord<ProjectedEvent>) -> String {
+        if let recorded = record.row.event.recordedtime { return recorded.text }
+        if let milliseconds = record.timestampMilliseconds {
+            return Timestamp(date: Date(timeIntervalSince1970: Double(milliseconds) / 1000)).text
+        }
+        return record.row.event.time.text
+    }
+}

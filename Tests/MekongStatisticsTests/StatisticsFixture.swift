@@ -1,0 +1,88 @@
+import Foundation
+import MekongCatalog
+import MekongEvents
+import MekongKafka
+import MekongPostgres
+import MekongProjection
+import MekongPublishing
+import MekongStatistics
+import MekongTestSupport
+
+/// A mock cluster with the statistical topics, the repository's Projections/ and Topics/, and a throwaway database
+/// per test; runs the `statistics` projection on the real engine.
+final class StatisticsFixture: @unchecked Sendable {
+    let cluster: MockCluster
+    let catalog: Catalog
+    let events = StatisticalEvents()
+    let database: TestDatabase
+
+    init(_ label: String = #function) throws {
+        cluster = try MockCluster(brokers: 1)
+        try cluster.createTopic("master-data", partitions: 3, replicationFactor: 1)
+        try cluster.createTopic("reports", partitions: 6, replicationFactor: 1)
+        try cluster.createTopic("dead-letters", partitions: 3, replicationFactor: 1)
+        catalog = try Catalog(directory: MekongBinary.repositoryRoot.appendingPathComponent("Topics"))
+        database = try TestDatabase.create(label)
+    }
+
+    deinit { database.drop() }
+
+    var migrations: MigrationRunner {
+        MigrationRunner(directory: MekongBinary.repositoryRoot.appendingPathComponent("Projections"))
+    }
+
+    func publish(_ events: [CloudEvent]) async throws {
+        let producer = try Producer(configuration: cluster.configuration(["message.max.bytes": "4000000"]))
+        defer { producer.close() }
+        let records = events.map { event in
+            EventPublisher.record(for: event, topic: event.type == "vn.gso.report.submitted" ? "reports" : "master-data")
+        }
+        for result in await producer.send(records) { _ = try result.get() }
+    }
+
+    /// Runs the projection until caught up (on its own thread).
+    @discardableResult
+    func project(version: Int = 1, batchSize: Int = 500, group: String? = nil) async throws -> ProjectionRunSummary {
+        var options = ProjectionOptions()
+        options.batchSize = batchSize
+        options.batchWait = .milliseconds(50)
+        options.stopWhenCaughtUp = true
+        options.retryBackoff = (.milliseconds(50), .milliseconds(400))
+        options.consumerGroup = group
+        let chosen = options
+        return try await onThread { [self] in
+            try ProjectionEngine(
+                projection: StatisticsProjection(version: version), kafka: cluster.configuration(),
+                postgresURL: database.url, migrations: migrations,
+                reader: EventReader(catalog: catalog, upcasters: StatisticsUpcasters.all), options: chosen
+            ).run(stop: StopSignal())
+        }
+    }
+
+    /// Rows of a query, each column as text (NULL as nil).
+    func rows(_ sql: String, _ parameters: [(any PostgresBindable)?] = []) throws -> [[String?]] {
+        let db = try database.connect()
+        defer { db.close() }
+        return try db.query(sql, parameters).map { row in
+            try (0..<row.columns.count).map { try row.decode(String?.self, at: $0) }
+        }
+    }
+
+    func deadLetterReasons() throws -> [String] {
+        try rows("SELECT reason FROM mekong.dead_letters ORDER BY topic, partition, kafka_offset").map { $0[0]! }
+    }
+
+    func checksum(version: Int = 1) throws -> String {
+        let db = try database.connect()
+        defer { db.close() }
+        return try ProjectionVersions(db: db).checksum(StatisticsProjection(version: version).identity).digest
+    }
+}
+
+/// A time on 2024-01-01 plus `minutes`, for recorded times that order events.
+func at(_ minutes: Int) -> Timestamp {
+    Timestamp(date: Date(timeIntervalSince1970: 1_704_067_200 + Double(minutes) * 60))
+}
+
+typealias Item = StatisticalEvents.Item
+typealias Observation = StatisticalEvents.Observation
