@@ -86,10 +86,18 @@ public struct StatisticalEvents: Sendable {
             ])
     }
 
-    /// A correspondence; each mapping is (source, target, weight), weight nil for a whole relation.
+    /// How a source code maps to a target code.
+    public enum Relation: Sendable {
+        /// The source lies entirely inside the target.
+        case whole
+        /// A share of the source (nil: unknown, so its values cannot be divided).
+        case part(weight: Double?)
+    }
+
+    /// A correspondence between two versions of one classification.
     public func correspondencePublished(
         _ classification: String, from source: String, to target: String,
-        mappings: [(source: String, target: String, weight: Double?)], at time: Timestamp
+        mappings: [(source: String, target: String, relation: Relation)], at time: Timestamp
     ) -> CloudEvent {
         let ref = { (version: String) -> JSONValue in
             .object(JSONObject([("classification", .string(classification)), ("version", .string(version))]))
@@ -101,10 +109,11 @@ public struct StatisticalEvents: Sendable {
                 ("source", ref(source)), ("target", ref(target)),
                 ("mappings", .array(mappings.map { m in
                     var pairs: [(String, JSONValue)] = [("source", .string(m.source)), ("target", .string(m.target))]
-                    if let weight = m.weight {
-                        pairs += [("relation", "part"), ("weight", .number(weight))]
-                    } else {
-                        pairs.append(("relation", "whole"))
+                    switch m.relation {
+                    case .whole: pairs.append(("relation", "whole"))
+                    case .part(let weight):
+                        pairs.append(("relation", "part"))
+                        if let weight { pairs.append(("weight", .number(weight))) }
                     }
                     return .object(JSONObject(pairs))
                 })),

@@ -7,7 +7,7 @@
 -- non-comparable. Only additive (sum) indicators can be re-expressed; the status and confidentiality of a target
 -- are the weakest and strictest of its sources.
 CREATE FUNCTION statistics_v1.indicator_reexpressed(
-    indicator_code text, source_version text, target_version text, known_at timestamptz DEFAULT 'infinity')
+    indicator_code text, from_version text, to_version text, known_at timestamptz DEFAULT 'infinity')
 RETURNS TABLE (period text, area text, dimensions jsonb, value numeric, status text, confidentiality text,
                non_comparable boolean, sources integer)
 LANGUAGE plpgsql AS $$
@@ -21,24 +21,24 @@ BEGIN
             coalesce(rule, 'undefined');
     END IF;
     IF NOT EXISTS (SELECT 1 FROM statistics_v1.correspondences c
-                   WHERE c.source_classification = 'vn-admin-units' AND c.source_version = source_version
-                     AND c.target_classification = 'vn-admin-units' AND c.target_version = target_version
+                   WHERE c.source_classification = 'vn-admin-units' AND c.source_version = from_version
+                     AND c.target_classification = 'vn-admin-units' AND c.target_version = to_version
                      AND c.recorded_from <= known_at AND (c.recorded_to IS NULL OR c.recorded_to > known_at)) THEN
         RAISE EXCEPTION 'no correspondence from vn-admin-units % to % is published (as known at %)',
-            source_version, target_version, known_at;
+            from_version, to_version, known_at;
     END IF;
     RETURN QUERY
     WITH source_periods AS (
         -- Periods whose reference date falls in the source version's interval.
         SELECT DISTINCT v.period FROM statistics_v1.indicator_values(indicator_code, known_at) v
         WHERE EXISTS (SELECT 1 FROM statistics_v1.items_known_at(known_at) i
-                      WHERE i.classification = 'vn-admin-units' AND i.version = source_version
+                      WHERE i.classification = 'vn-admin-units' AND i.version = from_version
                         AND i.valid_from <= statistics_v1.period_reference_date(v.period)
                         AND (i.valid_to IS NULL OR i.valid_to > statistics_v1.period_reference_date(v.period)))
     ), mapping AS (
         SELECT c.source_code, c.target_code, c.relation, c.weight FROM statistics_v1.correspondences c
-        WHERE c.source_classification = 'vn-admin-units' AND c.source_version = source_version
-          AND c.target_classification = 'vn-admin-units' AND c.target_version = target_version
+        WHERE c.source_classification = 'vn-admin-units' AND c.source_version = from_version
+          AND c.target_classification = 'vn-admin-units' AND c.target_version = to_version
           AND c.recorded_from <= known_at AND (c.recorded_to IS NULL OR c.recorded_to > known_at)
     )
     SELECT v.period, m.target_code, v.dimensions,
@@ -58,7 +58,7 @@ END $$;
 -- An indicator's whole history in the codes of one classification version: periods of that version as they
 -- are, earlier periods re-expressed through the correspondence from the version in force then.
 CREATE FUNCTION statistics_v1.indicator_in_version(
-    indicator_code text, target_version text, known_at timestamptz DEFAULT 'infinity')
+    indicator_code text, in_version text, known_at timestamptz DEFAULT 'infinity')
 RETURNS TABLE (period text, area text, dimensions jsonb, value numeric, status text, confidentiality text,
                non_comparable boolean, origin text)
 LANGUAGE plpgsql AS $$
@@ -67,9 +67,9 @@ DECLARE
     earlier record;
 BEGIN
     SELECT min(i.valid_from) INTO target_start FROM statistics_v1.items_known_at(known_at) i
-    WHERE i.classification = 'vn-admin-units' AND i.version = target_version;
+    WHERE i.classification = 'vn-admin-units' AND i.version = in_version;
     IF target_start IS NULL THEN
-        RAISE EXCEPTION 'version % of vn-admin-units is not published (as known at %)', target_version, known_at;
+        RAISE EXCEPTION 'version % of vn-admin-units is not published (as known at %)', in_version, known_at;
     END IF;
     CREATE TEMP TABLE IF NOT EXISTS pg_temp.in_version (
         period text, area text, dimensions jsonb, value numeric, status text, confidentiality text,
@@ -82,13 +82,13 @@ BEGIN
     FOR earlier IN
         SELECT DISTINCT c.source_version FROM statistics_v1.correspondences c
         WHERE c.source_classification = 'vn-admin-units' AND c.target_classification = 'vn-admin-units'
-          AND c.target_version = target_version
+          AND c.target_version = in_version
           AND c.recorded_from <= known_at AND (c.recorded_to IS NULL OR c.recorded_to > known_at)
         ORDER BY 1
     LOOP
         INSERT INTO pg_temp.in_version
         SELECT r.period, r.area, r.dimensions, r.value, r.status, r.confidentiality, r.non_comparable, 're-expressed'
-        FROM statistics_v1.indicator_reexpressed(indicator_code, earlier.source_version, target_version, known_at) r
+        FROM statistics_v1.indicator_reexpressed(indicator_code, earlier.source_version, in_version, known_at) r
         WHERE statistics_v1.period_reference_date(r.period) < target_start;
     END LOOP;
     RETURN QUERY SELECT * FROM pg_temp.in_version x ORDER BY x.period, x.area, x.dimensions::text;
