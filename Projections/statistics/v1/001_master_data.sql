@@ -167,7 +167,8 @@ BEGIN
                lag(i.valid_to) OVER (PARTITION BY i.code ORDER BY i.valid_from) AS previous_end,
                lag(i.valid_from) OVER (PARTITION BY i.code ORDER BY i.valid_from) AS previous_start
         FROM statistics_v1.items_known_at('infinity') i
-        WHERE i.classification = classification_code AND i.code = ANY (codes)
+        JOIN (SELECT DISTINCT unnest(codes) AS code) touched ON touched.code = i.code  -- a join, not = ANY: 10 000 codes
+        WHERE i.classification = classification_code
     ) s
     WHERE s.previous_start IS NOT NULL AND s.previous_end IS NOT NULL AND s.previous_end < s.valid_from
     ORDER BY s.code LIMIT 1;
@@ -232,6 +233,9 @@ BEGIN
            greatest(coalesce((x->>'validFrom')::date, (data->>'validFrom')::date), (data->>'validFrom')::date),
            (x->>'validTo')::date, recorded, NULL, event_id
     FROM jsonb_array_elements(data->'items') x;
+    -- A classification can add 10 000 rows at once: without fresh statistics the checks below plan nested loops
+    -- over both sides (29 s instead of well under one for the 2024 units).
+    ANALYZE statistics_v1.items;
     PERFORM statistics_v1.refuse_broken_hierarchy(k, v);
     PERFORM statistics_v1.refuse_reused_codes(k, ARRAY(SELECT x->>'code' FROM jsonb_array_elements(data->'items') x));
 END $$;
