@@ -11,6 +11,7 @@ struct Mekong: AsyncParsableCommand {
             """,
         subcommands: [
             DevCommand.self, TopicsCommand.self, PublishCommand.self, TailCommand.self, ProjectCommand.self,
-            ProjectionCommand.self, DeadLetterCommand.self, SchemasCommand.self, AuditCommand.self,
+            ProjectionCommand.self, DeadLetterCommand.self, SchemasCommand.self, AuditCommand.self, QueryCommand.self,
+            DemoCommand.self,
         ])
 }

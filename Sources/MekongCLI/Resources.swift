@@ -24,6 +24,16 @@ enum Resources {
         }
         return MigrationRunner(directory: directory)
     }
+
+    /// A file or directory of the repository (found beside Projections/), e.g. `data/vn-admin-units`.
+    static func repositoryFile(_ path: String) throws -> URL {
+        let root = try migrations().directory.deletingLastPathComponent()
+        let url = root.appendingPathComponent(path)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ValidationError("cannot find \(path) in \(root.path)")
+        }
+        return url
+    }
 }
 
 /// SIGINT and SIGTERM set the stop signal instead of killing the process, so the current batch finishes.

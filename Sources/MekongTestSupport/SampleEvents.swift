@@ -3,7 +3,7 @@ import MekongEvents
 
 /// Valid events of the catalog's types, for tests.
 public enum SampleEvents {
-    /// A report submission by one of `units` reporting units (the subject, so the record key).
+    /// A report submission (the newest version, v2) by one of `units` reporting units (the subject, so the record key).
     public static func report(_ index: Int, units: Int = 25) -> CloudEvent {
         let unit = "unit-\(index % units)"
         let data: JSONValue = .object(JSONObject([
@@ -11,6 +11,7 @@ public enum SampleEvents {
             ("form", "B01"),
             ("period", "2025-Q3"),
             ("action", "merge"),
+            ("revision", 1),
             ("observations", .array([
                 .object(JSONObject([
                     ("indicator", "POP.TOTAL"),
@@ -25,7 +26,7 @@ public enum SampleEvents {
             id: UUIDv7.generate(), source: "urn:gso:province:\(index % 63)", type: "vn.gso.report.submitted",
             time: Timestamp(rfc3339: "2025-10-0\(1 + index % 9)T08:30:00.\(String(format: "%03d", index % 1000))+07:00")!,
             subject: "\(unit)/B01/2025-Q3",
-            dataschema: "https://schemas.mekong.gso.gov.vn/vn.gso.report.submitted/v1.schema.json", data: data)
+            dataschema: "https://schemas.mekong.gso.gov.vn/vn.gso.report.submitted/v2.schema.json", data: data)
     }
 
     /// `count` report events as newline-delimited JSON, as `mekong publish` reads them.

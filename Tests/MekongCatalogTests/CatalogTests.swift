@@ -36,11 +36,14 @@ struct CatalogTests {
         #expect(schema.version == 1)
         #expect(schema.id == uri)
         #expect(schema.file == "Topics/reports/schemas/vn.gso.report.submitted/v1.schema.json")
-        #expect(catalog.schemas(forEventType: "vn.gso.report.submitted").map(\.version) == [1])
+        #expect(catalog.schemas(forEventType: "vn.gso.report.submitted").map(\.version) == [1, 2])
         #expect(catalog.schemas(forEventType: "vn.gso.unknown").isEmpty)
         #expect(catalog.topic(carrying: "vn.gso.classification.published")?.name == "master-data")
         #expect(
-            catalog.schema(forDataSchema: "https://schemas.mekong.gso.gov.vn/vn.gso.report.submitted/v2.schema.json")
+            catalog.schema(forDataSchema: "https://schemas.mekong.gso.gov.vn/vn.gso.report.submitted/v2.schema.json")?.version
+                == 2)
+        #expect(
+            catalog.schema(forDataSchema: "https://schemas.mekong.gso.gov.vn/vn.gso.report.submitted/v3.schema.json")
                 == nil)
     }
 

@@ -8,11 +8,11 @@ struct ConsumerTests {
     @Test("two members of one group share the partitions; revoked partitions are reported")
     func rebalanceWithTwoMembers() async throws {
         let cluster = try makeCluster(partitions: 4)
-        let revokedFromA = Mutex<[TopicPartition]>([])
+        let revokedFromA = Mutex<[[TopicPartition]]>([])
         let a = try Consumer(configuration: cluster.configuration(), groupID: "g")
         defer { a.close() }
         try a.subscribe(to: ["events"], rebalance: RebalanceHandler(onRevoke: { parts in
-            revokedFromA.withLock { $0 += parts }
+            revokedFromA.withLock { $0.append(parts) }
         }))
         let clock = ContinuousClock()
         var end = clock.now + .seconds(20)
@@ -35,7 +35,10 @@ struct ConsumerTests {
         #expect(!left.isEmpty && !right.isEmpty)
         #expect(left.isDisjoint(with: right))
         #expect(left.union(right).count == 4)
-        #expect(revokedFromA.withLock { $0.count } == 4, "eager rebalance revokes all, then reassigns")
+        // Eager rebalancing revokes everything A held, then reassigns. Under load the group may rebalance more than
+        // once before settling, so only the first revocation's size is fixed: all 4.
+        let revocations = revokedFromA.withLock { $0 }
+        #expect(revocations.first?.count == 4, "eager rebalance revokes all, then reassigns: \(revocations)")
     }
 
     @Test("positions returned by the assignment hook are where reading starts")

@@ -76,6 +76,7 @@ struct EvolvedCatalog {
     static func event(unit: String, version: Int, index: Int) -> CloudEvent {
         var event = report(unit: unit, value: Double(index), index: index)
         var data = event.data.objectValue!
+        data["revision"] = nil  // this catalog evolves the repository's v1, which has no revision
         if version >= 2 { data = v1ToV2(data) }
         if version >= 3 { data["channel"] = "file" }
         event.data = .object(data)
@@ -145,9 +146,6 @@ struct UpcastingTests {
         #expect(findings.count == 1)
         #expect(findings.first?.description.contains("the v2 example, unchanged, does not fit: data: ") == true, "\(findings)")
         #expect(findings.first?.description.contains("channel") == true, "\(findings)")
-
-        // The repository's own catalog passes with the installation's upcasters.
-        let repository = try Catalog(directory: MekongBinary.repositoryRoot.appendingPathComponent("Topics"))
-        #expect(SchemaEvolution(catalog: repository, upcasters: Upcasters()).check().isEmpty)
+        // The repository's own catalog is checked with the installation's upcasters in MekongStatisticsTests.
     }
 }

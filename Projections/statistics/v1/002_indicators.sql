@@ -105,6 +105,9 @@ BEGIN
     SELECT * FROM statistics_v1.items_known_at('infinity') WITH NO DATA;
     TRUNCATE pg_temp.known_items;
     INSERT INTO pg_temp.known_items SELECT * FROM statistics_v1.items_known_at('infinity');
+    CREATE INDEX IF NOT EXISTS known_items_code ON pg_temp.known_items (classification, code);
+    ANALYZE pg_temp.known_items;
+    ANALYZE pg_temp.incoming_observations;
     SELECT o.event_id, o.position, d.key AS dimension, d.value AS code, o.period, i.dimensions->>d.key AS classification
     INTO bad
     FROM pg_temp.incoming_observations o
@@ -207,13 +210,21 @@ BEGIN
           AND w.dimensions = o.dimensions
     WHERE o.indicator = indicator_code;
 
+    -- Materialized in steps: joined directly, the planner re-evaluates items_known_at per period (30 s instead of
+    -- 0.5 s for 22 months of the real units).
+    DROP TABLE IF EXISTS pg_temp.rollup_items;
+    CREATE TEMP TABLE rollup_items ON COMMIT DROP AS
+    SELECT i.code, i.parent, i.level, i.valid_from, i.valid_to FROM statistics_v1.items_known_at(known_at) i
+    WHERE i.classification = 'vn-admin-units';
     CREATE TEMP TABLE rollup_hierarchy ON COMMIT DROP AS
     SELECT p.period, i.code, i.parent, i.level
-    FROM (SELECT DISTINCT r.period FROM rollup_values r) p
-    JOIN statistics_v1.items_known_at(known_at) i
-      ON i.classification = 'vn-admin-units' AND i.valid_from <= statistics_v1.period_reference_date(p.period)
-     AND (i.valid_to IS NULL OR i.valid_to > statistics_v1.period_reference_date(p.period));
+    FROM (SELECT DISTINCT r.period, statistics_v1.period_reference_date(r.period) AS reference_date FROM rollup_values r) p
+    JOIN rollup_items i ON i.valid_from <= p.reference_date AND (i.valid_to IS NULL OR i.valid_to > p.reference_date);
     CREATE INDEX ON rollup_hierarchy (period, code);
+    CREATE INDEX ON rollup_values (period, area);
+    -- Temporary tables have no statistics until analyzed; without them the joins below plan as nested loops.
+    ANALYZE rollup_values;
+    ANALYZE rollup_hierarchy;
 
     IF definition.aggregation <> 'none' THEN
         FOR depth IN SELECT DISTINCT h.level FROM rollup_hierarchy h WHERE h.level > 1 ORDER BY 1 DESC LOOP

@@ -27,14 +27,19 @@ BEGIN
         RAISE EXCEPTION 'no correspondence from vn-admin-units % to % is published (as known at %)',
             from_version, to_version, known_at;
     END IF;
+    DROP TABLE IF EXISTS pg_temp.reexpression_sources;
+    CREATE TEMP TABLE reexpression_sources ON COMMIT DROP AS
+    SELECT * FROM statistics_v1.indicator_values(indicator_code, known_at);
     RETURN QUERY
-    WITH source_periods AS (
+    WITH source_interval AS (
+        SELECT min(i.valid_from) AS valid_from, max(coalesce(i.valid_to, 'infinity'::date)) AS valid_to
+        FROM statistics_v1.items_known_at(known_at) i
+        WHERE i.classification = 'vn-admin-units' AND i.version = from_version
+    ), source_periods AS (
         -- Periods whose reference date falls in the source version's interval.
-        SELECT DISTINCT v.period FROM statistics_v1.indicator_values(indicator_code, known_at) v
-        WHERE EXISTS (SELECT 1 FROM statistics_v1.items_known_at(known_at) i
-                      WHERE i.classification = 'vn-admin-units' AND i.version = from_version
-                        AND i.valid_from <= statistics_v1.period_reference_date(v.period)
-                        AND (i.valid_to IS NULL OR i.valid_to > statistics_v1.period_reference_date(v.period)))
+        SELECT DISTINCT v.period FROM reexpression_sources v, source_interval s
+        WHERE statistics_v1.period_reference_date(v.period) >= s.valid_from
+          AND statistics_v1.period_reference_date(v.period) < s.valid_to
     ), mapping AS (
         SELECT c.source_code, c.target_code, c.relation, c.weight FROM statistics_v1.correspondences c
         WHERE c.source_classification = 'vn-admin-units' AND c.source_version = from_version
@@ -48,7 +53,7 @@ BEGIN
            statistics_v1.confidentiality_of_rank(max(statistics_v1.confidentiality_rank(v.confidentiality))),
            bool_or(m.relation = 'part' AND m.weight IS NULL),
            count(*)::integer
-    FROM statistics_v1.indicator_values(indicator_code, known_at) v
+    FROM reexpression_sources v
     JOIN source_periods p ON p.period = v.period
     JOIN mapping m ON m.source_code = v.area
     GROUP BY v.period, m.target_code, v.dimensions
