@@ -10,13 +10,14 @@ import MekongStatistics
 /// The projections this installation can run, by name. Adding one: a type conforming to `Projection`, its SQL
 /// in Projections/<name>/v<N>/, and a line here.
 enum KnownProjections {
-    static let names = [AuditTrail.name, StatisticsProjection.name]
+    static let names = [AuditTrail.name, StatisticsProjection.name, RegistersProjection.name]
 
     /// The projection `name` at `version`, reading its topics from the catalog.
     static func make(_ name: String, version: Int, catalog: Catalog) throws -> any Projection {
         switch name {
         case AuditTrail.name: return AuditTrail(topics: catalog.eventTopics.map(\.name), version: version)
         case StatisticsProjection.name: return StatisticsProjection(version: version)
+        case RegistersProjection.name: return RegistersProjection(version: version)
         default:
             throw ValidationError("unknown projection '\(name)' (known: \(names.joined(separator: ", ")))")
         }

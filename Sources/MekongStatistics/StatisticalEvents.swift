@@ -153,6 +153,20 @@ public struct StatisticalEvents: Sendable {
             data: data)
     }
 
+    /// A register record created, updated or closed on `effectiveDate` (YYYY-MM-DD).
+    public func recordChanged(
+        register: String, key: String, change: String, effectiveDate: String, attributes: [(String, JSONValue)] = [],
+        at time: Timestamp
+    ) -> CloudEvent {
+        event(
+            "vn.gso.register.record-changed", version: 1, subject: "\(register)/\(key)",
+            source: "urn:vn:gov:register:\(register)", at: time,
+            data: [
+                ("register", .string(register)), ("recordKey", .string(key)), ("change", .string(change)),
+                ("effectiveDate", .string(effectiveDate)), ("attributes", .object(JSONObject(attributes))),
+            ])
+    }
+
     private func event(
         _ type: String, version: Int, subject: String, source: String, at time: Timestamp, data: [(String, JSONValue)]
     ) -> CloudEvent {

@@ -31,7 +31,7 @@ public struct StatisticsProjection: Projection {
         var reports: [JSONValue] = []
         for record in batch {
             let event = record.row.event
-            let recorded = Self.recordedTime(record)
+            let recorded = BatchEntry.recordedTime(record)
             switch event.type {
             case "vn.gso.classification.published", "vn.gso.classification.items-changed",
                 "vn.gso.correspondence.published", "vn.gso.indicator.defined":
@@ -40,13 +40,7 @@ public struct StatisticsProjection: Projection {
                     "SELECT \(schema).\(function)($1, $2::timestamptz, $3::jsonb)",
                     [event.id, recorded, JSON.serialize(event.data)])
             case "vn.gso.report.submitted":
-                reports.append(
-                    .object([
-                        "eventId": .string(event.id), "recorded": .string(recorded),
-                        "topic": .string(record.position.topic),
-                        "partition": .number(Double(record.position.partition)),
-                        "offset": .number(Double(record.position.offset)), "data": event.data,
-                    ]))
+                reports.append(BatchEntry.json(record))
             default:
                 throw ProjectionStateError("\(identity) does not know event type \(event.type)")
             }
@@ -63,13 +57,4 @@ public struct StatisticsProjection: Projection {
         "vn.gso.indicator.defined": "define_indicator",
     ]
 
-    /// When we learned of the event: the gateway's `recordedtime`, else the Kafka record's timestamp (both come from
-    /// the log, so a rebuild gives the same), else the event's own time.
-    static func recordedTime(_ record: ProjectionRecord<ProjectedEvent>) -> String {
-        if let recorded = record.row.event.recordedtime { return recorded.text }
-        if let milliseconds = record.timestampMilliseconds {
-            return Timestamp(date: Date(timeIntervalSince1970: Double(milliseconds) / 1000)).text
-        }
-        return record.row.event.time.text
-    }
 }

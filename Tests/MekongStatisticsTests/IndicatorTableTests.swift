@@ -106,4 +106,17 @@ import Testing
         #expect(reasons.contains("period 2024-Q1 is not a periodicity of indicator POP"))
         #expect(try fixture.rows("SELECT area, value::text FROM statistics.observations_current") == [["C111", "7"]])
     }
+
+    /// Definitions of different indicators have different keys, so the log does not order them: a weighted mean
+    /// defined before its weight indicator is accepted (otherwise a rebuild could disagree with the live run).
+    @Test func aWeightedMeanMayBeDefinedBeforeItsWeight() async throws {
+        let fixture = try StatisticsFixture()
+        let e = fixture.events
+        let definitions = Self.indicators(e)
+        try await fixture.publish([Self.units2024(e), definitions[1]])
+        #expect(try await fixture.project().deadLettered == 0)
+        try await fixture.publish([definitions[0]])
+        #expect(try await fixture.project().deadLettered == 0)
+        #expect(try fixture.rows("SELECT code FROM statistics.indicators ORDER BY code") == [["POP"], ["RATE"]])
+    }
 }

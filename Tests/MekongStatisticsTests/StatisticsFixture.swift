@@ -20,6 +20,7 @@ final class StatisticsFixture: @unchecked Sendable {
         cluster = try MockCluster(brokers: 1)
         try cluster.createTopic("master-data", partitions: 3, replicationFactor: 1)
         try cluster.createTopic("reports", partitions: 6, replicationFactor: 1)
+        try cluster.createTopic("admin-records", partitions: 6, replicationFactor: 1)
         try cluster.createTopic("dead-letters", partitions: 3, replicationFactor: 1)
         catalog = try Catalog(directory: MekongBinary.repositoryRoot.appendingPathComponent("Topics"))
         database = try TestDatabase.create(label)
@@ -34,15 +35,22 @@ final class StatisticsFixture: @unchecked Sendable {
     func publish(_ events: [CloudEvent]) async throws {
         let producer = try Producer(configuration: cluster.configuration(["message.max.bytes": "4000000"]))
         defer { producer.close() }
-        let records = events.map { event in
-            EventPublisher.record(for: event, topic: event.type == "vn.gso.report.submitted" ? "reports" : "master-data")
-        }
+        let topics = ["vn.gso.report.submitted": "reports", "vn.gso.register.record-changed": "admin-records"]
+        let records = events.map { event in EventPublisher.record(for: event, topic: topics[event.type] ?? "master-data") }
         for result in await producer.send(records) { _ = try result.get() }
     }
 
-    /// Runs the projection until caught up (on its own thread).
+    /// Runs the statistics projection until caught up (on its own thread).
     @discardableResult
     func project(version: Int = 1, batchSize: Int = 500, group: String? = nil) async throws -> ProjectionRunSummary {
+        try await project(StatisticsProjection(version: version), batchSize: batchSize, group: group)
+    }
+
+    /// Runs `projection` until caught up (on its own thread).
+    @discardableResult
+    func project<P: Projection>(_ projection: P, batchSize: Int = 500, group: String? = nil) async throws
+        -> ProjectionRunSummary where P.Row == ProjectedEvent
+    {
         var options = ProjectionOptions()
         options.batchSize = batchSize
         options.batchWait = .milliseconds(50)
@@ -52,7 +60,7 @@ final class StatisticsFixture: @unchecked Sendable {
         let chosen = options
         return try await onThread { [self] in
             try ProjectionEngine(
-                projection: StatisticsProjection(version: version), kafka: cluster.configuration(),
+                projection: projection, kafka: cluster.configuration(),
                 postgresURL: database.url, migrations: migrations,
                 reader: EventReader(catalog: catalog, upcasters: StatisticsUpcasters.all), options: chosen
             ).run(stop: StopSignal())

@@ -355,11 +355,8 @@ BEGIN
     IF EXISTS (SELECT 1 FROM statistics_v1.indicators i WHERE i.event_id = define_indicator.event_id) THEN
         RETURN;
     END IF;
-    IF data->'aggregation'->>'rule' = 'weighted-mean' AND NOT EXISTS (
-        SELECT 1 FROM statistics_v1.indicators i WHERE i.code = data->'aggregation'->>'weight' AND i.recorded_to IS NULL) THEN
-        RAISE EXCEPTION 'aggregation.weight: indicator % is not defined; define the weight indicator first',
-            data->'aggregation'->>'weight';
-    END IF;
+    -- The weight indicator is not required to exist yet: definitions of different indicators have different keys,
+    -- so their order in the log is not defined (invariant 3). Without weights, weighted means are missing.
     UPDATE statistics_v1.indicators SET recorded_to = recorded WHERE code = data->>'code' AND recorded_to IS NULL;
     INSERT INTO statistics_v1.indicators VALUES (data->>'code', data->>'nameVi', data->>'nameEn', data->>'unit',
         ARRAY(SELECT jsonb_array_elements_text(data->'periodicities')), data->'dimensions',
