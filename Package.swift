@@ -32,6 +32,10 @@ let package = Package(
         .systemLibrary(
             name: "CLibPQ", pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(
+            name: "CLZ4", pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]),
+        .target(name: "MekongLZ4", dependencies: ["CLZ4"], swiftSettings: strict),
 
         // The event envelope: CloudEvents 1.0, canonical JSON (RFC 8785), SHA-256 event hash.
         .target(
@@ -82,7 +86,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "MekongStatistics",
-            dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongProjection"],
+            dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongProjection", "MekongLZ4"],
             swiftSettings: strict),
         // The `mekong` command-line tool.
         .executableTarget(
@@ -129,9 +133,10 @@ let package = Package(
             name: "MekongAuditTests",
             dependencies: ["MekongAudit", "MekongPublishing", "MekongTestSupport"],
             swiftSettings: strict),
+        .testTarget(name: "MekongLZ4Tests", dependencies: ["MekongLZ4"], swiftSettings: strict),
         .testTarget(
             name: "MekongStatisticsTests",
-            dependencies: ["MekongStatistics", "MekongPublishing", "MekongTestSupport"],
+            dependencies: ["MekongStatistics", "MekongProjection", "MekongPublishing", "MekongTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "MekongIntegrationTests",

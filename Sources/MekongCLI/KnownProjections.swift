@@ -10,7 +10,7 @@ import MekongStatistics
 /// The projections this installation can run, by name. Adding one: a type conforming to `Projection`, its SQL
 /// in Projections/<name>/v<N>/, and a line here.
 enum KnownProjections {
-    static let names = [AuditTrail.name, StatisticsProjection.name, RegistersProjection.name]
+    static let names = [AuditTrail.name, StatisticsProjection.name, RegistersProjection.name, SurveysProjection.name]
 
     /// The projection `name` at `version`, reading its topics from the catalog.
     static func make(_ name: String, version: Int, catalog: Catalog) throws -> any Projection {
@@ -18,6 +18,7 @@ enum KnownProjections {
         case AuditTrail.name: return AuditTrail(topics: catalog.eventTopics.map(\.name), version: version)
         case StatisticsProjection.name: return StatisticsProjection(version: version)
         case RegistersProjection.name: return RegistersProjection(version: version)
+        case SurveysProjection.name: return SurveysProjection(version: version)
         default:
             throw ValidationError("unknown projection '\(name)' (known: \(names.joined(separator: ", ")))")
         }

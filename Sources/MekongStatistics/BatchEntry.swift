@@ -6,20 +6,31 @@ import MekongProjection
 /// `{eventId, recorded, topic, partition, offset, data}`, parsed set-wise by PostgreSQL.
 enum BatchEntry {
     static func json(_ record: ProjectionRecord<ProjectedEvent>) -> JSONValue {
-        .object([
-            "eventId": .string(record.row.event.id), "recorded": .string(recordedTime(record)),
+        json(record.row.event, record)
+    }
+
+    /// The entry of `event`, read at `record`'s position; `extra` adds fields (e.g. a chunk's decoded rows).
+    static func json<Row>(_ event: CloudEvent, _ record: ProjectionRecord<Row>, extra: [String: JSONValue] = [:]) -> JSONValue {
+        var object: JSONObject = [
+            "eventId": .string(event.id), "recorded": .string(recordedTime(event, record)),
             "topic": .string(record.position.topic), "partition": .number(Double(record.position.partition)),
-            "offset": .number(Double(record.position.offset)), "data": record.row.event.data,
-        ])
+            "offset": .number(Double(record.position.offset)), "data": event.data,
+        ]
+        for (key, value) in extra { object[key] = value }
+        return .object(object)
+    }
+
+    static func recordedTime(_ record: ProjectionRecord<ProjectedEvent>) -> String {
+        recordedTime(record.row.event, record)
     }
 
     /// When we learned of the event: the gateway's `recordedtime`, else the Kafka record's timestamp (both come from
     /// the log, so a rebuild gives the same), else the event's own time.
-    static func recordedTime(_ record: ProjectionRecord<ProjectedEvent>) -> String {
-        if let recorded = record.row.event.recordedtime { return recorded.text }
+    static func recordedTime<Row>(_ event: CloudEvent, _ record: ProjectionRecord<Row>) -> String {
+        if let recorded = event.recordedtime { return recorded.text }
         if let milliseconds = record.timestampMilliseconds {
             return Timestamp(date: Date(timeIntervalSince1970: Double(milliseconds) / 1000)).text
         }
-        return record.row.event.time.text
+        return event.time.text
     }
 }

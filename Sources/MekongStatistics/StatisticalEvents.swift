@@ -1,4 +1,5 @@
 import Foundation
+import MekongLZ4
 import Synchronization
 import MekongEvents
 
@@ -167,7 +168,7 @@ public struct StatisticalEvents: Sendable {
             ])
     }
 
-    private func event(
+    func event(
         _ type: String, version: Int, subject: String, source: String, at time: Timestamp, data: [(String, JSONValue)]
     ) -> CloudEvent {
         CloudEvent(
@@ -194,5 +195,61 @@ final class EventIDs: Sendable {
             return value
         }
         return UUIDv7.deterministic(milliseconds: UInt64(max(0, time.epochSeconds)) * 1000, sequence: sequence)
+    }
+}
+
+extension StatisticalEvents {
+    /// One microdata row of a survey.
+    public struct SurveyRow: Sendable {
+        public var rowId: String
+        public var weight: Double
+        public var area: String
+        public var values: [(String, JSONValue)]
+
+        public init(rowId: String, weight: Double, area: String, values: [(String, JSONValue)]) {
+            self.rowId = rowId
+            self.weight = weight
+            self.area = area
+            self.values = values
+        }
+
+        var json: JSONValue {
+            .object(JSONObject([
+                ("rowId", .string(rowId)), ("weight", .number(weight)), ("area", .string(area)),
+                ("values", .object(JSONObject(values))),
+            ]))
+        }
+    }
+
+    /// A batch as chunk events of at most `rowsPerChunk` rows (LZ4-compressed NDJSON with its SHA-256), then the
+    /// upload-completed event.
+    public func surveyUpload(
+        survey: String, wave: Int, period: String, batchId: String, rows: [SurveyRow], rowsPerChunk: Int = 5_000,
+        at time: Timestamp
+    ) throws -> [CloudEvent] {
+        precondition(rowsPerChunk > 0 && !rows.isEmpty)
+        let subject = "\(survey)/\(wave)/\(batchId)"
+        let common: [(String, JSONValue)] = [
+            ("survey", .string(survey)), ("wave", .number(Double(wave))), ("period", .string(period)),
+            ("batchId", .string(batchId)),
+        ]
+        var events: [CloudEvent] = []
+        for (index, start) in stride(from: 0, to: rows.count, by: rowsPerChunk).enumerated() {
+            let chunk = rows[start..<min(rows.count, start + rowsPerChunk)]
+            let ndjson = Array(chunk.map { JSON.serialize($0.json) }.joined(separator: "\n").utf8)
+            let block = try LZ4.compress(ndjson)
+            events.append(event(
+                "vn.gso.survey.chunk-uploaded", version: 1, subject: subject, source: "urn:vn:gso:capi:\(survey)", at: time,
+                data: common + [
+                    ("chunk", .number(Double(index))), ("rowCount", .number(Double(chunk.count))),
+                    ("encoding", "lz4-block+ndjson"), ("uncompressedBytes", .number(Double(ndjson.count))),
+                    ("rowsSha256", .string(EventHash.sha256(ndjson).hex)),
+                    ("rows", .string(Data(block).base64EncodedString())),
+                ]))
+        }
+        events.append(event(
+            "vn.gso.survey.upload-completed", version: 1, subject: subject, source: "urn:vn:gso:capi:\(survey)", at: time,
+            data: common + [("chunks", .number(Double(events.count))), ("expectedRows", .number(Double(rows.count)))]))
+        return events
     }
 }

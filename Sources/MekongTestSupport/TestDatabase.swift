@@ -125,7 +125,7 @@ public final class TestDatabase: Sendable {
                 do {
                     try connection.execute("DROP DATABASE IF EXISTS \"\(name)\"")
                     break
-                } catch let error as PostgresError where error.sqlState == "55006" && attempts < 100 {
+                } catch where error.sqlState == "55006" && attempts < 100 {
                     attempts += 1
                     Thread.sleep(forTimeInterval: 0.05)
                 }

@@ -21,6 +21,7 @@ final class StatisticsFixture: @unchecked Sendable {
         try cluster.createTopic("master-data", partitions: 3, replicationFactor: 1)
         try cluster.createTopic("reports", partitions: 6, replicationFactor: 1)
         try cluster.createTopic("admin-records", partitions: 6, replicationFactor: 1)
+        try cluster.createTopic("survey-uploads", partitions: 6, replicationFactor: 1)
         try cluster.createTopic("dead-letters", partitions: 3, replicationFactor: 1)
         catalog = try Catalog(directory: MekongBinary.repositoryRoot.appendingPathComponent("Topics"))
         database = try TestDatabase.create(label)
@@ -35,7 +36,11 @@ final class StatisticsFixture: @unchecked Sendable {
     func publish(_ events: [CloudEvent]) async throws {
         let producer = try Producer(configuration: cluster.configuration(["message.max.bytes": "4000000"]))
         defer { producer.close() }
-        let topics = ["vn.gso.report.submitted": "reports", "vn.gso.register.record-changed": "admin-records"]
+        let topics = [
+            "vn.gso.report.submitted": "reports", "vn.gso.register.record-changed": "admin-records",
+            "vn.gso.survey.chunk-uploaded": "survey-uploads", "vn.gso.survey.upload-completed": "survey-uploads",
+            "vn.gso.survey.batch-uploaded": "survey-uploads",
+        ]
         let records = events.map { event in EventPublisher.record(for: event, topic: topics[event.type] ?? "master-data") }
         for result in await producer.send(records) { _ = try result.get() }
     }
@@ -49,7 +54,7 @@ final class StatisticsFixture: @unchecked Sendable {
     /// Runs `projection` until caught up (on its own thread).
     @discardableResult
     func project<P: Projection>(_ projection: P, batchSize: Int = 500, group: String? = nil) async throws
-        -> ProjectionRunSummary where P.Row == ProjectedEvent
+        -> ProjectionRunSummary
     {
         var options = ProjectionOptions()
         options.batchSize = batchSize
