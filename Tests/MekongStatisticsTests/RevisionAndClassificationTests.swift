@@ -185,9 +185,27 @@ import Testing
                     source: "urn:test", at: at(month * 100 + index)))
             }
         }
+        // The reform: from 2024-07-01 the districts are gone, C121 moves to P2; P1 and P2 map whole onto new codes.
+        events.append(e.classificationPublished(
+            "vn-admin-units", version: "2024b", validFrom: "2024-07-01",
+            items: [Item(code: "VN", parent: nil, level: 1, nameVi: "Việt Nam"),
+                    Item(code: "P1", parent: "VN", level: 2, nameVi: "Tỉnh Một"),
+                    Item(code: "P2", parent: "VN", level: 2, nameVi: "Tỉnh Hai"),
+                    Item(code: "C111", parent: "P1", level: 3, nameVi: "Xã 111"),
+                    Item(code: "C112", parent: "P1", level: 3, nameVi: "Xã 112"),
+                    Item(code: "C121", parent: "P2", level: 3, nameVi: "Xã 121"),
+                    Item(code: "C211", parent: "P2", level: 3, nameVi: "Xã 211")],
+            at: at(700)))
+        events.append(e.correspondencePublished(
+            "vn-admin-units", from: "2024", to: "2024b",
+            mappings: [("VN", "VN", .whole), ("P1", "P1", .part(weight: 0.8)), ("P1", "P2", .part(weight: 0.2)),
+                       ("P2", "P2", .whole)],
+            at: at(701)))
         try await fixture.publish(events)
         try await fixture.project(version: 1)
         let first = try fixture.checksum(version: 1)
+        let reexpressed = try fixture.rows(
+            "SELECT period, area, value::text FROM statistics.indicator_in_version('POP', '2024b') ORDER BY 1, 2")
         // Rebuild the same version's content twice more from offset 0, with other batch sizes and groups.
         let db = try fixture.database.connect()
         defer { db.close() }
@@ -198,6 +216,9 @@ import Testing
             try db.execute("DELETE FROM mekong.projection_versions WHERE projection = 'statistics'")
             try await fixture.project(version: 1, batchSize: batchSize, group: "replay-\(round)")
             #expect(try fixture.checksum(version: 1) == first)
+            #expect(try fixture.rows(
+                "SELECT period, area, value::text FROM statistics.indicator_in_version('POP', '2024b') ORDER BY 1, 2")
+                == reexpressed)
         }
     }
 }
