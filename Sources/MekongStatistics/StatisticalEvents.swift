@@ -154,6 +154,47 @@ public struct StatisticalEvents: Sendable {
             data: data)
     }
 
+    /// One change of ``itemsChanged(_:version:effectiveDate:changes:at:)``.
+    public enum ItemChange: Sendable {
+        case open(code: String, parent: String?, level: Int, nameVi: String)
+        case close(code: String)
+        case rename(code: String, nameVi: String, nameEn: String? = nil)
+        case move(code: String, parent: String, level: Int)
+
+        var json: JSONValue {
+            switch self {
+            case .open(let code, let parent, let level, let nameVi):
+                return .object(JSONObject([
+                    ("change", "open"), ("code", .string(code)), ("parent", parent.map(JSONValue.string) ?? .null),
+                    ("level", .number(Double(level))), ("nameVi", .string(nameVi)),
+                ]))
+            case .close(let code):
+                return .object(JSONObject([("change", "close"), ("code", .string(code))]))
+            case .rename(let code, let nameVi, let nameEn):
+                var pairs: [(String, JSONValue)] = [("change", "rename"), ("code", .string(code)), ("nameVi", .string(nameVi))]
+                if let nameEn { pairs.append(("nameEn", .string(nameEn))) }
+                return .object(JSONObject(pairs))
+            case .move(let code, let parent, let level):
+                return .object(JSONObject([
+                    ("change", "move"), ("code", .string(code)), ("parent", .string(parent)), ("level", .number(Double(level))),
+                ]))
+            }
+        }
+    }
+
+    /// Items of a published version opened, closed, renamed or moved from `effectiveDate`.
+    public func itemsChanged(
+        _ classification: String, version: String, effectiveDate: String, changes: [ItemChange], at time: Timestamp
+    ) -> CloudEvent {
+        event(
+            "vn.gso.classification.items-changed", version: 1, subject: classification,
+            source: "urn:vn:gso:classification-service", at: time,
+            data: [
+                ("classification", .string(classification)), ("version", .string(version)),
+                ("effectiveDate", .string(effectiveDate)), ("changes", .array(changes.map(\.json))),
+            ])
+    }
+
     /// A register record created, updated or closed on `effectiveDate` (YYYY-MM-DD).
     public func recordChanged(
         register: String, key: String, change: String, effectiveDate: String, attributes: [(String, JSONValue)] = [],
