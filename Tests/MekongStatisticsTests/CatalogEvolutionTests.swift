@@ -34,3 +34,28 @@ import Testing
         }
     }
 }
+
+@Suite struct EventDocumentationTests {
+    /// docs/events.md shows the data of the newest example of every event type; each block must equal its file.
+    @Test func docsEventsShowsEveryNewestExampleUnchanged() throws {
+        let root = MekongBinary.repositoryRoot
+        let page = try String(contentsOf: root.appendingPathComponent("docs/events.md"), encoding: .utf8)
+        let catalog = try CatalogEvolutionTests.catalog.get()
+        var shown = 0
+        for type in Set(catalog.topics.flatMap(\.eventTypes)).sorted() {
+            guard let newest = catalog.schemas(forEventType: type).last else { continue }
+            let file = "Topics/examples/\(type).v\(newest.version).json"
+            let example = try JSON.parse(try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8))
+            guard let heading = page.range(of: "### `\(type)` v\(newest.version)\n"),
+                let open = page.range(of: "```json\n", range: heading.upperBound..<page.endIndex),
+                let close = page.range(of: "\n```", range: open.upperBound..<page.endIndex)
+            else {
+                Issue.record("docs/events.md has no example block for \(type) v\(newest.version)")
+                continue
+            }
+            #expect(try JSON.parse(String(page[open.upperBound..<close.lowerBound])) == example["data"], "\(type)")
+            shown += 1
+        }
+        #expect(shown == 10)
+    }
+}
