@@ -74,5 +74,8 @@ func describe(_ summary: ProjectionRunSummary) -> String {
     if summary.deadLettered > 0 { text += "; dead-lettered \(summary.deadLettered)" }
     if summary.skippedAlreadyApplied > 0 { text += " (\(summary.skippedAlreadyApplied) already applied)" }
     if summary.transientFaults > 0 { text += "; recovered from \(summary.transientFaults) transient faults" }
+    if summary.committedDespiteFault > 0 {
+        text += " (\(summary.committedDespiteFault) records were committed although the answer to COMMIT was lost)"
+    }
     return text
 }

@@ -75,6 +75,10 @@ public struct ProjectionRunSummary: Sendable, Equatable {
     /// Records read that another instance had applied already (skipped, never applied twice).
     public var skippedAlreadyApplied = 0
     public var transientFaults = 0
+    /// Records of batches that failed with a transient fault but were found committed when the engine read the
+    /// checkpoints again (the answer to COMMIT was lost, or another instance applied them): neither applied twice
+    /// nor lost.
+    public var committedDespiteFault = 0
     /// True when this run made the version the active one.
     public var activated = false
     /// Wall time from the first batch's arrival to the last batch's commit (excludes joining the group and the
@@ -232,7 +236,13 @@ public final class ProjectionEngine<P: Projection> {
                     logger.warning("batch rolled back after a transient fault; resuming from checkpoints: \(error)")
                     _ = prefetched?.wait()
                     prefetched = nil
-                    try rewind(db, consumer, tracker: tracker, stop: stop)
+                    let positions = try rewind(db, consumer, tracker: tracker, stop: stop)
+                    // A COMMIT can reach the server and its answer be lost: those records are below the checkpoint now.
+                    let confirmed = batch.filter { message in positions[message.topicPartition].map { message.offset < $0 } ?? false }
+                    if !confirmed.isEmpty {
+                        summary.committedDespiteFault += confirmed.count
+                        logger.warning("\(confirmed.count) records of the rolled-back batch were committed after all (the answer to COMMIT was lost, or another instance applied them)")
+                    }
                     continue
                 }
                 tracker.committed(outcome.moves)
@@ -419,7 +429,11 @@ public final class ProjectionEngine<P: Projection> {
 
     /// Waits (with backoff) until the database answers again, then moves every assigned partition back to its
     /// stored checkpoint, so records of the rolled-back batch are read again.
-    private func rewind(_ db: PostgresConnection, _ consumer: Consumer, tracker: PositionTracker, stop: StopSignal) throws {
+    /// Reconnects and seeks every assigned partition to its checkpoint; returns the checkpoints (empty if stopped).
+    @discardableResult
+    private func rewind(_ db: PostgresConnection, _ consumer: Consumer, tracker: PositionTracker, stop: StopSignal) throws
+        -> [TopicPartition: Int64]
+    {
         var backoff = options.retryBackoff.first
         while !stop.isStopped {
             sleep(backoff, unless: stop)
@@ -431,12 +445,13 @@ public final class ProjectionEngine<P: Projection> {
                 }
                 tracker.assigned(positions)
                 logger.info("resuming \(positions.count) partitions from their checkpoints")
-                return
+                return positions
             } catch where Self.isTransient(error) {
                 logger.warning("still failing, retrying in \(backoff): \(error)")
                 backoff = min(backoff * 2, options.retryBackoff.maximum)
             }
         }
+        return [:]
     }
 
     /// True when every partition of the topics is applied up to its end, by this instance or another member of
