@@ -11,14 +11,8 @@ public enum LZ4 {
         guard bytes.count <= maximumBytes else { throw LZ4Error(.tooLarge, "input of \(bytes.count) bytes exceeds \(maximumBytes)") }
         let bound = Int(LZ4_compressBound(Int32(bytes.count)))
         var output = [UInt8](repeating: 0, count: max(bound, 1))
-        let written = bytes.withUnsafeBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { out in
-                input.withMemoryRebound(to: CChar.self) { source in
-                    out.withMemoryRebound(to: CChar.self) { destination in
-                        LZ4_compress_default(source.baseAddress, destination.baseAddress, Int32(bytes.count), Int32(bound))
-                    }
-                }
-            }
+        let written = withBuffers(bytes, &output) { source, destination in
+            LZ4_compress_default(source, destination, Int32(bytes.count), Int32(bound))
         }
         guard written > 0 || bytes.isEmpty else { throw LZ4Error(.failed, "LZ4_compress_default returned \(written)") }
         output.removeSubrange(Int(written)...)
@@ -31,14 +25,8 @@ public enum LZ4 {
             throw LZ4Error(.tooLarge, "declared size of \(uncompressedBytes) bytes is outside 0…\(maximumBytes)")
         }
         var output = [UInt8](repeating: 0, count: max(uncompressedBytes, 1))
-        let read = block.withUnsafeBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { out in
-                input.withMemoryRebound(to: CChar.self) { source in
-                    out.withMemoryRebound(to: CChar.self) { destination in
-                        LZ4_decompress_safe(source.baseAddress, destination.baseAddress, Int32(block.count), Int32(uncompressedBytes))
-                    }
-                }
-            }
+        let read = withBuffers(block, &output) { source, destination in
+            LZ4_decompress_safe(source, destination, Int32(block.count), Int32(uncompressedBytes))
         }
         guard read >= 0 else { throw LZ4Error(.corrupt, "the block is not valid LZ4 or expands beyond \(uncompressedBytes) bytes") }
         guard Int(read) == uncompressedBytes else {
@@ -46,6 +34,22 @@ public enum LZ4 {
         }
         output.removeSubrange(Int(read)...)
         return output
+    }
+
+    /// Calls liblz4 with `input` and `output` as the `char` pointers it takes.
+    private static func withBuffers(
+        _ input: [UInt8], _ output: inout [UInt8],
+        _ body: (UnsafePointer<CChar>?, UnsafeMutablePointer<CChar>?) -> Int32
+    ) -> Int32 {
+        input.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                source.withMemoryRebound(to: CChar.self) { source in
+                    destination.withMemoryRebound(to: CChar.self) { destination in
+                        body(source.baseAddress, destination.baseAddress)
+                    }
+                }
+            }
+        }
     }
 }
 

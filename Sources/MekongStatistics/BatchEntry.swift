@@ -5,10 +5,6 @@ import MekongProjection
 /// How the statistical projections hand a batch of events to their SQL functions: one JSON array of
 /// `{eventId, recorded, topic, partition, offset, data}`, parsed set-wise by PostgreSQL.
 enum BatchEntry {
-    static func json(_ record: ProjectionRecord<ProjectedEvent>) -> JSONValue {
-        json(record.row.event, record)
-    }
-
     /// The entry of `event`, read at `record`'s position; `extra` adds fields (e.g. a chunk's decoded rows).
     static func json<Row>(_ event: CloudEvent, _ record: ProjectionRecord<Row>, extra: [String: JSONValue] = [:]) -> JSONValue {
         var object: JSONObject = [
@@ -18,10 +14,6 @@ enum BatchEntry {
         ]
         for (key, value) in extra { object[key] = value }
         return .object(object)
-    }
-
-    static func recordedTime(_ record: ProjectionRecord<ProjectedEvent>) -> String {
-        recordedTime(record.row.event, record)
     }
 
     /// When we learned of the event: the gateway's `recordedtime`, else the Kafka record's timestamp (both come from

@@ -19,6 +19,6 @@ public struct RegistersProjection: Projection {
     public func apply(_ batch: [ProjectionRecord<ProjectedEvent>], on db: PostgresConnection) throws {
         guard !batch.isEmpty else { return }
         try db.execute(
-            "SELECT \(identity.schema).record_changes($1::jsonb)", [JSON.serialize(.array(batch.map(BatchEntry.json)))])
+            "SELECT \(identity.schema).record_changes($1::jsonb)", [JSON.serialize(.array(batch.map { BatchEntry.json($0.row.event, $0) }))])
     }
 }

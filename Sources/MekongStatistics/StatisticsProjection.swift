@@ -31,7 +31,7 @@ public struct StatisticsProjection: Projection {
         var reports: [JSONValue] = []
         for record in batch {
             let event = record.row.event
-            let recorded = BatchEntry.recordedTime(record)
+            let recorded = BatchEntry.recordedTime(event, record)
             switch event.type {
             case "vn.gso.classification.published", "vn.gso.classification.items-changed",
                 "vn.gso.correspondence.published", "vn.gso.indicator.defined":
@@ -40,7 +40,7 @@ public struct StatisticsProjection: Projection {
                     "SELECT \(schema).\(function)($1, $2::timestamptz, $3::jsonb)",
                     [event.id, recorded, JSON.serialize(event.data)])
             case "vn.gso.report.submitted":
-                reports.append(BatchEntry.json(record))
+                reports.append(BatchEntry.json(event, record))
             default:
                 throw ProjectionStateError("\(identity) does not know event type \(event.type)")
             }

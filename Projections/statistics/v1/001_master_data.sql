@@ -263,13 +263,10 @@ BEGIN
         kind := change->>'change';
         c := change->>'code';
         IF kind = 'open' THEN
-            SELECT max(i.valid_to) AS closed_on, bool_or(i.valid_to IS NULL) AS open_now INTO old
-            FROM statistics_v1.items_known_at('infinity') i WHERE i.classification = k AND i.code = c;
-            IF old.open_now THEN
+            -- A closed code opened again is refused by refuse_reused_codes below, like one in a new version.
+            IF EXISTS (SELECT 1 FROM statistics_v1.items_known_at('infinity') i
+                       WHERE i.classification = k AND i.code = c AND i.valid_to IS NULL) THEN
                 RAISE EXCEPTION 'code % of % already exists; open is for new codes', c, k;
-            ELSIF old.closed_on IS NOT NULL THEN
-                RAISE EXCEPTION 'code % of % was closed on % and cannot be used again from % (codes are permanent)',
-                    c, k, old.closed_on, effective;
             END IF;
             INSERT INTO statistics_v1.items VALUES (k, v, c, change->>'parent', (change->>'level')::integer,
                 change->>'nameVi', change->>'nameEn', effective, NULL, recorded, NULL, event_id);

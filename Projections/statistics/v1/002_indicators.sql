@@ -198,14 +198,19 @@ BEGIN
         RAISE EXCEPTION 'indicator % is not defined (as known at %)', indicator_code, known_at;
     END IF;
 
+    -- The fold over all submissions, once, for the indicator and its weight.
+    DROP TABLE IF EXISTS pg_temp.rollup_observations;
+    CREATE TEMP TABLE rollup_observations ON COMMIT DROP AS
+    SELECT * FROM statistics_v1.observations_as_of(known_at) o
+    WHERE o.indicator = indicator_code OR o.indicator = definition.weight_indicator;
     DROP TABLE IF EXISTS pg_temp.rollup_values;
     DROP TABLE IF EXISTS pg_temp.rollup_hierarchy;
     CREATE TEMP TABLE rollup_values ON COMMIT DROP AS
     SELECT o.period, o.area, o.dimensions, o.value, w.value AS weight,
            statistics_v1.status_rank(o.status) AS status, statistics_v1.confidentiality_rank(o.confidentiality) AS conf,
            'reported'::text AS origin, 1 AS inputs
-    FROM statistics_v1.observations_as_of(known_at) o
-    LEFT JOIN statistics_v1.observations_as_of(known_at) w
+    FROM rollup_observations o
+    LEFT JOIN rollup_observations w
            ON w.indicator = definition.weight_indicator AND w.period = o.period AND w.area = o.area
           AND w.dimensions = o.dimensions
     WHERE o.indicator = indicator_code;
