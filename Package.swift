@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -84,6 +85,29 @@ let package = Package(
             name: "MekongAudit",
             dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongProjection"],
             swiftSettings: strict),
+        // Evidence: Ed25519 keys, signed events and bodies, signed receipts, Merkle roots, reconciliation.
+        .target(
+            name: "MekongEvidence",
+            dependencies: ["MekongEvents", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        // The ingestion gateway: REST API for source systems (openapi.yaml), admission, receipts, reconciliation.
+        .target(
+            name: "MekongGateway",
+            dependencies: [
+                "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongEvidence",
+                "MekongLZ4", "MekongMetrics",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("openapi.yaml")],
+            swiftSettings: strict),
         .target(
             name: "MekongStatistics",
             dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongProjection", "MekongLZ4"],
@@ -93,7 +117,7 @@ let package = Package(
             name: "MekongCLI",
             dependencies: [
                 "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing",
-                "MekongProjection", "MekongAudit", "MekongStatistics", "MekongMetrics",
+                "MekongProjection", "MekongAudit", "MekongStatistics", "MekongMetrics", "MekongEvidence", "MekongGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -134,6 +158,14 @@ let package = Package(
             dependencies: ["MekongAudit", "MekongPublishing", "MekongTestSupport"],
             swiftSettings: strict),
         .testTarget(name: "MekongLZ4Tests", dependencies: ["MekongLZ4"], swiftSettings: strict),
+        .testTarget(name: "MekongEvidenceTests", dependencies: ["MekongEvidence"], swiftSettings: strict),
+        .testTarget(
+            name: "MekongGatewayTests",
+            dependencies: [
+                "MekongGateway", "MekongEvidence", "MekongStatistics", "MekongProjection", "MekongPublishing",
+                "MekongTestSupport",
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "MekongStatisticsTests",
             dependencies: ["MekongStatistics", "MekongProjection", "MekongPublishing", "MekongTestSupport"],

@@ -12,6 +12,7 @@ struct Mekong: AsyncParsableCommand {
         subcommands: [
             DevCommand.self, TopicsCommand.self, PublishCommand.self, TailCommand.self, ProjectCommand.self,
             ProjectionCommand.self, DeadLetterCommand.self, SchemasCommand.self, AuditCommand.self, QueryCommand.self,
-            DemoCommand.self,
+            DemoCommand.self, GatewayCommand.self, SourcesCommand.self, KeysCommand.self, SignCommand.self,
+            ReceiptCommand.self, ReconcileCommand.self,
         ])
 }

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import MekongEvents
+import MekongEvidence
+import MekongGateway
 import MekongKafka
 import MekongPublishing
 
@@ -12,15 +15,27 @@ struct PublishCommand: AsyncParsableCommand {
             before anything is sent. If any line is invalid, nothing is published and every bad line is reported \
             with its number and reason (exit code 1), unless --skip-invalid is given. Each event is acknowledged \
             only by Kafka's delivery report (acks=all).
+
+            With --via URL, the events go through the ingestion gateway instead (docs/gateway.md): signed with --key \
+            if given, sent in batches, retried safely after 429/503, and each receipt is checked (gateway signature, \
+            event hash) and appended to --receipts.
             """)
 
     @OptionGroup var connection: ConnectionOptions
-    @Option(help: "The topic to publish to (must be in the catalog).") var topic: String
+    @Option(help: "The topic to publish to (must be in the catalog); not used with --via.") var topic: String?
+    @Option(help: "Publish through the gateway at this URL (e.g. http://localhost:8080) instead of to Kafka.")
+    var via: String?
+    @Option(help: "With --via: file holding the source's API key.") var apiKeyFile: String?
+    @Option(help: "With --via: sign each event with this private key file first.") var key: String?
+    @Option(help: "With --via: append each receipt (one JSON per line) to this file.") var receipts: String?
+    @Option(help: "With --via: events per request.") var batchSize = 500
     @Flag(help: "Publish the valid lines and report the invalid ones instead of publishing nothing.")
     var skipInvalid = false
     @Argument(help: "Newline-delimited CloudEvents JSON file.") var file: String
 
     func run() async throws {
+        if let via { return try await publishVia(via) }
+        guard let topic else { throw ValidationError("give --topic (or --via URL to publish through the gateway)") }
         let catalog = try Resources.catalog()
         let eventFile: EventFile
         do {
@@ -63,5 +78,51 @@ struct PublishCommand: AsyncParsableCommand {
             print("  \(topic)[\(partition)]: \(entry.count) events at offsets \(entry.first)...\(entry.last)")
         }
         if failures > 0 || !eventFile.isValid { throw ExitCode.failure }
+    }
+
+    private func publishVia(_ url: String) async throws {
+        guard let apiKeyFile else { throw ValidationError("--via needs --api-key-file") }
+        let signingKey = try key.map { try SigningKey(contentsOf: URL(fileURLWithPath: $0)) }
+        let events = try readEvents(file).map { signingKey.map($0.signed(by:)) ?? $0 }
+        let client = GatewayClient(baseURL: try baseURL(url), apiKey: try readAPIKey(apiKeyFile))
+        let gatewayKey = try await client.gatewayKey()
+        var accepted = 0, ignored = 0
+        let log = try receipts.map { path -> FileHandle in
+            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle.seekToEnd()
+            return handle
+        }
+        defer { try? log?.close() }
+        for start in stride(from: 0, to: events.count, by: max(1, batchSize)) {
+            let batch = Array(events[start..<min(events.count, start + max(1, batchSize))])
+            let answer = try await client.publish(batch)
+            guard answer.status == 200, let summary = answer.json else {
+                printError("\(file): gateway answered \(answer.status) for events \(start + 1)...\(start + batch.count); "
+                           + "nothing of this batch was written")
+                if let problem = answer.json {
+                    printError("  \(problem["code"]?.stringValue ?? "?"): \(problem["detail"]?.stringValue ?? "")")
+                    for conflict in (problem["conflicts"]?.arrayValue ?? []).prefix(20) {
+                        let index = conflict["index"]?.integerValue.map { " event \(start + Int($0) + 1)" } ?? ""
+                        printError("  -\(index) \(conflict["pointer"]?.stringValue ?? ""): "
+                                   + "\(conflict["code"]?.stringValue ?? ""): \(conflict["message"]?.stringValue ?? "")")
+                    }
+                }
+                throw ExitCode.failure
+            }
+            let hashes = Dictionary(batch.map { ($0.id, $0.submittedHash) }, uniquingKeysWith: { first, _ in first })
+            for json in summary["receipts"]?.arrayValue ?? [] {
+                let receipt = try Receipt(json: json)
+                guard receipt.isValid(signedBy: gatewayKey), hashes[receipt.eventId] == receipt.eventHash else {
+                    printError("receipt for \(receipt.eventId) does not verify (signature or event hash)")
+                    throw ExitCode.failure
+                }
+                try log?.write(contentsOf: Data((JSON.serialize(json) + "\n").utf8))
+            }
+            accepted += Int(summary["accepted"]?.integerValue ?? 0)
+            ignored += Int(summary["ignored"]?.integerValue ?? 0)
+        }
+        print("published \(accepted) new events through \(url) (\(ignored) already received); "
+              + "every receipt verified with gateway key \(gatewayKey.keyId)")
     }
 }

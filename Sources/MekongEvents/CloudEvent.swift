@@ -73,9 +73,10 @@ public struct CloudEvent: Sendable, Equatable {
     /// SHA-256 of ``canonicalJSON()``.
     public var hash: EventHash { EventHash.sha256(canonicalJSON()) }
 
-    /// Canonical JSON of the event without its `signature` attribute: the bytes a signature covers.
+    /// Canonical JSON of the event without its `signature` and `recordedtime` attributes: the bytes a source's
+    /// signature covers (the gateway adds `recordedtime` after checking it; see docs/gateway.md).
     public func canonicalJSONForSigning() -> [UInt8] {
-        CanonicalJSON.encode(.object(jsonObject(includingSignature: false)))
+        CanonicalJSON.encode(.object(jsonObject(includingSignature: false, includingRecordedTime: false)))
     }
 
     /// Kafka record headers copied from the envelope so tools can filter without parsing the value:
@@ -84,13 +85,13 @@ public struct CloudEvent: Sendable, Equatable {
         [("ce_type", type), ("ce_id", id), ("ce_source", source)]
     }
 
-    private func jsonObject(includingSignature: Bool) -> JSONObject {
+    private func jsonObject(includingSignature: Bool, includingRecordedTime: Bool = true) -> JSONObject {
         var keys = ["specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema"]
         var values: [JSONValue] = [
             .string(Self.specVersion), .string(id), .string(source), .string(type), .string(time.text),
             .string(subject), .string(datacontenttype), .string(dataschema),
         ]
-        if let recordedtime {
+        if includingRecordedTime, let recordedtime {
             keys.append("recordedtime")
             values.append(.string(recordedtime.text))
         }

@@ -6,11 +6,14 @@ public enum JSON {
     /// `NaN`/`Infinity`, single quotes, leading zeros, duplicate object keys, nesting deeper than
     /// 128 levels, integers beyond ±2^53 (I-JSON), numbers beyond the double range, invalid UTF-8,
     /// unescaped control characters, lone surrogates in `\u` escapes, a byte order mark, and
-    /// anything after the value except whitespace.
-    public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
+    /// anything after the value except whitespace. `maximumDepth` lowers the nesting limit (for untrusted input
+    /// such as a gateway request); it cannot raise it above 128.
+    public static func parse(
+        _ bytes: some Collection<UInt8>, maximumDepth: Int = 128
+    ) throws(JSONParseError) -> JSONValue {
         let contiguous = bytes.withContiguousStorageIfAvailable { buffer in
             Result { () throws(JSONParseError) -> JSONValue in
-                var parser = JSONParser(bytes: buffer)
+                var parser = JSONParser(bytes: buffer, maximumDepth: maximumDepth)
                 return try parser.parseDocument()
             }
         }
@@ -18,7 +21,7 @@ public enum JSON {
         let copy = Array(bytes)
         let result = copy.withUnsafeBufferPointer { buffer in
             Result { () throws(JSONParseError) -> JSONValue in
-                var parser = JSONParser(bytes: buffer)
+                var parser = JSONParser(bytes: buffer, maximumDepth: maximumDepth)
                 return try parser.parseDocument()
             }
         }

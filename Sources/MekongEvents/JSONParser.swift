@@ -6,13 +6,15 @@ struct JSONParser {
     static let maximumExactInteger: UInt64 = 1 << 53
 
     private let bytes: UnsafeBufferPointer<UInt8>
+    private let depthLimit: Int
     private var position = 0
     private var depth = 0
     /// Reused buffer for strings that contain escapes.
     private var scratch: [UInt8] = []
 
-    init(bytes: UnsafeBufferPointer<UInt8>) {
+    init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int = JSONParser.maximumDepth) {
         self.bytes = bytes
+        self.depthLimit = min(maximumDepth, Self.maximumDepth)
     }
 
     /// Parses the whole buffer as one JSON text.
@@ -74,8 +76,8 @@ struct JSONParser {
 
     private mutating func enterContainer() throws(JSONParseError) {
         depth += 1
-        if depth > Self.maximumDepth {
-            throw fail("nesting deeper than \(Self.maximumDepth) levels", at: position)
+        if depth > depthLimit {
+            throw fail("nesting deeper than \(depthLimit) levels", at: position)
         }
     }
 

@@ -58,7 +58,7 @@ struct CloudEventTests {
         #expect(changed.hash != event.hash)
     }
 
-    @Test func signingFormOmitsOnlyTheSignature() throws {
+    @Test func signingFormOmitsOnlyTheSignatureAndRecordedTime() throws {
         var event = try CloudEvent(decoding: Array(Fixtures.eventText.utf8))
         let unsigned = event.canonicalJSONForSigning()
         #expect(unsigned == event.canonicalJSON())
@@ -71,6 +71,9 @@ struct CloudEventTests {
         #expect(String(decoding: event.canonicalJSON(), as: UTF8.self).contains(#""signature":"c2lnbmF0dXJl""#))
         event.signature = "b3RoZXI="
         #expect(event.canonicalJSONForSigning() == signed)
+        event.recordedtime = Timestamp(rfc3339: "2026-11-25T03:00:00Z")
+        #expect(event.canonicalJSONForSigning() == signed)
+        #expect(String(decoding: event.canonicalJSON(), as: UTF8.self).contains("recordedtime"))
     }
 
     @Test(arguments: [

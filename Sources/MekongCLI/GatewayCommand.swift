@@ -1,0 +1,162 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MekongEvidence
+import MekongGateway
+import MekongMetrics
+import MekongPostgres
+
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Run the ingestion gateway: the REST API for source systems (docs/gateway.md).",
+        discussion: """
+            Serves openapi.yaml's routes on --host:--port. Sources must be registered first (`mekong sources add`). \
+            Receipts are signed with --key, which is created on first start if the file does not exist; give its \
+            .pub file to sources so that they can verify receipts offline (`mekong receipt verify`). Master-data \
+            checks read the statistics projection in the same database. SIGINT/SIGTERM stop it gracefully.
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0: any free port).") var port = 8080
+    @Option(help: "The gateway's Ed25519 key file (created with its .pub beside it if missing).")
+    var key = GatewayCommand.defaultKeyPath
+    @Option(help: "Seconds Kafka may take to confirm a write before the answer is 503.") var deliveryTimeout = 15
+    @Option(help: "Largest batch, in events.") var maxBatchEvents = 1_000
+
+    static var defaultKeyPath: String {
+        let state = ProcessInfo.processInfo.environment["XDG_STATE_HOME"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/state").path
+        return state + "/mekong/gateway/gateway.key"
+    }
+
+    func run() async throws {
+        let settings = try connection.resolve()
+        let signingKey = try Self.loadOrCreateKey(at: key)
+        try Gateway.prepare(postgres: settings.postgres, migrations: try Resources.migrations())
+        _ = MetricsExporter.bootstrap()
+        var configuration = GatewayConfiguration(
+            host: host, port: port, postgres: settings.postgres, kafka: try settings.kafka(),
+            catalog: try Resources.catalog(), key: signingKey)
+        configuration.deliveryTimeout = .seconds(deliveryTimeout)
+        configuration.maxBatchEvents = maxBatchEvents
+        let gateway = try Gateway(configuration: configuration)
+        let server = try await GatewayServer.start(gateway, stopOnSignals: true)
+        printError("gateway: listening on http://\(host):\(server.port) (receipt key \(signingKey.keyId)); openapi at /openapi.yaml")
+        await server.wait()
+        await gateway.shutdown()
+    }
+
+    static func loadOrCreateKey(at path: String) throws -> SigningKey {
+        let url = URL(fileURLWithPath: path)
+        if FileManager.default.fileExists(atPath: path) { return try SigningKey(contentsOf: url) }
+        let keyId = url.deletingPathExtension().lastPathComponent
+        let key = SigningKey(generatingWithID: keyId)
+        let files = try key.write(to: url.deletingLastPathComponent())
+        printError("gateway: created receipt key \(files.privateFile.path) (public: \(files.publicFile.path))")
+        return key
+    }
+}
+
+struct SourcesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sources", abstract: "Register and manage the source systems that may publish through the gateway.",
+        subcommands: [Add.self, List.self, Revoke.self, RotateKey.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a source; prints its API key once (stored only as a hash).")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "Source id, e.g. ctk-hanoi (lowercase letters, digits, . _ -).") var id: String
+        @Option(help: "The CloudEvents `source` its events carry, e.g. urn:vn:gso:province:01.") var uri: String
+        @Option(help: "Its Ed25519 public key file (.pub from `mekong keys generate`).") var publicKey: String
+        @Option(name: .customLong("type"), help: "An event type it may publish (repeat). Deny by default.")
+        var types: [String] = []
+        @Option(name: .customLong("unit"), help: "A reporting unit it may report for: CODE, PREFIX*, or * (repeat).")
+        var units: [String] = []
+        @Option(name: .customLong("area"), help: "An area it may report on: CODE or PREFIX* (repeat; none: any area).")
+        var areas: [String] = []
+        @Option(help: "Rate limit, events per second (bursts up to twice that).") var rate = 1_000
+        @Option(help: "Also write the API key to this file (mode 0600) instead of only printing it.")
+        var apiKeyOut: String?
+
+        func run() throws {
+            let key = try VerifyingKey(contentsOf: URL(fileURLWithPath: publicKey))
+            let apiKey = try withRegistry(connection) { registry in
+                try registry.add(id: id, uri: uri, key: key, eventTypes: types, units: units, areas: areas,
+                                 eventsPerSecond: rate)
+            }
+            try reveal(apiKey, to: apiKeyOut, for: id)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List registered sources and their scopes.")
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() throws {
+            let sources = try withRegistry(connection) { try $0.list() }
+            for source in sources {
+                print("\(source.id)\t\(source.uri)\t\(source.revokedAt.map { "REVOKED \($0)" } ?? "active")")
+                print("  types: \(source.eventTypes.joined(separator: ", "))")
+                print("  units: \(source.units.isEmpty ? "(none)" : source.units.joined(separator: ", "))"
+                      + "  areas: \(source.areas.isEmpty ? "(any)" : source.areas.joined(separator: ", "))"
+                      + "  rate: \(source.eventsPerSecond)/s")
+                print("  keys: \(source.keys.map(\.keyId).joined(separator: ", "))")
+            }
+            if sources.isEmpty { print("no sources registered") }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a source: its API key stops working at once.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var id: String
+
+        func run() throws {
+            try withRegistry(connection) { try $0.revoke(id: id) }
+            print("revoked \(id)")
+        }
+    }
+
+    struct RotateKey: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-key",
+            abstract: "Issue a new API key (the old one stops working) and optionally replace the signing key.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var id: String
+        @Option(help: "A new Ed25519 public key file; the old key is retired (kept for old signatures).")
+        var publicKey: String?
+        @Option(help: "Also write the new API key to this file (mode 0600).") var apiKeyOut: String?
+
+        func run() throws {
+            let key = try publicKey.map { try VerifyingKey(contentsOf: URL(fileURLWithPath: $0)) }
+            let apiKey = try withRegistry(connection) { try $0.rotate(id: id, signingKey: key) }
+            try reveal(apiKey, to: apiKeyOut, for: id)
+        }
+    }
+}
+
+private func withRegistry<T>(_ options: ConnectionOptions, _ body: (SourceRegistry) throws -> T) throws -> T {
+    let settings = try options.resolve()
+    try Gateway.prepare(postgres: settings.postgres, migrations: try Resources.migrations())
+    let connection = try PostgresConnection(url: settings.postgres)
+    defer { connection.close() }
+    do {
+        return try body(SourceRegistry(connection: connection))
+    } catch let error as SourceRegistryError {
+        throw ValidationError(error.description)
+    }
+}
+
+private func reveal(_ apiKey: String, to file: String?, for id: String) throws {
+    if let file {
+        guard FileManager.default.createFile(
+            atPath: file, contents: Data((apiKey + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else { throw ValidationError("cannot write \(file)") }
+        print("API key of \(id) written to \(file) (it is not stored anywhere else)")
+    } else {
+        print("API key of \(id) (shown once; it is stored only as a hash):\n\(apiKey)")
+    }
+}

@@ -1,0 +1,47 @@
+import MekongPostgres
+import NIOPosix
+import Synchronization
+
+/// PostgreSQL for the gateway: libpq connections used on a thread pool of their own, so that a slow query never
+/// blocks the event loops or Swift's cooperative threads.
+final class Database: Sendable {
+    private let url: String
+    private let threads: NIOThreadPool
+    private let idle: Mutex<[ConnectionBox]>
+
+    init(url: String, threads: Int) {
+        self.url = url
+        self.threads = NIOThreadPool(numberOfThreads: threads)
+        self.idle = Mutex([])
+        self.threads.start()
+    }
+
+    /// Runs `body` with a connection on the pool. A connection whose session broke is closed instead of reused.
+    func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await threads.runIfActive { [self] in
+            let box = try idle.withLock { $0.popLast() } ?? ConnectionBox(try PostgresConnection(url: url))
+            do {
+                let result = try body(box.connection)
+                idle.withLock { $0.append(box) }
+                return result
+            } catch {
+                if box.connection.isConnected { idle.withLock { $0.append(box) } } else { box.connection.close() }
+                throw error
+            }
+        }
+    }
+
+    func shutdown() async {
+        try? await threads.shutdownGracefully()
+        idle.withLock { boxes in
+            for box in boxes { box.connection.close() }
+            boxes.removeAll()
+        }
+    }
+}
+
+/// A connection handed between pool threads, one at a time (the pool's lock orders the hand-overs).
+private final class ConnectionBox: @unchecked Sendable {
+    let connection: PostgresConnection
+    init(_ connection: PostgresConnection) { self.connection = connection }
+}

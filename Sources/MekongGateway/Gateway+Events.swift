@@ -1,0 +1,235 @@
+import MekongCatalog
+import MekongEvents
+import MekongEvidence
+
+/// An HTTP answer from the gateway's work: status and JSON body (a receipt, an import summary).
+public struct GatewayAnswer: Sendable {
+    public let status: Int
+    public let body: JSONValue
+}
+
+extension Gateway {
+    /// `POST /v1/events`: one event, or a batch (a JSON array) that is all-or-nothing unless `partial`.
+    func publishEvents(body: [UInt8], batch: Bool, partial: Bool, source: RegisteredSource) async throws -> GatewayAnswer {
+        let requestHash = EventHash.sha256(body)
+        let json = try parseJSON(body)
+        let items: [JSONValue]
+        if batch {
+            guard let array = json.arrayValue else {
+                throw Problem.badRequest("invalid-json", "a batch (application/cloudevents-batch+json) is a JSON array of events")
+            }
+            guard !array.isEmpty else { throw Problem.invalid("invalid-event", "the batch is empty") }
+            guard array.count <= configuration.maxBatchEvents else {
+                throw Problem(413, "batch-too-large", "Batch too large",
+                              detail: "\(array.count) events; a batch holds at most \(configuration.maxBatchEvents)")
+            }
+            items = array
+        } else {
+            items = [json]
+        }
+        try takeRate(items.count, for: source)
+
+        var conflicts: [Conflict] = []
+        var admitted: [(index: Int, event: CloudEvent, topic: String)] = []
+        var firstIndexOfID: [String: Int] = [:]
+        for (index, item) in items.enumerated() {
+            switch admit(item, source: source) {
+            case .failure(let found):
+                conflicts += found.map { var conflict = $0; conflict.index = batch ? index : nil; return conflict }
+            case .success(let (event, topic)):
+                if let first = firstIndexOfID[event.id] {
+                    conflicts.append(Conflict(index: index, pointer: "/id", code: "invalid-event",
+                                              message: "event id \(event.id) appears twice in the batch (first at \(first))"))
+                    continue
+                }
+                firstIndexOfID[event.id] = index
+                admitted.append((index, event, topic))
+            }
+        }
+        // Master data: every code of every report must be valid at its period (one query for the whole batch).
+        let reports = admitted.filter { $0.event.type == Self.reportType }
+        if !reports.isEmpty {
+            let problems = try await reportProblems(reports.map(\.event.data))
+            var refused: Set<Int> = []
+            for problem in problems {
+                let index = reports[problem.report].index
+                refused.insert(index)
+                conflicts.append(Conflict(
+                    index: batch ? index : nil, pointer: "/data" + problem.pointer, code: problem.code,
+                    message: problem.message))
+            }
+            admitted.removeAll { refused.contains($0.index) }
+        }
+        conflicts.sort { ($0.index ?? 0) < ($1.index ?? 0) }
+
+        if !conflicts.isEmpty && (!batch || !partial) {
+            var problem = Problem.invalid(
+                batch ? "batch-refused" : conflicts[0].code,
+                batch ? "\(Set(conflicts.compactMap(\.index)).count) of \(items.count) events are refused; "
+                    + "the batch is all-or-nothing (send ?partial=true to accept the others)"
+                    : conflicts[0].message,
+                conflicts: conflicts)
+            if batch {
+                var summary = ImportSummary()
+                summary.refused = items.count
+                problem.summary = summary
+            }
+            throw problem
+        }
+
+        let units = admitted.map { item in
+            WriteUnit(key: item.event.id, event: item.event, topic: item.topic, contentHash: item.event.submittedHash.hex,
+                      evidence: nil, builtByGateway: false, parts: nil)
+        }
+        let outcomes = try await reserve(units, source: source)
+        if !batch || !partial {
+            // All-or-nothing: a reused id refuses the whole request before anything is written.
+            let reused = zip(admitted, outcomes).compactMap { item, outcome -> Conflict? in
+                guard case .conflict(let message) = outcome else { return nil }
+                return Conflict(index: batch ? item.index : nil, pointer: "/id", code: "conflict", message: message)
+            }
+            if !reused.isEmpty {
+                let fresh = zip(units, outcomes).filter { $0.1 == .fresh }.map(\.0.key)
+                try await release(fresh)
+                var problem = Problem(409, "conflict", "Event id already used for other content",
+                                      detail: reused[0].message, conflicts: reused)
+                if batch {
+                    var summary = ImportSummary()
+                    summary.refused = items.count
+                    problem.summary = summary
+                }
+                throw problem
+            }
+        }
+        let results = try await write(units, outcomes: outcomes, requestHash: requestHash, source: source)
+
+        if !batch {
+            switch results[0] {
+            case .written(let receipt): return GatewayAnswer(status: 201, body: receipt.json)
+            case .replay(let receipt): return GatewayAnswer(status: 200, body: receipt)
+            case .conflict(let message):
+                throw Problem(409, "conflict", "Event id already used for other content", detail: message)
+            case .failed(let message):
+                throw Problem.kafkaUnavailable("Kafka did not confirm the write (\(message)); retry the same request")
+            }
+        }
+        var summary = ImportSummary()
+        summary.conflicts = conflicts
+        summary.refused = Set(conflicts.compactMap(\.index)).count
+        var kafkaFailures = 0
+        for ((index, _, _), result) in zip(admitted, results) {
+            switch result {
+            case .written(let receipt):
+                summary.accepted += 1
+                summary.receipts.append(receipt.json)
+            case .replay(let receipt):
+                summary.ignored += 1
+                summary.receipts.append(receipt)
+            case .conflict(let message):
+                summary.refused += 1
+                summary.conflicts.append(Conflict(index: index, pointer: "/id", code: "conflict", message: message))
+            case .failed(let message):
+                kafkaFailures += 1
+                summary.refused += 1
+                summary.conflicts.append(Conflict(index: index, code: "kafka-unavailable", message: message))
+            }
+        }
+        if kafkaFailures > 0 {
+            var problem = Problem.kafkaUnavailable(
+                "Kafka did not confirm \(kafkaFailures) of the batch's events; the receipts given are for the events "
+                    + "it did confirm; retry the same batch (confirmed events are not written twice)")
+            problem.conflicts = summary.conflicts
+            problem.summary = summary
+            throw problem
+        }
+        return GatewayAnswer(status: 200, body: summary.json)
+    }
+
+    /// Parses a client's JSON with the gateway's depth limit; a parse error is a 400 naming line and column.
+    func parseJSON(_ body: [UInt8]) throws -> JSONValue {
+        do {
+            return try JSON.parse(body, maximumDepth: configuration.maxJSONDepth)
+        } catch {
+            if error.message.hasPrefix("nesting deeper") {
+                throw Problem.badRequest("too-deep", "JSON nesting is limited to \(configuration.maxJSONDepth) levels "
+                    + "(line \(error.line), column \(error.column))")
+            }
+            throw Problem.badRequest("invalid-json", "line \(error.line), column \(error.column): \(error.message)")
+        }
+    }
+
+    /// Envelope, catalog schema, source URI, type scope, signature, reporting-unit and area scope: everything about
+    /// one event that needs no database.
+    func admit(_ item: JSONValue, source: RegisteredSource) -> Result<(CloudEvent, String), ConflictList> {
+        func refuse(_ pointer: String, _ code: String, _ message: String) -> Result<(CloudEvent, String), ConflictList> {
+            .failure(ConflictList([Conflict(pointer: pointer, code: code, message: message)]))
+        }
+        guard let object = item.objectValue else { return refuse("", "invalid-event", "an event is a JSON object") }
+        if object["recordedtime"] != nil {
+            return refuse("/recordedtime", "invalid-event", "recordedtime is set by the gateway; a source must not send it")
+        }
+        let event: CloudEvent
+        do {
+            event = try CloudEvent(json: item)
+            try event.validate()
+        } catch {
+            return refuse(error.attribute.map { "/" + $0 } ?? "", "invalid-event", error.message)
+        }
+        guard let topic = configuration.catalog.topic(carrying: event.type) else {
+            return refuse("/type", "unknown-type", "no topic carries event type \(event.type)")
+        }
+        let schemaProblems = configuration.catalog.validate(event, topic: topic.name)
+        if !schemaProblems.isEmpty {
+            return .failure(ConflictList(schemaProblems.map {
+                Conflict(pointer: "/" + $0.field, code: "schema", message: $0.message)
+            }))
+        }
+        guard event.source == source.uri else {
+            return refuse("/source", "out-of-scope", "source \(source.id) publishes as \(source.uri), not \(event.source)")
+        }
+        guard source.mayPublish(type: event.type) else {
+            return refuse("/type", "out-of-scope", "source \(source.id) may not publish \(event.type)")
+        }
+        guard let keyId = event.signingkey, event.signature != nil else {
+            return refuse("/signature", "invalid-signature", "the event is not signed (signature and signingkey are required)")
+        }
+        guard let key = source.key(named: keyId) else {
+            return refuse("/signingkey", "unknown-signing-key", "key \(keyId) is not an accepted key of source \(source.id)")
+        }
+        guard event.hasValidSignature(by: key) else {
+            return refuse("/signature", "invalid-signature",
+                          "the signature does not verify with key \(keyId) over the event's canonical JSON")
+        }
+        if event.type == Self.reportType {
+            let scope = Self.reportScopeConflicts(event.data, source: source, pointerPrefix: "/data")
+            if !scope.isEmpty { return .failure(ConflictList(scope)) }
+        }
+        return .success((event, topic.name))
+    }
+
+    /// Reporting unit and area scope of a report's data.
+    static func reportScopeConflicts(_ data: JSONValue, source: RegisteredSource, pointerPrefix: String) -> [Conflict] {
+        var conflicts: [Conflict] = []
+        let unit = data["reportingUnit"]?.stringValue ?? ""
+        if !source.mayReport(forUnit: unit) {
+            conflicts.append(Conflict(pointer: pointerPrefix + "/reportingUnit", code: "out-of-scope",
+                                      message: "source \(source.id) may not report for reporting unit \(unit)"))
+        }
+        for (index, observation) in (data["observations"]?.arrayValue ?? []).enumerated() {
+            if let area = observation["dimensions"]?["area"]?.stringValue, !source.mayReport(onArea: area) {
+                conflicts.append(Conflict(
+                    pointer: pointerPrefix + "/observations/\(index)/dimensions/area", code: "out-of-scope",
+                    message: "source \(source.id) may not report on area \(area)"))
+            }
+        }
+        return conflicts
+    }
+}
+
+/// Conflicts as an error, so that admission can answer with a `Result`.
+struct ConflictList: Error, Sendable {
+    let conflicts: [Conflict]
+    init(_ conflicts: [Conflict]) { self.conflicts = conflicts }
+
+    func map(_ transform: (Conflict) -> Conflict) -> [Conflict] { conflicts.map(transform) }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Logging
+import MekongCatalog
+import MekongEvents
+import MekongEvidence
+import MekongKafka
+import MekongPostgres
+import MekongPublishing
+import Metrics
+
+/// The ingestion gateway's work, independent of HTTP: authenticate a source, admit its events (envelope, schema,
+/// signature, scope, master data, limits), write them to Kafka and answer with signed receipts once Kafka has
+/// confirmed the write. ``GatewayServer`` puts it behind the routes of `openapi.yaml`.
+public final class Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    let database: Database
+    let producer: Producer
+    let admin: KafkaAdmin
+    let limiter = RateLimiter()
+    let logger: Logger
+
+    static let reportType = "vn.gso.report.submitted"
+
+    /// Connects to Kafka and PostgreSQL. The `gateway` schema must exist (``prepare(postgres:migrations:)``).
+    public init(configuration: GatewayConfiguration, logger: Logger = Logger(label: "mekong.gateway")) throws {
+        var kafka = configuration.kafka
+        let timeout = configuration.deliveryTimeout.components
+        kafka.properties["message.timeout.ms"] = String(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000)
+        self.configuration = configuration
+        self.producer = try Producer(configuration: kafka)
+        self.admin = try KafkaAdmin(configuration: configuration.kafka)
+        self.database = Database(url: configuration.postgres, threads: configuration.databaseThreads)
+        self.logger = logger
+    }
+
+    /// Creates or upgrades the gateway's schema (sources, keys, receipts) in the database at `postgres`.
+    public static func prepare(postgres: String, migrations: MigrationRunner) throws {
+        let connection = try PostgresConnection(url: postgres)
+        defer { connection.close() }
+        try SourceRegistry.prepare(connection, migrations: migrations)
+    }
+
+    /// Waits for outstanding deliveries, then closes Kafka and PostgreSQL.
+    public func shutdown() async {
+        producer.close(flushTimeout: .seconds(10))
+        await database.shutdown()
+    }
+
+    // MARK: - Identity
+
+    /// The source an `Authorization: Bearer` header belongs to.
+    func authenticate(_ authorization: String?) async throws -> RegisteredSource {
+        guard let authorization, authorization.hasPrefix("Bearer "), authorization.count > 7 else {
+            throw Problem.unauthenticated("send the source's API key as `Authorization: Bearer <key>`")
+        }
+        let apiKey = String(authorization.dropFirst(7))
+        guard let source = try await db({ try SourceRegistry(connection: $0).authenticate(apiKey: apiKey) }) else {
+            throw Problem.unauthenticated("the API key is unknown or its source is revoked")
+        }
+        return source
+    }
+
+    /// Runs `body` on a pooled connection; a connection failure becomes a 503.
+    func db<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        do {
+            return try await database.run(body)
+        } catch let error as PostgresError where error.isTransient {
+            logger.error("postgres unavailable", metadata: ["code": "\(error.code)"])
+            throw Problem.databaseUnavailable("the gateway's database cannot be reached; retry later")
+        }
+    }
+
+    func takeRate(_ count: Int, for source: RegisteredSource) throws {
+        if let wait = limiter.take(count, source: source.id, eventsPerSecond: source.eventsPerSecond) {
+            Counter(label: "mekong_gateway_rate_limited_total").increment()
+            var problem = Problem(
+                429, "rate-limited", "Too many events",
+                detail: "source \(source.id) may send \(source.eventsPerSecond) events per second; retry after \(wait) s")
+            problem.retryAfter = wait
+            throw problem
+        }
+    }
+
+    // MARK: - Readiness
+
+    /// Whether Kafka (a metadata request) and PostgreSQL (a query) answer, with what each said.
+    public func readiness() async -> (ready: Bool, kafka: String, postgres: String) {
+        let kafka: String
+        do {
+            let brokers = try admin.brokers(timeout: .seconds(2))
+            kafka = brokers.isEmpty ? "no brokers" : "ok"
+        } catch {
+            kafka = error.description
+        }
+        let postgres: String
+        do {
+            _ = try await database.run { try $0.query("SELECT 1") }
+            postgres = "ok"
+        } catch {
+            postgres = "unreachable"
+        }
+        return (kafka == "ok" && postgres == "ok", kafka, postgres)
+    }
+}

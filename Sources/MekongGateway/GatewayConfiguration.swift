@@ -1,0 +1,44 @@
+import MekongCatalog
+import MekongEvidence
+import MekongKafka
+
+/// Everything `mekong gateway` needs: where to listen, Kafka and PostgreSQL, the catalog, the receipt key, limits.
+public struct GatewayConfiguration: Sendable {
+    public var host: String
+    /// 0 picks a free port (read it back from ``GatewayServer/port``).
+    public var port: Int
+    public var postgres: String
+    public var kafka: KafkaConfiguration
+    public var catalog: Catalog
+    /// The key receipts are signed with (and events the gateway builds itself, from plain reports and survey rows).
+    public var key: SigningKey
+
+    /// The largest body of `POST /v1/events`.
+    public var maxEventsBodyBytes = 8 << 20
+    /// The largest body of `POST /v1/reports`.
+    public var maxReportBodyBytes = 1 << 20
+    /// The largest survey batch (streamed; never held whole in memory).
+    public var maxSurveyBodyBytes = 1 << 30
+    /// The most events in one batch.
+    public var maxBatchEvents = 1_000
+    /// The deepest JSON nesting accepted from a client.
+    public var maxJSONDepth = 32
+    /// Rows per survey chunk event.
+    public var surveyRowsPerChunk = 2_000
+    /// How long Kafka may take to confirm a write before the gateway answers 503.
+    public var deliveryTimeout: Duration = .seconds(15)
+    /// Threads (and at most as many connections) for PostgreSQL.
+    public var databaseThreads = 4
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, postgres: String, kafka: KafkaConfiguration, catalog: Catalog,
+        key: SigningKey
+    ) {
+        self.host = host
+        self.port = port
+        self.postgres = postgres
+        self.kafka = kafka
+        self.catalog = catalog
+        self.key = key
+    }
+}

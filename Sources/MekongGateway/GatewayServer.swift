@@ -1,0 +1,265 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MekongEvents
+import MekongMetrics
+import Metrics
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// The gateway's HTTP server: the routes of `openapi.yaml` (served at `/openapi.yaml`) over a ``Gateway``.
+public final class GatewayServer: Sendable {
+    public let gateway: Gateway
+    /// The bound port (also when configured with port 0).
+    public let port: Int
+    private let serviceGroup: ServiceGroup
+    private let task: Task<Void, Never>
+
+    private init(gateway: Gateway, port: Int, serviceGroup: ServiceGroup, task: Task<Void, Never>) {
+        self.gateway = gateway
+        self.port = port
+        self.serviceGroup = serviceGroup
+        self.task = task
+    }
+
+    /// Starts listening and returns once the socket is bound. With `stopOnSignals`, SIGINT and SIGTERM end the
+    /// server gracefully (the CLI); otherwise call ``stop()`` (tests).
+    public static func start(
+        _ gateway: Gateway, stopOnSignals: Bool = false, logger: Logger = Logger(label: "mekong.gateway")
+    ) async throws -> GatewayServer {
+        let bound = BoundPort()
+        let application = Application(
+            router: makeRouter(gateway),
+            configuration: ApplicationConfiguration(
+                address: .hostname(gateway.configuration.host, port: gateway.configuration.port),
+                serverName: "mekong-gateway"),
+            onServerRunning: { channel in bound.resolve(.success(channel.localAddress?.port ?? 0)) },
+            logger: logger)
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: [application], gracefulShutdownSignals: stopOnSignals ? [.sigterm, .sigint] : [], logger: logger))
+        let task = Task {
+            do {
+                try await serviceGroup.run()
+                bound.resolve(.failure(GatewayServerError(message: "the server stopped before it was listening")))
+            } catch {
+                bound.resolve(.failure(error))
+            }
+        }
+        let port = try await bound.value()
+        return GatewayServer(gateway: gateway, port: port, serviceGroup: serviceGroup, task: task)
+    }
+
+    /// Runs until the server stops (a signal, or ``stop()``).
+    public func wait() async {
+        await task.value
+    }
+
+    /// Stops accepting requests, finishes those in progress, then closes Kafka and PostgreSQL.
+    public func stop() async {
+        await serviceGroup.triggerGracefulShutdown()
+        await task.value
+        await gateway.shutdown()
+    }
+
+    static func makeRouter(_ gateway: Gateway) -> Router<BasicRequestContext> {
+        let router = Router()
+        let config = gateway.configuration
+        router.get("/healthz") { _, _ in json(200, ["status": "ok"]) }
+        router.get("/readyz") { _, _ in
+            let readiness = await gateway.readiness()
+            return json(readiness.ready ? 200 : 503, [
+                "status": .string(readiness.ready ? "ready" : "unavailable"), "kafka": .string(readiness.kafka),
+                "postgres": .string(readiness.postgres),
+            ])
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: MetricsServer.contentType],
+                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: MetricsExporter.bootstrap().emitToBuffer())))
+        }
+        router.get("/openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+        }
+        router.get("/v1/gateway-key") { _, _ in
+            try answer(200, JSON.parse(config.key.verifyingKey.fileContents))
+        }
+        router.post("/v1/events") { request, context in
+            try await handle("events", request) { source in
+                let type = mediaType(request)
+                guard type == "application/cloudevents+json" || type == "application/cloudevents-batch+json" else {
+                    throw Problem(415, "unsupported-media-type", "Unsupported media type", detail:
+                        "send application/cloudevents+json (one event) or application/cloudevents-batch+json (a batch)")
+                }
+                let body = try await collect(request, upTo: config.maxEventsBodyBytes)
+                return try await gateway.publishEvents(
+                    body: body, batch: type == "application/cloudevents-batch+json",
+                    partial: request.uri.queryParameters.get("partial") == "true", source: source)
+            }
+        }
+        router.post("/v1/reports") { request, context in
+            try await handle("reports", request) { source in
+                guard mediaType(request) == "application/json" else {
+                    throw Problem(415, "unsupported-media-type", "Unsupported media type", detail: "send application/json")
+                }
+                let body = try await collect(request, upTo: config.maxReportBodyBytes)
+                return try await gateway.submitReport(
+                    body: body, signingKey: request.headers[.mekongSigningKey],
+                    signature: request.headers[.mekongSignature], source: source)
+            }
+        }
+        router.post("/v1/surveys/{survey}/batches") { request, context in
+            let survey = context.parameters.get("survey") ?? ""
+            return try await handle("surveys", request) { source in
+                let query = request.uri.queryParameters
+                return try await gateway.uploadSurveyBatch(
+                    survey: survey, wave: query.get("wave"), period: query.get("period"),
+                    batchId: query.get("batchId"), contentType: request.headers[.contentType], body: request.body,
+                    signingKey: request.headers[.mekongSigningKey], signature: request.headers[.mekongSignature],
+                    source: source)
+            }
+        }
+        router.get("/v1/receipts/{eventId}") { request, context in
+            let eventId = context.parameters.get("eventId") ?? ""
+            return try await handle("receipts", request) { source in
+                GatewayAnswer(status: 200, body: try await gateway.receipt(eventId: eventId, source: source))
+            }
+        }
+        router.get("/v1/reconciliation") { request, context in
+            try await handle("reconciliation", request) { source in
+                let query = request.uri.queryParameters
+                return GatewayAnswer(status: 200, body: try await gateway.reconciliation(
+                    sourceParameter: query.get("source"), from: query.get("from"), to: query.get("to"),
+                    pageSize: query.get("pageSize"), pageToken: query.get("pageToken"), source: source))
+            }
+        }
+        router.get("/v1/classifications/{id}/items") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            return try await handle("classifications", request) { _ in
+                guard let asOf = request.uri.queryParameters.get("asOf"),
+                    (try? #/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/#.wholeMatch(in: asOf)) != nil
+                else { throw Problem.badRequest("invalid-parameter", "asOf is required (YYYY-MM-DD)") }
+                return GatewayAnswer(status: 200, body: try await gateway.classificationItems(id, asOf: asOf))
+            }
+        }
+        router.post("/v1/classifications/{id}/validate") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            return try await handle("classifications", request) { _ in
+                let body = try await collect(request, upTo: config.maxReportBodyBytes)
+                return GatewayAnswer(status: 200, body: try await gateway.validateCodes(classification: id, body: body))
+            }
+        }
+
+        /// Authenticates, runs the route, and turns every refusal into problem+json; counts and times each request.
+        @Sendable func handle(
+            _ route: String, _ request: Request, _ body: (RegisteredSource) async throws -> GatewayAnswer
+        ) async throws -> Response {
+            let started = ContinuousClock.now
+            let response: Response
+            do {
+                let source = try await gateway.authenticate(request.headers[.authorization])
+                let answer = try await body(source)
+                response = try GatewayServer.answer(answer.status, answer.body)
+            } catch let problem as Problem {
+                response = problemResponse(problem)
+            } catch is NIOTooManyBytesError {
+                response = problemResponse(Problem(413, "body-too-large", "Body too large",
+                                                   detail: "the body is larger than this route accepts"))
+            } catch {
+                gateway.logger.error("request failed", metadata: ["route": "\(route)", "error": "\(type(of: error))"])
+                response = problemResponse(Problem(500, "internal", "Internal error",
+                                                   detail: "the gateway failed; nothing was acknowledged"))
+            }
+            Counter(label: "mekong_gateway_requests_total",
+                    dimensions: [("route", route), ("status", String(response.status.code))]).increment()
+            Timer(label: "mekong_gateway_request_duration_seconds", dimensions: [("route", route)])
+                .recordNanoseconds(Int64((ContinuousClock.now - started).components.attoseconds / 1_000_000_000
+                    + (ContinuousClock.now - started).components.seconds * 1_000_000_000))
+            return response
+        }
+        return router
+    }
+
+    private static func mediaType(_ request: Request) -> String? {
+        request.headers[.contentType]?.split(separator: ";").first
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+    }
+
+    private static func collect(_ request: Request, upTo limit: Int) async throws -> [UInt8] {
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw Problem(413, "body-too-large", "Body too large", detail: "this route accepts at most \(limit) bytes")
+        }
+    }
+
+    private static func json(_ status: Int, _ object: JSONObject) -> Response {
+        (try? answer(status, .object(object))) ?? Response(status: .internalServerError)
+    }
+
+    static func answer(_ status: Int, _ body: JSONValue) throws -> Response {
+        Response(
+            status: HTTPResponse.Status(code: status), headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSON.serializeBytes(body))))
+    }
+
+    static func problemResponse(_ problem: Problem) -> Response {
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if let retryAfter = problem.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(
+            status: HTTPResponse.Status(code: problem.status), headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSON.serializeBytes(problem.json))))
+    }
+}
+
+extension HTTPField.Name {
+    /// The key id of a plain body's detached signature.
+    static let mekongSigningKey = HTTPField.Name("Mekong-Signing-Key")!
+    /// Ed25519 over the SHA-256 of a plain body, base64.
+    static let mekongSignature = HTTPField.Name("Mekong-Signature")!
+}
+
+/// Why the gateway server could not start.
+public struct GatewayServerError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var description: String { "gateway: \(message)" }
+}
+
+/// The bound port, or why there is none, handed from the server's start callback to `start`.
+private final class BoundPort: Sendable {
+    private let state = Mutex<(result: Result<Int, any Error>?, waiter: CheckedContinuation<Int, any Error>?)>((nil, nil))
+
+    func resolve(_ result: Result<Int, any Error>) {
+        let waiter: CheckedContinuation<Int, any Error>? = state.withLock { state in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: result)
+    }
+
+    func value() async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<Int, any Error>? = state.withLock { state in
+                if let result = state.result { return result }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+}
+
+/// `openapi.yaml`, the gateway's contract, as shipped beside the module.
+enum OpenAPIDocument {
+    static let bytes: [UInt8] = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+            let data = FileManager.default.contents(atPath: url.path)
+        else { return Array("openapi.yaml is missing from the gateway's resources\n".utf8) }
+        return Array(data)
+    }()
+}

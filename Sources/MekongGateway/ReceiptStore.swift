@@ -1,0 +1,154 @@
+import MekongEvents
+import MekongEvidence
+import MekongPostgres
+
+/// What makes a request unit (event, plain report, survey batch) the same on a retry, and what it must match.
+struct Reservation: Sendable {
+    /// The event id for CloudEvents; "report:SOURCE:SUBMISSION" or "survey-batch:SOURCE:SURVEY/WAVE/BATCH" otherwise.
+    let key: String
+    /// The id its event gets if it is new.
+    let eventId: String
+    /// The event hash (CloudEvents) or the request hash (plain bodies).
+    let contentHash: String
+}
+
+/// The answer to a reservation.
+enum ReservationOutcome: Sendable, Equatable {
+    /// Not seen before: write it.
+    case fresh
+    /// Seen, and its write was never confirmed (a failed or concurrent attempt): write it again under `eventId`.
+    case unconfirmed(eventId: String)
+    /// Already written with the same content: answer with the original receipt, write nothing.
+    case replay(receipt: JSONValue)
+    /// The id is taken by other content (or another source).
+    case conflict(String)
+}
+
+/// One reconciliation page.
+struct ReconciliationPage: Sendable {
+    let count: Int
+    let merkleRoot: EventHash
+    let events: [(eventId: String, eventHash: String, recordedTime: String)]
+    let nextPageToken: String?
+}
+
+/// The gateway's evidence store in PostgreSQL (`gateway.receipts`): idempotency reservations, signed receipts, the
+/// sources' signed plain bodies, reconciliation.
+struct ReceiptStore {
+    let connection: PostgresConnection
+
+    /// Reserves every unit in one statement; the outcomes are in the same order.
+    func reserve(_ units: [Reservation], source: String) throws -> [ReservationOutcome] {
+        let rows = try connection.query(
+            """
+            WITH input AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS i(key, event_id, content_hash, n)
+            ), inserted AS (
+                INSERT INTO gateway.receipts (idempotency_key, event_id, source, content_hash, state)
+                SELECT key, event_id, $4, content_hash, 'pending' FROM input
+                ON CONFLICT DO NOTHING
+                RETURNING idempotency_key
+            )
+            SELECT i.key IN (SELECT idempotency_key FROM inserted), r.source, r.content_hash, r.state, r.event_id,
+                   r.receipt::text
+            FROM input i LEFT JOIN gateway.receipts r ON r.idempotency_key = i.key
+            ORDER BY i.n
+            """,
+            [PostgresArray.text(units.map(\.key)), PostgresArray.text(units.map(\.eventId)),
+             PostgresArray.text(units.map(\.contentHash)), source])
+        return try zip(units, rows).map { unit, row in
+            if try row.decode(Bool.self, at: 0) { return .fresh }
+            guard let owner = try row.decode(String?.self, at: 1) else {
+                return .conflict("the id is being used by a request in progress, or by another event; retry later")
+            }
+            guard owner == source else { return .conflict("the id \(unit.eventId) is already used") }
+            let storedHash = try row.decode(String.self, at: 2)
+            guard storedHash == unit.contentHash else {
+                return .conflict(
+                    "\(unit.key) was already received with different content (hash \(storedHash), now \(unit.contentHash))")
+            }
+            if try row.decode(String.self, at: 3) == "written", let receipt = try row.decode(String?.self, at: 5) {
+                return .replay(receipt: try JSON.parse(receipt))
+            }
+            return .unconfirmed(eventId: try row.decode(String.self, at: 4))
+        }
+    }
+
+    /// One unit Kafka confirmed: its receipt, and for plain bodies the evidence (body and source signature).
+    struct Written {
+        let key: String
+        let receipt: Receipt
+        let evidence: JSONValue?
+    }
+
+    /// Marks units written, with their receipts and evidence, in one statement.
+    func complete(_ written: [Written]) throws {
+        guard !written.isEmpty else { return }
+        let rows: [JSONValue] = written.map { unit in
+            .object([
+                "key": .string(unit.key), "eventHash": .string(unit.receipt.eventHash.hex),
+                "recordedTime": .string(unit.receipt.recordedTime.text), "receipt": unit.receipt.json,
+                "evidence": unit.evidence ?? .null,
+            ])
+        }
+        try connection.execute(
+            """
+            UPDATE gateway.receipts r SET state = 'written', event_hash = u->>'eventHash',
+                recorded_time = (u->>'recordedTime')::timestamptz, receipt = u->'receipt',
+                evidence = nullif(u->'evidence', 'null'::jsonb)
+            FROM jsonb_array_elements($1::jsonb) u
+            WHERE r.idempotency_key = u->>'key'
+            """, [JSON.serialize(.array(rows))])
+    }
+
+    /// Drops reservations whose write Kafka refused, so that the source may retry with any content.
+    func release(keys: [String]) throws {
+        guard !keys.isEmpty else { return }
+        try connection.execute(
+            "DELETE FROM gateway.receipts WHERE state = 'pending' AND idempotency_key = ANY($1::text[])",
+            [PostgresArray.text(keys)])
+    }
+
+    /// A source's receipt for an event (its own only).
+    func receipt(eventId: String, source: String) throws -> JSONValue? {
+        let rows = try connection.query(
+            "SELECT receipt::text FROM gateway.receipts WHERE event_id = $1 AND source = $2 AND state = 'written'",
+            [eventId, source])
+        return try rows.first.map { try JSON.parse(try $0.decode(String.self, at: 0)) }
+    }
+
+    /// What the gateway wrote for `source` with `from` <= recorded time < `to`: count and Merkle root of the whole
+    /// window, one page of events in (recorded time, event id) order.
+    func reconciliation(source: String, from: Timestamp, to: Timestamp, pageSize: Int, after: String?) throws
+        -> ReconciliationPage
+    {
+        let all = try connection.query(
+            """
+            SELECT event_id, event_hash, to_char(recorded_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+            FROM gateway.receipts
+            WHERE source = $1 AND state = 'written' AND recorded_time >= $2::timestamptz AND recorded_time < $3::timestamptz
+            ORDER BY recorded_time, event_id
+            """, [source, from.text, to.text])
+        var hashes: [EventHash] = []
+        hashes.reserveCapacity(all.count)
+        var events: [(eventId: String, eventHash: String, recordedTime: String)] = []
+        var started = after == nil
+        var next: String?
+        for row in all {
+            let hex = try row.decode(String.self, at: 1)
+            hashes.append(EventHash(hex: hex) ?? .zero)
+            let eventId = try row.decode(String.self, at: 0)
+            if started {
+                if events.count == pageSize {
+                    if next == nil { next = events.last?.eventId }
+                } else {
+                    events.append((eventId, hex, try row.decode(String.self, at: 2)))
+                }
+            } else if eventId == after {
+                started = true
+            }
+        }
+        return ReconciliationPage(
+            count: all.count, merkleRoot: MerkleTree.root(of: hashes), events: events, nextPageToken: next)
+    }
+}
