@@ -18,6 +18,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# The Python example client (examples/python) and the tests that run it need requests and cryptography.
+python3 -c 'import requests, cryptography' 2>/dev/null || python3 -m pip install --quiet requests cryptography
+
 bash ops/postgres-up.sh
 
 swift build -c release --product mekong

@@ -6,10 +6,15 @@ public enum JSON {
     /// `NaN`/`Infinity`, single quotes, leading zeros, duplicate object keys, nesting deeper than
     /// 128 levels, integers beyond ±2^53 (I-JSON), numbers beyond the double range, invalid UTF-8,
     /// unescaped control characters, lone surrogates in `\u` escapes, a byte order mark, and
-    /// anything after the value except whitespace. `maximumDepth` lowers the nesting limit (for untrusted input
-    /// such as a gateway request); it cannot raise it above 128.
+    /// anything after the value except whitespace.
+    public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
+        try parse(bytes, maximumDepth: 128)
+    }
+
+    /// ``parse(_:)-(Collection<UInt8>)`` with a lower nesting limit, for untrusted input such as a gateway request
+    /// (it cannot raise the limit above 128).
     public static func parse(
-        _ bytes: some Collection<UInt8>, maximumDepth: Int = 128
+        _ bytes: some Collection<UInt8>, maximumDepth: Int
     ) throws(JSONParseError) -> JSONValue {
         let contiguous = bytes.withContiguousStorageIfAvailable { buffer in
             Result { () throws(JSONParseError) -> JSONValue in

@@ -86,17 +86,17 @@ extension Gateway {
         var parameterProblems: [Conflict] = []
         let code = #/^[A-Za-z0-9][A-Za-z0-9._-]*$/#
         if (try? code.wholeMatch(in: survey)) == nil {
-            parameterProblems.append(Conflict(pointer: "survey", code: "schema", message: "survey must match \(code)"))
+            parameterProblems.append(Conflict(code: "schema", message: "survey must match \(code)"))
         }
         let waveNumber = wave.flatMap(Int.init) ?? 0
-        if waveNumber < 1 { parameterProblems.append(Conflict(pointer: "wave", code: "schema", message: "wave must be an integer ≥ 1")) }
+        if waveNumber < 1 { parameterProblems.append(Conflict(code: "schema", message: "wave must be an integer ≥ 1")) }
         let referenceDate = period.flatMap(Self.referenceDate(ofPeriod:))
         if referenceDate == nil {
-            parameterProblems.append(Conflict(pointer: "period", code: "invalid-period",
+            parameterProblems.append(Conflict(code: "invalid-period",
                                               message: "period must be YYYY, YYYY-H1, YYYY-Q3 or YYYY-M07"))
         }
         if batchId.map({ (try? code.wholeMatch(in: $0)) == nil }) ?? true {
-            parameterProblems.append(Conflict(pointer: "batchId", code: "schema", message: "batchId must match \(code)"))
+            parameterProblems.append(Conflict(code: "schema", message: "batchId must match \(code)"))
         }
         if !parameterProblems.isEmpty {
             throw Problem.invalid(parameterProblems[0].code, "query parameters: " + parameterProblems.map(\.message)

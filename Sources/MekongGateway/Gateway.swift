@@ -4,6 +4,7 @@ import MekongCatalog
 import MekongEvents
 import MekongEvidence
 import MekongKafka
+import MekongMetrics
 import MekongPostgres
 import MekongPublishing
 import Metrics
@@ -31,6 +32,8 @@ public final class Gateway: Sendable {
         self.admin = try KafkaAdmin(configuration: configuration.kafka)
         self.database = Database(url: configuration.postgres, threads: configuration.databaseThreads)
         self.logger = logger
+        // Counters recorded before the exporter is bootstrapped would go nowhere.
+        _ = MetricsExporter.bootstrap()
     }
 
     /// Creates or upgrades the gateway's schema (sources, keys, receipts) in the database at `postgres`.
