@@ -147,8 +147,9 @@ import Testing
         #expect(try fixture.recordCount("reports") == 2)
     }
 
-    /// 100 clients at once, each its own connection: Python threads with `requests` (the Linux URLSession hung
-    /// with 100 sessions in flight in this test's first version, on the client side; the server had answered).
+    /// 100 clients at once, each its own connection and session: Python threads with `requests`, a client stack
+    /// independent of the gateway's own. (This test found PostgreSQL JIT-compiling the master-data check, 2.7 s per
+    /// request; `report_problems` now runs with `jit = off`.)
     @Test func aHundredConcurrentClientsEachGetTheirOwnReceipt() async throws {
         let fixture = try await GatewayFixture.start()
         defer { Task { await fixture.stop() } }
