@@ -95,7 +95,7 @@ let package = Package(
             name: "MekongGateway",
             dependencies: [
                 "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongEvidence",
-                "MekongLZ4", "MekongMetrics",
+                "MekongMetrics", "MekongStatistics",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import MekongEvidence
 import MekongGateway
-import MekongMetrics
 import MekongPostgres
 
 struct GatewayCommand: AsyncParsableCommand {
@@ -35,7 +34,6 @@ struct GatewayCommand: AsyncParsableCommand {
         let settings = try connection.resolve()
         let signingKey = try Self.loadOrCreateKey(at: key)
         try Gateway.prepare(postgres: settings.postgres, migrations: try Resources.migrations())
-        _ = MetricsExporter.bootstrap()
         var configuration = GatewayConfiguration(
             host: host, port: port, postgres: settings.postgres, kafka: try settings.kafka(),
             catalog: try Resources.catalog(), key: signingKey)

@@ -69,11 +69,7 @@ extension Gateway {
                     + "the batch is all-or-nothing (send ?partial=true to accept the others)"
                     : conflicts[0].message,
                 conflicts: conflicts)
-            if batch {
-                var summary = ImportSummary()
-                summary.refused = items.count
-                problem.summary = summary
-            }
+            if batch { problem.summary = ImportSummary(refused: items.count) }
             throw problem
         }
 
@@ -93,11 +89,7 @@ extension Gateway {
                 try await release(fresh)
                 var problem = Problem(409, "conflict", "Event id already used for other content",
                                       detail: reused[0].message, conflicts: reused)
-                if batch {
-                    var summary = ImportSummary()
-                    summary.refused = items.count
-                    problem.summary = summary
-                }
+                if batch { problem.summary = ImportSummary(refused: items.count) }
                 throw problem
             }
         }

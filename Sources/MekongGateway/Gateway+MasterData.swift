@@ -26,14 +26,25 @@ extension Gateway {
         }
     }
 
-    /// Whether each code is valid in a classification on a date, and why not.
-    func codeValidity(classification: String, codes: [String], on date: String) async throws
+    /// The day codes must be valid on: a date, or a reference period's last day (the projection's own rule,
+    /// `period_reference_date`).
+    enum ValidityDay: Sendable {
+        case date(String)
+        case endOf(period: String)
+    }
+
+    /// Whether each code is valid in a classification on a day, and why not.
+    func codeValidity(classification: String, codes: [String], on day: ValidityDay) async throws
         -> [(code: String, valid: Bool, reason: String?)]
     {
         try await masterData { connection, schema in
-            try connection.query(
-                "SELECT code, valid, reason FROM \(schema).code_validity($1, $2::text[], $3::date)",
-                [classification, PostgresArray.text(codes), date]
+            let (expression, value) = switch day {
+            case .date(let date): ("$3::date", date)
+            case .endOf(let period): ("\(schema).period_reference_date($3)", period)
+            }
+            return try connection.query(
+                "SELECT code, valid, reason FROM \(schema).code_validity($1, $2::text[], \(expression))",
+                [classification, PostgresArray.text(codes), value]
             ).map { row in
                 (try row.decode(String.self, at: 0), try row.decode(Bool.self, at: 1), try row.decode(String?.self, at: 2))
             }

@@ -90,8 +90,8 @@ extension Gateway {
         }
         let waveNumber = wave.flatMap(Int.init) ?? 0
         if waveNumber < 1 { parameterProblems.append(Conflict(code: "schema", message: "wave must be an integer ≥ 1")) }
-        let referenceDate = period.flatMap(Self.referenceDate(ofPeriod:))
-        if referenceDate == nil {
+        let periodSyntax = #/^[0-9]{4}(-(H[12]|Q[1-4]|M(0[1-9]|1[0-2])))?$/#
+        if period.map({ (try? periodSyntax.wholeMatch(in: $0)) == nil }) ?? true {
             parameterProblems.append(Conflict(code: "invalid-period",
                                               message: "period must be YYYY, YYYY-H1, YYYY-Q3 or YYYY-M07"))
         }
@@ -133,7 +133,7 @@ extension Gateway {
         if conflicts.isEmpty {
             let areas = builder.firstRowOfArea.sorted { $0.value < $1.value }
             let validity = try await codeValidity(
-                classification: "vn-admin-units", codes: areas.map(\.key), on: referenceDate!)
+                classification: "vn-admin-units", codes: areas.map(\.key), on: .endOf(period: period!))
             for (area, result) in zip(areas, validity) where !result.valid {
                 conflicts.append(Conflict(
                     pointer: "/area", row: area.value, code: "master-data",
@@ -182,26 +182,5 @@ extension Gateway {
         case .failed(let message):
             throw Problem.kafkaUnavailable("Kafka did not confirm the write (\(message)); retry the same request")
         }
-    }
-
-    /// The last day of a period (YYYY, YYYY-H1, YYYY-Q3, YYYY-M07) as YYYY-MM-DD: the day its codes must be valid on.
-    static func referenceDate(ofPeriod period: String) -> String? {
-        guard let match = try? #/^([0-9]{4})(?:-(H[12]|Q[1-4]|M(?:0[1-9]|1[0-2])))?$/#.wholeMatch(in: period),
-            let year = Int(match.1)
-        else { return nil }
-        let month: Int
-        switch match.2.map(String.init) {
-        case nil: month = 12
-        case let part?:
-            let number = Int(part.dropFirst())!
-            switch part.first {
-            case "H": month = number * 6
-            case "Q": month = number * 3
-            default: month = number
-            }
-        }
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-        return String(format: "%04d-%02d-%02d", year, month, days)
     }
 }

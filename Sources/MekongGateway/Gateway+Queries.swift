@@ -54,7 +54,7 @@ extension Gateway {
             case let strings = codes.compactMap(\.stringValue), strings.count == codes.count
         else { throw Problem.invalid("schema", "codes is required: an array of at most 10000 strings", conflicts: [
             Conflict(pointer: "/codes", code: "schema", message: "must be an array of at most 10000 strings")]) }
-        let results = try await codeValidity(classification: classification, codes: strings, on: date)
+        let results = try await codeValidity(classification: classification, codes: strings, on: .date(date))
         return .object([
             "classification": .string(classification), "date": .string(date),
             "results": .array(results.map { result in

@@ -90,10 +90,8 @@ extension Gateway {
         for ((index, unit), delivery) in zip(main, deliveries) {
             switch delivery {
             case .success(let report):
-                var submitted = unit.event
-                submitted.recordedtime = nil
                 let receipt = Receipt(
-                    eventId: unit.event.id, eventHash: submitted.hash, requestHash: requestHash, topic: report.topic,
+                    eventId: unit.event.id, eventHash: unit.event.submittedHash, requestHash: requestHash, topic: report.topic,
                     partition: Int(report.partition), offset: report.offset, recordedTime: recorded, source: source.id,
                     contains: parts[index] ?? [], signedBy: configuration.key)
                 written.append(ReceiptStore.Written(key: unit.key, receipt: receipt, evidence: unit.evidence))
@@ -127,10 +125,8 @@ extension Gateway {
             let deliveries = await producer.send(events.map { EventPublisher.record(for: $0, topic: topic) })
             for (event, delivery) in zip(events, deliveries) {
                 let report = try delivery.get()
-                var submitted = event
-                submitted.recordedtime = nil
                 parts.append(Receipt.Part(
-                    eventId: event.id, eventHash: submitted.hash, partition: Int(report.partition), offset: report.offset))
+                    eventId: event.id, eventHash: event.submittedHash, partition: Int(report.partition), offset: report.offset))
             }
         }
         return parts

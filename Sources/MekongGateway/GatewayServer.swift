@@ -174,9 +174,9 @@ public final class GatewayServer: Sendable {
             }
             Counter(label: "mekong_gateway_requests_total",
                     dimensions: [("route", route), ("status", String(response.status.code))]).increment()
+            let elapsed = (ContinuousClock.now - started).components
             Timer(label: "mekong_gateway_request_duration_seconds", dimensions: [("route", route)])
-                .recordNanoseconds(Int64((ContinuousClock.now - started).components.attoseconds / 1_000_000_000
-                    + (ContinuousClock.now - started).components.seconds * 1_000_000_000))
+                .recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
             return response
         }
         return router

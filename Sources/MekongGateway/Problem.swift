@@ -94,6 +94,11 @@ public struct ImportSummary: Sendable {
     public var conflicts: [Conflict] = []
     public var receipts: [JSONValue] = []
 
+    /// An empty summary; `refused` for a batch refused whole.
+    public init(refused: Int = 0) {
+        self.refused = refused
+    }
+
     var status: String {
         if refused == 0 { return "accepted" }
         return accepted + ignored > 0 ? "partial" : "refused"

@@ -1,7 +1,7 @@
 import Foundation
 import MekongEvents
 import MekongEvidence
-import MekongLZ4
+import MekongStatistics
 
 /// RFC 4180 CSV, fed in pieces as they arrive: quoted fields may hold commas, quotes (doubled) and line breaks;
 /// records end at LF or CRLF.
@@ -78,10 +78,7 @@ struct CSVRecordReader {
 final class SurveyBatchBuilder {
     enum Format { case csv, ndjson }
 
-    let survey: String
-    let wave: Int
-    let period: String
-    let batchId: String
+    let batch: SurveyBatchKey
     let source: RegisteredSource
     let key: SigningKey
     let rowsPerChunk: Int
@@ -107,10 +104,7 @@ final class SurveyBatchBuilder {
         survey: String, wave: Int, period: String, batchId: String, format: Format, source: RegisteredSource,
         key: SigningKey, rowsPerChunk: Int, maxJSONDepth: Int
     ) throws {
-        self.survey = survey
-        self.wave = wave
-        self.period = period
-        self.batchId = batchId
+        self.batch = SurveyBatchKey(survey: survey, wave: wave, period: period, batchId: batchId)
         self.format = format
         self.source = source
         self.key = key
@@ -118,8 +112,6 @@ final class SurveyBatchBuilder {
         self.maxJSONDepth = maxJSONDepth
         self.spool = try SpooledEvents()
     }
-
-    var subject: String { "\(survey)/\(wave)/\(batchId)" }
 
     /// Reads the next piece of the body.
     func feed(_ bytes: some Sequence<UInt8>) throws {
@@ -151,9 +143,7 @@ final class SurveyBatchBuilder {
         if rows == 0 && conflicts.isEmpty { conflict(row: nil, "invalid-row", "the batch has no rows") }
         if chunkRows > 0 { try closeChunk(at: time) }
         try spool.close()
-        return event(
-            "vn.gso.survey.upload-completed", at: time,
-            data: common + [("chunks", .number(Double(chunks))), ("expectedRows", .number(Double(rows)))])
+        return event("vn.gso.survey.upload-completed", at: time, data: batch.completionData(chunks: chunks, rows: rows))
     }
 
     private func conflict(row: Int?, _ code: String, _ message: String, pointer: String? = nil) {
@@ -251,9 +241,8 @@ final class SurveyBatchBuilder {
         }
         if firstRowOfArea[area] == nil { firstRowOfArea[area] = row }
         guard conflicts.isEmpty else { return }  // once refused, only look for more faults
-        let line = JSON.serializeBytes(.object(JSONObject([
-            ("rowId", .string(rowId)), ("weight", .number(weight)), ("area", .string(area)), ("values", values),
-        ])))
+        let line = JSON.serializeBytes(
+            StatisticalEvents.SurveyRow.json(rowId: rowId, weight: weight, area: area, values: values))
         if chunkRows > 0 { chunkLines.append(UInt8(ascii: "\n")) }
         chunkLines += line
         chunkRows += 1
@@ -262,29 +251,18 @@ final class SurveyBatchBuilder {
 
     private func closeChunk(at time: Timestamp) throws {
         guard conflicts.isEmpty else { return }
-        let block = try LZ4.compress(chunkLines)
         let chunk = event(
             "vn.gso.survey.chunk-uploaded", at: time,
-            data: common + [
-                ("chunk", .number(Double(chunks))), ("rowCount", .number(Double(chunkRows))),
-                ("encoding", "lz4-block+ndjson"), ("uncompressedBytes", .number(Double(chunkLines.count))),
-                ("rowsSha256", .string(EventHash.sha256(chunkLines).hex)),
-                ("rows", .string(Data(block).base64EncodedString())),
-            ])
+            data: try batch.chunkData(index: chunks, rowCount: chunkRows, ndjson: chunkLines))
         try spool.append(chunk)
         chunks += 1
         chunkRows = 0
         chunkLines.removeAll(keepingCapacity: true)
     }
 
-    private var common: [(String, JSONValue)] {
-        [("survey", .string(survey)), ("wave", .number(Double(wave))), ("period", .string(period)),
-         ("batchId", .string(batchId))]
-    }
-
     private func event(_ type: String, at time: Timestamp, data: [(String, JSONValue)]) -> CloudEvent {
         CloudEvent(
-            id: UUIDv7.generate(), source: source.uri, type: type, time: time, subject: subject,
+            id: UUIDv7.generate(), source: source.uri, type: type, time: time, subject: batch.subject,
             dataschema: "https://schemas.mekong.gso.gov.vn/\(type)/v1.schema.json", data: .object(JSONObject(data))
         ).signed(by: key)
     }

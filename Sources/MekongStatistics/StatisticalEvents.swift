@@ -254,10 +254,12 @@ extension StatisticalEvents {
             self.values = values
         }
 
-        var json: JSONValue {
+        var json: JSONValue { Self.json(rowId: rowId, weight: weight, area: area, values: .object(JSONObject(values))) }
+
+        /// One row as a chunk carries it (a line of its NDJSON).
+        public static func json(rowId: String, weight: Double, area: String, values: JSONValue) -> JSONValue {
             .object(JSONObject([
-                ("rowId", .string(rowId)), ("weight", .number(weight)), ("area", .string(area)),
-                ("values", .object(JSONObject(values))),
+                ("rowId", .string(rowId)), ("weight", .number(weight)), ("area", .string(area)), ("values", values),
             ]))
         }
     }
@@ -269,28 +271,60 @@ extension StatisticalEvents {
         at time: Timestamp
     ) throws -> [CloudEvent] {
         precondition(rowsPerChunk > 0 && !rows.isEmpty)
-        let subject = "\(survey)/\(wave)/\(batchId)"
-        let common: [(String, JSONValue)] = [
-            ("survey", .string(survey)), ("wave", .number(Double(wave))), ("period", .string(period)),
-            ("batchId", .string(batchId)),
-        ]
+        let batch = SurveyBatchKey(survey: survey, wave: wave, period: period, batchId: batchId)
+        let subject = batch.subject
         var events: [CloudEvent] = []
         for (index, start) in stride(from: 0, to: rows.count, by: rowsPerChunk).enumerated() {
             let chunk = rows[start..<min(rows.count, start + rowsPerChunk)]
             let ndjson = Array(chunk.map { JSON.serialize($0.json) }.joined(separator: "\n").utf8)
-            let block = try LZ4.compress(ndjson)
             events.append(event(
                 "vn.gso.survey.chunk-uploaded", version: 1, subject: subject, source: "urn:vn:gso:capi:\(survey)", at: time,
-                data: common + [
-                    ("chunk", .number(Double(index))), ("rowCount", .number(Double(chunk.count))),
-                    ("encoding", "lz4-block+ndjson"), ("uncompressedBytes", .number(Double(ndjson.count))),
-                    ("rowsSha256", .string(EventHash.sha256(ndjson).hex)),
-                    ("rows", .string(Data(block).base64EncodedString())),
-                ]))
+                data: try batch.chunkData(index: index, rowCount: chunk.count, ndjson: ndjson)))
         }
         events.append(event(
             "vn.gso.survey.upload-completed", version: 1, subject: subject, source: "urn:vn:gso:capi:\(survey)", at: time,
-            data: common + [("chunks", .number(Double(events.count))), ("expectedRows", .number(Double(rows.count)))]))
+            data: batch.completionData(chunks: events.count, rows: rows.count)))
         return events
+    }
+}
+
+/// The identity of a survey batch, and the data of its events (`vn.gso.survey.chunk-uploaded` and
+/// `vn.gso.survey.upload-completed` v1): the one place their format is written.
+public struct SurveyBatchKey: Sendable {
+    public let survey: String
+    public let wave: Int
+    public let period: String
+    public let batchId: String
+
+    public init(survey: String, wave: Int, period: String, batchId: String) {
+        self.survey = survey
+        self.wave = wave
+        self.period = period
+        self.batchId = batchId
+    }
+
+    /// The events' subject: survey/wave/batchId.
+    public var subject: String { "\(survey)/\(wave)/\(batchId)" }
+
+    /// A chunk's data: its rows (NDJSON, one ``StatisticalEvents/SurveyRow`` per line) as one LZ4 block in base64,
+    /// with the SHA-256 of the uncompressed rows.
+    public func chunkData(index: Int, rowCount: Int, ndjson: [UInt8]) throws -> [(String, JSONValue)] {
+        let block = try LZ4.compress(ndjson)
+        return common + [
+            ("chunk", .number(Double(index))), ("rowCount", .number(Double(rowCount))),
+            ("encoding", "lz4-block+ndjson"), ("uncompressedBytes", .number(Double(ndjson.count))),
+            ("rowsSha256", .string(EventHash.sha256(ndjson).hex)),
+            ("rows", .string(Data(block).base64EncodedString())),
+        ]
+    }
+
+    /// The completion's data: how many chunks and rows the batch has.
+    public func completionData(chunks: Int, rows: Int) -> [(String, JSONValue)] {
+        common + [("chunks", .number(Double(chunks))), ("expectedRows", .number(Double(rows)))]
+    }
+
+    private var common: [(String, JSONValue)] {
+        [("survey", .string(survey)), ("wave", .number(Double(wave))), ("period", .string(period)),
+         ("batchId", .string(batchId))]
     }
 }

@@ -299,16 +299,9 @@ import Testing
         let fixture = try await GatewayFixture.start()
         defer { Task { await fixture.stop() } }
         let script = MekongBinary.repositoryRoot.appendingPathComponent("ops/api-fuzz.sh").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script, fixture.baseURL.absoluteString.trimmingSuffix("/"), fixture.apiKeyA, "25"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = try await onThread { String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        let fuzz = try await run(
+            "/bin/bash", [script, fixture.baseURL.absoluteString.trimmingSuffix("/"), fixture.apiKeyA, "25"])
+        #expect(fuzz.status == 0, "\(fuzz.output)\n\(fuzz.errors)")
     }
 
     @Test func thePythonExampleClientPublishesAndVerifiesItsReceipts() async throws {
@@ -320,21 +313,13 @@ import Testing
         let apiKeyFile = directory.appendingPathComponent("api-key")
         try Data(fixture.apiKeyA.utf8).write(to: apiKeyFile)
         let receipts = directory.appendingPathComponent("receipts.jsonl")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
+        let client = try await run("/usr/bin/env", [
             "python3", MekongBinary.repositoryRoot.appendingPathComponent("examples/python/mekong_client.py").path,
             "publish", "--url", fixture.baseURL.absoluteString, "--api-key-file", apiKeyFile.path,
             "--key", files.privateFile.path, "--source-uri", "urn:test:prov-a", "--reporting-unit", "U150",
             "--indicator", "POP", "--area", "P1", "--period", "2025-M04", "--count", "5", "--receipts", receipts.path,
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = try await onThread { String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        ])
+        #expect(client.status == 0, "\(client.output)\n\(client.errors)")
         let lines = try String(contentsOf: receipts, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 5)
         for line in lines {
@@ -344,23 +329,20 @@ import Testing
     }
 }
 
+/// Runs a program to completion (waiting on a thread of its own); its exit status, standard output and error.
+func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String, errors: String) {
+    let child = try ChildProcess(URL(fileURLWithPath: executable), arguments)
+    let status = try await onThread { try child.wait(timeout: .seconds(600)) }
+    return (status, child.standardOutput, child.standardError)
+}
+
 /// Runs python3 with `arguments`; its standard output, or a failure with everything it printed.
 func runPython(_ arguments: [String]) async throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3"] + arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let text = try await onThread { String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
-    let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw EvidenceError(.invalidReceipt, "python3", "exit \(process.terminationStatus): \(text)\n\(errorText)")
+    let python = try await run("/usr/bin/env", ["python3"] + arguments)
+    guard python.status == 0 else {
+        throw EvidenceError(.invalidReceipt, "python3", "exit \(python.status): \(python.output)\n\(python.errors)")
     }
-    return text
+    return python.output
 }
 
 extension CloudEvent {
