@@ -126,7 +126,8 @@ let package = Package(
         .executableTarget(
             name: "MekongBenchmarks",
             dependencies: [
-                "MekongEvents", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongProjection", "MekongAudit",
+                "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongProjection",
+                "MekongAudit", "MekongEvidence", "MekongGateway", "MekongStatistics",
             ],
             swiftSettings: strict),
         // Shared by the tests only: throwaway databases on the real server, mock clusters, the built binary.

@@ -1,5 +1,5 @@
 // Benchmarks of the hot paths, each beside a baseline measured in the same run on the same machine.
-// Run: swift run -c release mekong-bench [all|envelope|producer|projector] [--events N] [--runs R]   (BENCHMARKS.md)
+// Run: swift run -c release mekong-bench [all|envelope|producer|projector|gateway] [--events N] [--runs R]   (BENCHMARKS.md)
 import Foundation
 import MekongAudit
 import MekongCatalog
@@ -22,9 +22,11 @@ func option(_ name: String, in words: inout [String], default value: Int) -> Int
 var words = Array(CommandLine.arguments.dropFirst())
 let eventCount = option("--events", in: &words, default: 100_000)
 let runs = option("--runs", in: &words, default: 3)
+/// Single-event requests per latency run of the gateway suite.
+let requestCount = option("--requests", in: &words, default: 5_000)
 let suite = words.first ?? "all"
-guard ["all", "envelope", "producer", "projector"].contains(suite) else {
-    print("usage: mekong-bench [all|envelope|producer|projector] [--events N] [--runs R]")
+guard ["all", "envelope", "producer", "projector", "gateway"].contains(suite) else {
+    print("usage: mekong-bench [all|envelope|producer|projector|gateway] [--events N] [--runs R] [--requests N]")
     exit(2)
 }
 let postgresAdmin = ProcessInfo.processInfo.environment["MEKONG_BENCH_POSTGRES"]
@@ -103,6 +105,12 @@ func databaseURL(_ name: String) -> String {
 }
 
 print("mekong-bench \(suite): \(eventCount) events, \(runs) runs each, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+
+// The gateway generates its own signed events (section 4, GatewayBenchmark.swift).
+if suite == "gateway" {
+    try await gatewayBenchmark(events: eventCount, requests: requestCount, runs: runs, admin: try PostgresConnection(url: postgresAdmin))
+    exit(0)
+}
 let events = makeEvents(eventCount)
 let records = events.map { EventPublisher.record(for: $0, topic: "reports") }
 print("average record value: \(records.reduce(0) { $0 + $1.value.count } / records.count) bytes")
@@ -227,4 +235,10 @@ if suite == "all" || suite == "projector" {
     let pythonRate = report("baseline: Python (confluent-kafka + psycopg, COPY, batches)", total, baseline)
     let swiftRate = report("audit projection on the engine, Kafka → audit_v1.events", total, swift)
     print(String(format: "ratios: engine / Python %.2f×, engine / raw binary COPY %.2f", swiftRate / pythonRate, swiftRate / copyRate))
+}
+
+// MARK: - 4. Gateway: batched throughput and single-event latency over HTTP (GatewayBenchmark.swift)
+
+if suite == "all" {
+    try await gatewayBenchmark(events: eventCount, requests: requestCount, runs: runs, admin: try PostgresConnection(url: postgresAdmin))
 }

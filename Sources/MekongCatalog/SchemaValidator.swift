@@ -6,6 +6,10 @@ struct SchemaValidator {
     let limit: Int
     private(set) var violations: [SchemaViolation] = []
     private var path: [PathToken] = []
+    /// A probe only asks whether a value matches: it stops at the first violation and writes no message. Combinators
+    /// probe their alternatives first and describe them only when the combinator fails.
+    private var probing = false
+    private var probeFailed = false
 
     enum PathToken {
         case key(String)
@@ -17,7 +21,7 @@ struct SchemaValidator {
         self.limit = limit
     }
 
-    var isFull: Bool { violations.count >= limit }
+    var isFull: Bool { probing ? probeFailed : violations.count >= limit }
 
     mutating func validate(_ node: SchemaNode, _ value: JSONValue) {
         for check in node.checks {
@@ -133,23 +137,31 @@ struct SchemaValidator {
         case .allOf(let schemas):
             for schema in schemas { validate(schema, value) }
         case .anyOf(let schemas):
-            let outcomes = schemas.map { trial($0, value) }
-            if outcomes.allSatisfy({ !$0.isEmpty }) {
-                report("must match at least one anyOf alternative" + closest(outcomes))
+            if !schemas.contains(where: { matches($0, value) }) {
+                let closest = probing ? "" : closest(schemas.map { trial($0, value) })
+                report("must match at least one anyOf alternative" + closest)
             }
         case .oneOf(let schemas):
-            let outcomes = schemas.map { trial($0, value) }
-            let matched = outcomes.indices.filter { outcomes[$0].isEmpty }
+            let matched = schemas.indices.filter { matches(schemas[$0], value) }
             if matched.isEmpty {
-                report("must match exactly one oneOf alternative, matched none" + closest(outcomes))
+                let closest = probing ? "" : closest(schemas.map { trial($0, value) })
+                report("must match exactly one oneOf alternative, matched none" + closest)
             } else if matched.count > 1 {
                 report(
                     "must match exactly one oneOf alternative, matched \(matched.count) (alternatives \(matched.map { String($0 + 1) }.joined(separator: ", ")))"
                 )
             }
         case .not(let schema):
-            if trial(schema, value).isEmpty { report("must not match the schema in 'not'") }
+            if matches(schema, value) { report("must not match the schema in 'not'") }
         }
+    }
+
+    /// Whether `value` matches `schema` (a probe: no messages).
+    private func matches(_ schema: SchemaNode, _ value: JSONValue) -> Bool {
+        var probe = SchemaValidator(definitions: definitions, limit: 1)
+        probe.probing = true
+        probe.validate(schema, value)
+        return !probe.probeFailed
     }
 
     /// Validates against `schema` on the side, for combinators; paths stay absolute.
@@ -172,9 +184,13 @@ struct SchemaValidator {
         return " (closest: alternative \(best + 1): \(details.joined(separator: "; ")))"
     }
 
-    private mutating func report(_ message: String) {
+    private mutating func report(_ message: @autoclosure () -> String) {
         guard !isFull else { return }
-        violations.append(SchemaViolation(path: pointer(), message: message))
+        if probing {
+            probeFailed = true
+            return
+        }
+        violations.append(SchemaViolation(path: pointer(), message: message()))
     }
 
     private func pointer() -> String {

@@ -32,8 +32,9 @@ extension Gateway {
         var conflicts: [Conflict] = []
         var admitted: [(index: Int, event: CloudEvent, topic: String)] = []
         var firstIndexOfID: [String: Int] = [:]
-        for (index, item) in items.enumerated() {
-            switch admit(item, source: source) {
+        let admissions = await concurrentMap(items) { [self] item in admit(item, source: source) }
+        for (index, admission) in admissions.enumerated() {
+            switch admission {
             case .failure(let found):
                 conflicts += found.map { var conflict = $0; conflict.index = batch ? index : nil; return conflict }
             case .success(let (event, topic)):
@@ -51,8 +52,8 @@ extension Gateway {
         if !reports.isEmpty {
             let problems = try await reportProblems(reports.map(\.event.data))
             var refused: Set<Int> = []
-            for problem in problems {
-                let index = reports[problem.report].index
+            for (report, problem) in problems {
+                let index = reports[report].index
                 refused.insert(index)
                 conflicts.append(Conflict(
                     index: batch ? index : nil, pointer: "/data" + problem.pointer, code: problem.code,
@@ -74,8 +75,7 @@ extension Gateway {
         }
 
         let units = admitted.map { item in
-            WriteUnit(key: item.event.id, event: item.event, topic: item.topic, contentHash: item.event.submittedHash.hex,
-                      evidence: nil, builtByGateway: false, parts: nil)
+            WriteUnit(event: item.event, topic: item.topic)
         }
         let outcomes = try await reserve(units, source: source)
         if !batch || !partial {

@@ -1,33 +1,113 @@
 import MekongEvents
 import MekongPostgres
 
-/// A problem `statistics.report_problems` found in one report.
-struct ReportProblem: Sendable {
-    /// Index in the list of reports checked.
-    let report: Int
-    /// JSON pointer into the report's data.
-    let pointer: String
-    let code: String
-    let message: String
+/// The gateway's copy of the master data, replaced when the projection moves (``MasterDataSnapshot``), and the
+/// projection's reading of the periods seen so far under its active version.
+struct MasterDataCache: Sendable {
+    var snapshot: MasterDataSnapshot?
+    var periods: [String: MasterDataSnapshot.Period] = [:]
+    var periodsVersion = 0
 }
 
 extension Gateway {
-    /// Checks reports' data against the master-data projection (`statistics`): indicators defined, periods of the
-    /// indicator's periodicity, dimensions as defined, every code valid at the period's reference date.
-    func reportProblems(_ reports: [JSONValue]) async throws -> [ReportProblem] {
-        let batch = JSON.serialize(.array(reports))
-        return try await masterData { connection, schema in
-            try connection.query("SELECT report, pointer, problem, message FROM \(schema).report_problems($1::jsonb)", [batch])
-                .map { row in
-                    ReportProblem(
-                        report: try row.decode(Int.self, at: 0), pointer: try row.decode(String.self, at: 1),
-                        code: try row.decode(String.self, at: 2), message: try row.decode(String.self, at: 3))
+    /// The master data as the active `statistics` version holds it now, and its reading of `periods`. One query
+    /// when nothing moved; the snapshot is reloaded only after a master-data event was projected or a new version
+    /// activated.
+    func masterDataSnapshot(periods: Set<String>) async throws
+        -> (MasterDataSnapshot, [String: MasterDataSnapshot.Period])
+    {
+        let cached = masterDataCache.withLock { $0 }
+        let topic = configuration.catalog.topic(carrying: "vn.gso.classification.published")?.name ?? "master-data"
+        let (snapshot, known) = try await masterData { connection, schema, version in
+            let offsets = try connection.query(
+                """
+                SELECT coalesce(sum(next_offset), 0)::bigint FROM mekong.checkpoints
+                WHERE projection = 'statistics' AND version = $1 AND topic = $2
+                """, [version, topic])[0].decode(Int64.self, at: 0)
+            let position = MasterDataSnapshot.Position(version: version, masterDataOffsets: offsets)
+            var snapshot = cached.snapshot
+            if snapshot?.position != position {
+                snapshot = try Self.loadSnapshot(connection, schema: schema, position: position)
+            }
+            var known = cached.periodsVersion == version ? cached.periods : [:]
+            let missing = periods.filter { known[$0] == nil }.sorted()
+            if !missing.isEmpty {
+                for row in try connection.query(
+                    "SELECT p, \(schema).period_type(p), \(schema).period_reference_date(p)::text FROM unnest($1::text[]) p",
+                    [PostgresArray.text(missing)])
+                {
+                    known[try row.decode(String.self, at: 0)] = MasterDataSnapshot.Period(
+                        type: try row.decode(String?.self, at: 1), referenceDate: try row.decode(String?.self, at: 2))
                 }
+            }
+            return (snapshot!, known)
+        }
+        masterDataCache.withLock { cache in
+            if cache.snapshot?.position != snapshot.position { cache.snapshot = snapshot }
+            if cache.periodsVersion != snapshot.position.version {
+                cache.periods = [:]
+                cache.periodsVersion = snapshot.position.version
+            }
+            cache.periods.merge(known) { old, _ in old }
+        }
+        if cached.snapshot?.position != snapshot.position {
+            logger.info("master data loaded", metadata: [
+                "version": "\(snapshot.position.version)", "offsets": "\(snapshot.position.masterDataOffsets)",
+                "indicators": "\(snapshot.indicators.count)",
+                "codes": "\(snapshot.intervals.values.reduce(0) { $0 + $1.count })",
+            ])
+        }
+        return (snapshot, known)
+    }
+
+    private static func loadSnapshot(_ connection: PostgresConnection, schema: String, position: MasterDataSnapshot.Position)
+        throws -> MasterDataSnapshot
+    {
+        try connection.transaction { connection in
+            // JIT would compile these plans on every load (their row estimates are high); they read ~14 000 rows.
+            try connection.execute("SET LOCAL jit = off")
+            var intervals: [String: [String: [MasterDataSnapshot.Interval]]] = [:]
+            for row in try connection.query(
+                """
+                SELECT classification, code, valid_from::text, valid_to::text FROM \(schema).items_known_at('infinity')
+                ORDER BY classification, code, valid_from
+                """)
+            {
+                let interval = MasterDataSnapshot.Interval(
+                    from: try row.decode(String.self, at: 2), to: try row.decode(String?.self, at: 3))
+                intervals[try row.decode(String.self, at: 0), default: [:]][try row.decode(String.self, at: 1), default: []]
+                    .append(interval)
+            }
+            var indicators: [String: MasterDataSnapshot.Indicator] = [:]
+            for row in try connection.query(
+                "SELECT code, array_to_json(periodicities)::text, dimensions::text FROM \(schema).indicators WHERE recorded_to IS NULL")
+            {
+                let periodicities = try JSON.parse(try row.decode(String.self, at: 1)).arrayValue?.compactMap(\.stringValue) ?? []
+                var dimensions: [String: String] = [:]
+                for (name, classification) in try JSON.parse(try row.decode(String.self, at: 2)).objectValue ?? JSONObject() {
+                    dimensions[name] = classification.stringValue
+                }
+                indicators[try row.decode(String.self, at: 0)] = MasterDataSnapshot.Indicator(
+                    periodicities: periodicities, dimensions: dimensions)
+            }
+            return MasterDataSnapshot(position: position, indicators: indicators, intervals: intervals)
         }
     }
 
-    /// The day codes must be valid on: a date, or a reference period's last day (the projection's own rule,
-    /// `period_reference_date`).
+    /// Checks reports' data against the master data: indicators defined, periods of the indicator's periodicity,
+    /// dimensions as defined, every code valid at the period's reference date. Problems carry the report's index.
+    func reportProblems(_ reports: [JSONValue]) async throws -> [(report: Int, problem: MasterDataSnapshot.Problem)] {
+        let periods = Set(reports.compactMap { $0["period"]?.stringValue })
+        let (snapshot, known) = try await masterDataSnapshot(periods: periods)
+        var found: [(report: Int, problem: MasterDataSnapshot.Problem)] = []
+        for (index, report) in reports.enumerated() {
+            let period = known[report["period"]?.stringValue ?? ""] ?? MasterDataSnapshot.Period(type: nil, referenceDate: nil)
+            found += snapshot.problems(inReport: report, period: period).map { (index, $0) }
+        }
+        return found
+    }
+
+    /// The day codes must be valid on: a date, or a reference period's last day.
     enum ValidityDay: Sendable {
         case date(String)
         case endOf(period: String)
@@ -37,23 +117,29 @@ extension Gateway {
     func codeValidity(classification: String, codes: [String], on day: ValidityDay) async throws
         -> [(code: String, valid: Bool, reason: String?)]
     {
-        try await masterData { connection, schema in
-            let (expression, value) = switch day {
-            case .date(let date): ("$3::date", date)
-            case .endOf(let period): ("\(schema).period_reference_date($3)", period)
+        let date: String
+        let snapshot: MasterDataSnapshot
+        switch day {
+        case .date(let text):
+            guard isCalendarDay(text) else { throw Problem.badRequest("invalid-date", "not a date (YYYY-MM-DD)") }
+            (snapshot, _) = try await masterDataSnapshot(periods: [])
+            date = text
+        case .endOf(let period):
+            let (loaded, known) = try await masterDataSnapshot(periods: [period])
+            guard let reference = known[period]?.referenceDate else {
+                throw Problem.badRequest("invalid-period", "\(period) is not a period")
             }
-            return try connection.query(
-                "SELECT code, valid, reason FROM \(schema).code_validity($1, $2::text[], \(expression))",
-                [classification, PostgresArray.text(codes), value]
-            ).map { row in
-                (try row.decode(String.self, at: 0), try row.decode(Bool.self, at: 1), try row.decode(String?.self, at: 2))
-            }
+            (snapshot, date) = (loaded, reference)
+        }
+        return codes.map { code in
+            let (valid, reason) = snapshot.validity(of: code, in: classification, on: date)
+            return (code, valid, reason)
         }
     }
 
     /// `GET /v1/classifications/{id}/items?asOf=`: the items valid on a date.
     func classificationItems(_ classification: String, asOf date: String) async throws -> JSONValue {
-        let items = try await masterData { connection, schema in
+        let items = try await masterData { connection, schema, _ in
             try connection.query(
                 """
                 SELECT coalesce(json_agg(json_build_object('code', code, 'name', name_vi, 'nameEn', name_en,
@@ -65,7 +151,7 @@ extension Gateway {
         }
         let parsed = try JSON.parse(items)
         if parsed.arrayValue?.isEmpty ?? true {
-            let known = try await masterData { connection, schema in
+            let known = try await masterData { connection, schema, _ in
                 try !connection.query(
                     "SELECT 1 FROM \(schema).classification_versions WHERE classification = $1 LIMIT 1", [classification]
                 ).isEmpty
@@ -79,7 +165,7 @@ extension Gateway {
     /// directly, so that functions a later migration added are found before the next activation); a database
     /// without it answers 503.
     private func masterData<T: Sendable>(
-        _ body: @escaping @Sendable (PostgresConnection, String) throws -> T
+        _ body: @escaping @Sendable (PostgresConnection, String, Int) throws -> T
     ) async throws -> T {
         do {
             return try await db { connection in
@@ -88,7 +174,7 @@ extension Gateway {
                 guard let version = try active.first?.decode(Int.self, at: 0) else {
                     throw PostgresError(code: .queryFailed, message: "no active statistics version", sqlState: "3F000")
                 }
-                return try body(connection, "statistics_v\(version)")
+                return try body(connection, "statistics_v\(version)", version)
             }
         } catch let error as PostgresError where ["3F000", "42P01", "42883"].contains(error.sqlState ?? "") {
             throw Problem(

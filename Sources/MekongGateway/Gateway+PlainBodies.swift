@@ -55,17 +55,16 @@ extension Gateway {
         }
         if conflicts.isEmpty {
             conflicts = try await reportProblems([event.data]).map {
-                Conflict(pointer: $0.pointer, code: $0.code, message: $0.message)
+                Conflict(pointer: $0.problem.pointer, code: $0.problem.code, message: $0.problem.message)
             }
         }
         if !conflicts.isEmpty { throw Problem.invalid(conflicts[0].code, conflicts[0].message, conflicts: conflicts) }
 
         let unit = WriteUnit(
-            key: "report:\(source.id):\(submissionId)", event: event, topic: topic.name, contentHash: requestHash.hex,
+            key: "report:\(source.id):\(submissionId)", builtEvent: event, topic: topic.name, requestHash: requestHash,
             evidence: .object([
                 "body": .object(object), "signingKey": .string(signingKey ?? ""), "signature": .string(signature ?? ""),
-            ]),
-            builtByGateway: true, parts: nil)
+            ]))
         return try await writeOne(unit, requestHash: requestHash, source: source)
     }
 
@@ -149,14 +148,14 @@ extension Gateway {
             throw Problem(500, "catalog", "Catalog incomplete", detail: "no topic carries survey uploads")
         }
         let unit = WriteUnit(
-            key: "survey-batch:\(source.id):\(survey)/\(waveNumber)/\(batchId!)", event: completion, topic: topic.name,
-            contentHash: requestHash.hex,
+            key: "survey-batch:\(source.id):\(survey)/\(waveNumber)/\(batchId!)", builtEvent: completion, topic: topic.name,
+            requestHash: requestHash,
             evidence: .object([
                 "contentType": .string(contentType ?? ""), "bytes": .number(Double(size)),
                 "rows": .number(Double(builder.rows)), "chunks": .number(Double(builder.chunks)),
                 "signingKey": .string(keyId), "signature": .string(signature),
             ]),
-            builtByGateway: true, parts: builder.spool)
+            parts: builder.spool)
         return try await writeOne(unit, requestHash: requestHash, source: source)
     }
 

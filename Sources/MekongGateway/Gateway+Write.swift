@@ -9,7 +9,9 @@ import Metrics
 /// survey batch (its chunk events, then its completion event).
 struct WriteUnit: Sendable {
     let key: String
-    var event: CloudEvent
+    private(set) var event: CloudEvent
+    /// `event.submittedHash`, computed once.
+    private(set) var eventHash: EventHash
     let topic: String
     /// What a retry must match (event hash, or request hash for plain bodies).
     let contentHash: String
@@ -19,6 +21,43 @@ struct WriteUnit: Sendable {
     let builtByGateway: Bool
     /// Survey chunks written before `event`, covered by its receipt.
     let parts: SpooledEvents?
+
+    /// A source's own event: a retry must carry the same event.
+    init(event: CloudEvent, topic: String) {
+        let hash = event.submittedHash
+        self.init(key: event.id, event: event, eventHash: hash, topic: topic, contentHash: hash.hex, evidence: nil,
+                  builtByGateway: false, parts: nil)
+    }
+
+    /// An event the gateway built from a plain body: a retry must carry the same body (`requestHash`).
+    init(key: String, builtEvent event: CloudEvent, topic: String, requestHash: EventHash, evidence: JSONValue,
+         parts: SpooledEvents? = nil) {
+        self.init(key: key, event: event, eventHash: event.submittedHash, topic: topic, contentHash: requestHash.hex,
+                  evidence: evidence, builtByGateway: true, parts: parts)
+    }
+
+    private init(key: String, event: CloudEvent, eventHash: EventHash, topic: String, contentHash: String,
+                 evidence: JSONValue?, builtByGateway: Bool, parts: SpooledEvents?) {
+        self.key = key
+        self.event = event
+        self.eventHash = eventHash
+        self.topic = topic
+        self.contentHash = contentHash
+        self.evidence = evidence
+        self.builtByGateway = builtByGateway
+        self.parts = parts
+    }
+
+    /// Takes the id an earlier, unconfirmed attempt reserved (the gateway's own events are signed again).
+    mutating func adopt(eventId: String, signingKey: SigningKey) {
+        guard eventId != event.id else { return }
+        event.id = eventId
+        if builtByGateway { event = event.signed(by: signingKey) }
+        eventHash = event.submittedHash
+    }
+
+    /// Stamps the time the gateway recorded the event (not covered by `eventHash`).
+    mutating func record(at time: Timestamp) { event.recordedtime = time }
 }
 
 /// What became of a unit.
@@ -64,11 +103,8 @@ extension Gateway {
             case .conflict(let message): results[index] = .conflict(message)
             case .fresh, .unconfirmed:
                 var unit = unit
-                if case .unconfirmed(let eventId) = outcome, eventId != unit.event.id {
-                    unit.event.id = eventId
-                    if unit.builtByGateway { unit.event = unit.event.signed(by: configuration.key) }
-                }
-                unit.event.recordedtime = recorded
+                if case .unconfirmed(let eventId) = outcome { unit.adopt(eventId: eventId, signingKey: configuration.key) }
+                unit.record(at: recorded)
                 toWrite.append((index, unit))
             }
         }
@@ -86,19 +122,25 @@ extension Gateway {
         }
         let main = toWrite.filter { failed[$0.index] == nil }
         let deliveries = await producer.send(main.map { EventPublisher.record(for: $0.unit.event, topic: $0.unit.topic) })
-        var written: [ReceiptStore.Written] = []
+        var confirmed: [(index: Int, unit: WriteUnit, report: DeliveryReport, parts: [Receipt.Part])] = []
         for ((index, unit), delivery) in zip(main, deliveries) {
             switch delivery {
-            case .success(let report):
-                let receipt = Receipt(
-                    eventId: unit.event.id, eventHash: unit.event.submittedHash, requestHash: requestHash, topic: report.topic,
-                    partition: Int(report.partition), offset: report.offset, recordedTime: recorded, source: source.id,
-                    contains: parts[index] ?? [], signedBy: configuration.key)
-                written.append(ReceiptStore.Written(key: unit.key, receipt: receipt, evidence: unit.evidence))
-                results[index] = .written(receipt)
-            case .failure(let error):
-                failed[index] = error.description
+            case .success(let report): confirmed.append((index, unit, report, parts[index] ?? []))
+            case .failure(let error): failed[index] = error.description
             }
+        }
+        let key = configuration.key
+        let sourceID = source.id
+        let receipts = await concurrentMap(confirmed) { item in
+            Receipt(
+                eventId: item.unit.event.id, eventHash: item.unit.eventHash, requestHash: requestHash,
+                topic: item.report.topic, partition: Int(item.report.partition), offset: item.report.offset,
+                recordedTime: recorded, source: sourceID, contains: item.parts, signedBy: key)
+        }
+        var written: [ReceiptStore.Written] = []
+        for (item, receipt) in zip(confirmed, receipts) {
+            written.append(ReceiptStore.Written(key: item.unit.key, receipt: receipt, evidence: item.unit.evidence))
+            results[item.index] = .written(receipt)
         }
         for (index, message) in failed {
             results[index] = .failed(message)

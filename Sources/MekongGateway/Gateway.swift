@@ -8,6 +8,7 @@ import MekongMetrics
 import MekongPostgres
 import MekongPublishing
 import Metrics
+import Synchronization
 
 /// The ingestion gateway's work, independent of HTTP: authenticate a source, admit its events (envelope, schema,
 /// signature, scope, master data, limits), write them to Kafka and answer with signed receipts once Kafka has
@@ -18,6 +19,7 @@ public final class Gateway: Sendable {
     let producer: Producer
     let admin: KafkaAdmin
     let limiter = RateLimiter()
+    let masterDataCache = Mutex(MasterDataCache())
     let logger: Logger
 
     static let reportType = "vn.gso.report.submitted"
@@ -103,5 +105,22 @@ public final class Gateway: Sendable {
             postgres = "unreachable"
         }
         return (kafka == "ok" && postgres == "ok", kafka, postgres)
+    }
+}
+
+/// `transform` applied to every element, in order, the work split over the machine's cores: for the per-event
+/// Ed25519 work of a batch (checking a signature takes ~70 µs, signing a receipt ~15 µs).
+func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escaping @Sendable (T) -> R) async -> [R] {
+    let parts = min(items.count / 16 + 1, ProcessInfo.processInfo.activeProcessorCount)
+    guard parts > 1 else { return items.map(transform) }
+    let size = (items.count + parts - 1) / parts
+    return await withTaskGroup(of: (Int, [R]).self) { group in
+        for part in 0..<parts {
+            let slice = Array(items[(part * size)..<min(items.count, (part + 1) * size)])
+            group.addTask { (part, slice.map(transform)) }
+        }
+        var results = [[R]](repeating: [], count: parts)
+        for await (part, mapped) in group { results[part] = mapped }
+        return results.flatMap { $0 }
     }
 }

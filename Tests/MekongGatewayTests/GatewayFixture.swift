@@ -81,6 +81,11 @@ final class GatewayFixture: @unchecked Sendable {
             events.indicatorDefined("POP", nameVi: "Dân số", nameEn: "Population", unit: "person",
                                     periodicities: ["month"], at: Timestamp(rfc3339: "2024-01-01T00:02:00Z")!),
         ]
+        try await publishMasterData(master)
+    }
+
+    /// Writes master-data events to the cluster and projects them into the statistics projection.
+    func publishMasterData(_ master: [CloudEvent]) async throws {
         let producer = try Producer(configuration: cluster.configuration(["message.max.bytes": "4000000"]))
         for result in await producer.send(master.map { EventPublisher.record(for: $0, topic: "master-data") }) {
             _ = try result.get()

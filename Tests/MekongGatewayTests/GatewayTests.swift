@@ -149,7 +149,7 @@ import Testing
 
     /// 100 clients at once, each its own connection and session: Python threads with `requests`, a client stack
     /// independent of the gateway's own. (This test found PostgreSQL JIT-compiling the master-data check, 2.7 s per
-    /// request; `report_problems` now runs with `jit = off`.)
+    /// request; the check now reads an in-memory snapshot, and the snapshot loads with `jit = off`.)
     @Test func aHundredConcurrentClientsEachGetTheirOwnReceipt() async throws {
         let fixture = try await GatewayFixture.start()
         defer { Task { await fixture.stop() } }
@@ -272,7 +272,24 @@ import Testing
         #expect(results.map { $0["valid"]?.boolValue } == [true, false, false])
         #expect(results[1]["reason"]?.stringValue?.contains("not yet valid") == true)
         #expect(results[2]["reason"]?.stringValue?.contains("not a code") == true)
+        let impossibleDay = Array(#"{"date":"2025-02-30","codes":["P1"]}"#.utf8)
+        let refusedDay = try await fixture.clientA.send(
+            "POST", "v1/classifications/vn-admin-units/validate", contentType: "application/json", body: impossibleDay)
+        #expect(refusedDay.status == 400 && refusedDay.json?["code"]?.stringValue == "invalid-date")
         #expect(try await fixture.clientA.send("GET", "v1/classifications/nope/items?asOf=2025-08-01").status == 404)
+
+        // The gateway follows master data that changes while it runs: P4 opens on 2025-08-01.
+        let beforeOpening = try await fixture.clientA.post(fixture.report(area: "P4", period: "2025-M08"))
+        #expect(beforeOpening.status == 422)
+        #expect(beforeOpening.json?["detail"]?.stringValue?.contains("code P4 is not in classification") == true)
+        try await fixture.publishMasterData([fixture.events.itemsChanged(
+            "vn-admin-units", version: "2025", effectiveDate: "2025-08-01",
+            changes: [.open(code: "P4", parent: "VN", level: 2, nameVi: "Tỉnh Bốn")], at: Timestamp(date: Date()))])
+        let afterOpening = try await fixture.clientA.post(fixture.report(area: "P4", period: "2025-M08"))
+        #expect(afterOpening.status == 201, "\(String(decoding: afterOpening.body, as: UTF8.self))")
+        let tooEarly = try await fixture.clientA.post(fixture.report(area: "P4", period: "2025-M07"))
+        #expect(tooEarly.status == 422)
+        #expect(tooEarly.json?["detail"]?.stringValue?.contains("it is valid from 2025-08-01") == true)
         #expect(try await fixture.clientA.send("GET", "readyz").status == 200)
         let metrics = try await fixture.clientA.send("GET", "metrics")
         #expect(metrics.status == 200 && String(decoding: metrics.body, as: UTF8.self).contains("mekong_gateway_requests_total"))
