@@ -156,9 +156,10 @@ func gatewayBenchmark(events eventCount: Int, requests perRun: Int, runs: Int, a
     for result in await direct.send(bench.reports(100, label: "warm-kafka").map {
         EventPublisher.record(for: $0, topic: "reports")
     }) { _ = try result.get() }
-    _ = try closedLoop(port: port, requests: [bench.postEvents(JSON.serializeBytes(.array(
+    _ = try await closedLoop(port: port, requests: [bench.postEvents(JSON.serializeBytes(.array(
         bench.reports(100, label: "warm-gateway").map(\.json))), batch: true)], connections: 1, check: expect(200, accepted: 100))
     var gatewaySeconds: [Double] = []
+    var oneClientSeconds: [Double] = []
     var kafkaSeconds: [Double] = []
     var cryptoSeconds: [Double] = []
     let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -187,17 +188,21 @@ func gatewayBenchmark(events eventCount: Int, requests perRun: Int, runs: Int, a
             exit(1)
         }
 
-        let bodies = stride(from: 0, to: signed.count, by: batchSize).map { start in
-            bench.postEvents(JSON.serializeBytes(.array(signed[start..<min(start + batchSize, signed.count)].map(\.json))),
-                             batch: true)
-        }
-        let before = try bench.reportRecords()
-        gatewaySeconds.append(try closedLoop(port: port, requests: bodies, connections: connections,
-                                             check: expect(200, accepted: batchSize)))
-        let written = try bench.reportRecords() - before
-        guard written == Int64(signed.count) else {
-            print("FAILED: the gateway accepted \(signed.count) events but Kafka holds \(written) more")
-            exit(1)
+        // The gateway: a single source sending batch after batch, then several at once (fresh events for each).
+        for (clients, events) in [(1, bench.reports(eventCount, label: "s\(run)")), (connections, signed)] {
+            let bodies = stride(from: 0, to: events.count, by: batchSize).map { start in
+                bench.postEvents(
+                    JSON.serializeBytes(.array(events[start..<min(start + batchSize, events.count)].map(\.json))), batch: true)
+            }
+            let before = try bench.reportRecords()
+            let seconds = try await closedLoop(port: port, requests: bodies, connections: clients,
+                                               check: expect(200, accepted: batchSize))
+            if clients == 1 { oneClientSeconds.append(seconds) } else { gatewaySeconds.append(seconds) }
+            let written = try bench.reportRecords() - before
+            guard written == Int64(events.count) else {
+                print("FAILED: the gateway accepted \(events.count) events but Kafka holds \(written) more")
+                exit(1)
+            }
         }
         let records = signed.map { EventPublisher.record(for: $0, topic: "reports") }
         kafkaSeconds.append(try await timeAsync {
@@ -206,6 +211,7 @@ func gatewayBenchmark(events eventCount: Int, requests perRun: Int, runs: Int, a
     }
     _ = report("ceiling: Ed25519 only, verify + sign a receipt per event, \(cores) threads", eventCount, cryptoSeconds)
     _ = report("baseline: the same events straight to Kafka (librdkafka, acks=all)", eventCount, kafkaSeconds)
+    _ = report("gateway: POST /v1/events, batches of \(batchSize), 1 connection", eventCount, oneClientSeconds)
     _ = report("gateway: POST /v1/events, batches of \(batchSize), \(connections) connections", eventCount, gatewaySeconds)
 
     // 2. Latency at a fixed rate: single events against the HTTP floor (GET /healthz) and a single Kafka write.
@@ -217,17 +223,17 @@ func gatewayBenchmark(events eventCount: Int, requests perRun: Int, runs: Int, a
         let requests = bench.reports(perRun, label: "l\(run)").map {
             bench.postEvents(JSON.serializeBytes($0.json), batch: false)
         }
-        health.append(try openLoop(port: port, requests: Array(repeating: HTTPConnection.request("GET", "/healthz"),
+        health.append(try await openLoop(port: port, requests: Array(repeating: HTTPConnection.request("GET", "/healthz"),
                                                                 count: perRun),
                                    rate: rate, connections: 16, check: expect(200)))
-        single.append(try openLoop(port: port, requests: requests, rate: rate, connections: 16, check: expect(201)))
+        single.append(try await openLoop(port: port, requests: requests, rate: rate, connections: 16, check: expect(201)))
         let records = bench.reports(perRun, label: "k\(run)").map { EventPublisher.record(for: $0, topic: "reports") }
         kafka.append(try await kafkaLatency(direct, records: records, rate: rate))
     }
     direct.close()
     let receipts = try bench.receiptsWritten()
-    guard receipts == 100 + runs * (eventCount + perRun) else {
-        print("FAILED: \(receipts) receipts written, expected \(100 + runs * (eventCount + perRun))")
+    guard receipts == 100 + runs * (2 * eventCount + perRun) else {
+        print("FAILED: \(receipts) receipts written, expected \(100 + runs * (2 * eventCount + perRun))")
         exit(1)
     }
     reportLatency("baseline: GET /healthz (the HTTP stack alone)", health, rate: rate)

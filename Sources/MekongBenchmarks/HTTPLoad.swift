@@ -92,6 +92,15 @@ final class HTTPConnection {
     }
 }
 
+/// Runs blocking work on a thread of its own and waits for it without holding one of Swift's cooperative threads
+/// (there are as many as cores; the gateway under test runs on them in the same process).
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.start()
+    }
+}
+
 /// Runs `body(worker)` on `count` plain threads and waits for all of them; the first error thrown is rethrown.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
     let failure = Mutex<(any Error)?>(nil)
@@ -133,6 +142,13 @@ struct LatencySummary {
 func openLoop(
     port: Int, requests: [[UInt8]], rate: Double, connections: Int,
     check: @escaping @Sendable (Int, [UInt8]) -> String?
+) async throws -> LatencySummary {
+    try await offThePool { try openLoopOnThreads(port: port, requests: requests, rate: rate, connections: connections, check: check) }
+}
+
+private func openLoopOnThreads(
+    port: Int, requests: [[UInt8]], rate: Double, connections: Int,
+    check: @escaping @Sendable (Int, [UInt8]) -> String?
 ) throws -> LatencySummary {
     let latencies = Mutex<[Double]>([])
     let requestsCopy = requests
@@ -158,6 +174,12 @@ func openLoop(
 
 /// Sends every request as fast as `connections` connections allow; returns the seconds taken.
 func closedLoop(
+    port: Int, requests: [[UInt8]], connections: Int, check: @escaping @Sendable (Int, [UInt8]) -> String?
+) async throws -> Double {
+    try await offThePool { try closedLoopOnThreads(port: port, requests: requests, connections: connections, check: check) }
+}
+
+private func closedLoopOnThreads(
     port: Int, requests: [[UInt8]], connections: Int, check: @escaping @Sendable (Int, [UInt8]) -> String?
 ) throws -> Double {
     let next = Atomic<Int>(0)
