@@ -4,9 +4,9 @@ public enum JSON {
     ///
     /// Rejected, with the line and column of the offending byte: trailing commas, comments,
     /// `NaN`/`Infinity`, single quotes, leading zeros, duplicate object keys, nesting deeper than
-    /// 128 levels, integers beyond ±2^53 (I-JSON), numbers beyond the double range, invalid UTF-8,
-    /// unescaped control characters, lone surrogates in `\u` escapes, a byte order mark, and
-    /// anything after the value except whitespace.
+    /// 128 levels, integers beyond ±2^53 that a double would change (I-JSON), numbers beyond the
+    /// double range, invalid UTF-8, unescaped control characters, lone surrogates in `\u` escapes,
+    /// a byte order mark, and anything after the value except whitespace.
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
         try parse(bytes, maximumDepth: 128)
     }

@@ -408,10 +408,20 @@ struct JSONParser {
         position = index
 
         if isInteger, significantDigits > 16 || mantissa > Self.maximumExactInteger {
-            throw fail(
-                "integer \(text(start..<index)) is outside ±2^53 and cannot be represented exactly "
-                    + "(I-JSON, RFC 7493); send it as a string",
-                at: start)
+            // Beyond ±2^53 a double skips integers. An integer is taken when it is written as its double prints
+            // (RFC 8785: `1e16` serialises to 10000000000000000), or, below 2^64, when the double holds it exactly;
+            // any other would silently become a different number.
+            let written = text(start..<index)
+            guard let value = Double(written), value.isFinite,
+                  ECMAScriptNumber.string(value) == written
+                    || UInt64(exactly: value.magnitude).map(String.init) == String(written.drop { $0 == "-" })
+            else {
+                throw fail(
+                    "integer \(written) is outside ±2^53 and a double cannot hold it exactly "
+                        + "(I-JSON, RFC 7493); send it as a string",
+                    at: start)
+            }
+            return value
         }
         let decimalExponent = exponent + droppedIntegerDigits - fractionDigits
         var value: Double

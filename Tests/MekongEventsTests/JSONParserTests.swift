@@ -132,6 +132,26 @@ struct JSONParserTests {
         #expect(try JSON.parse("1e300") == .number(1e300))
     }
 
+    /// Whatever the writer prints, the parser reads back: `1e16` is written as an integer beyond 2^53, which is taken
+    /// because it is how that double prints; an integer the double holds exactly is taken too; one a double would
+    /// change is still refused.
+    @Test func integersBeyondTwoToThe53AreTakenWhenNoDigitChanges() throws {
+        for text in ["1e16", "-1e16", "2e20", "73786976294838206464e0", "9.007199254740994e15"] {
+            let value = try JSON.parse(text)
+            let written = JSON.serialize(value)
+            #expect(try JSON.parse(written) == value, "\(text) → \(written)")
+        }
+        #expect(JSON.serialize(try JSON.parse("1e16")) == "10000000000000000")
+        #expect(try JSON.parse("10000000000000000") == .number(1e16))
+        #expect(try JSON.parse("73786976294838210000") == .number(73_786_976_294_838_206_464))
+        // 2^60 exactly, and as it prints.
+        #expect(try JSON.parse("-1152921504606846976") == .number(-1_152_921_504_606_846_976))
+        #expect(try JSON.parse("1152921504606847000") == .number(1_152_921_504_606_846_976))
+        for refused in ["9007199254740993", "10000000000000001", "18446744073709551617", "100000000000000000000000"] {
+            #expect(throws: JSONParseError.self, "\(refused)") { try JSON.parse(refused) }
+        }
+    }
+
     @Test func duplicateKeysAreFoundInLargeObjects() {
         let members = (0..<40).map { "\"k\($0)\": \($0)" } + ["\"k17\": 0"]
         let text = "{" + members.joined(separator: ",") + "}"
