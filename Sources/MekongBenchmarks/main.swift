@@ -125,8 +125,21 @@ if suite == "all" || suite == "envelope" {
         parseOnly.append(try time { for v in values { _ = try JSON.parse(v) } })
         full.append(try time { for v in values { _ = try CloudEvent(decoding: v).hash } })
     }
+    // The catalog's JSON Schema check (what the gateway runs per event), on already-decoded events.
+    let catalog = try Catalog(directory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        .appendingPathComponent("Topics"))
+    var schema: [Double] = []
+    for _ in 0..<runs {
+        schema.append(time {
+            for event in events where !catalog.validate(event, topic: "reports").isEmpty {
+                print("FAILED: a benchmark event does not fit its schema")
+                exit(1)
+            }
+        })
+    }
     _ = report("baseline: JSON.parse only (one core)", eventCount, parseOnly)
     _ = report("CloudEvent decode + canonical JSON + SHA-256 (one core)", eventCount, full)
+    _ = report("JSON Schema validation against the catalog (one core)", eventCount, schema)
 }
 
 // MARK: - 2. Producer: one-at-a-time sends versus one batched send, same mock cluster
