@@ -25,6 +25,8 @@ extension Gateway {
                 WHERE projection = 'statistics' AND version = $1 AND topic = $2
                 """, [version, topic])[0].decode(Int64.self, at: 0)
             let position = MasterDataSnapshot.Position(version: version, masterDataOffsets: offsets)
+            // A master-data event projected between this query and the load below makes the snapshot newer than its
+            // position, never older; the next request sees the position moved and loads it again.
             var snapshot = cached.snapshot
             if snapshot?.position != position {
                 snapshot = try Self.loadSnapshot(connection, schema: schema, position: position)
