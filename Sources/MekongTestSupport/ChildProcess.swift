@@ -29,6 +29,8 @@ public final class ChildProcess: @unchecked Sendable {
     private let errors = Pipe()
     private let outputBuffer = LockedBuffer()
     private let errorBuffer = LockedBuffer()
+    /// Left by each reader thread at the end of its pipe.
+    private let readers = DispatchGroup()
 
     /// Starts `executable` with `arguments`; `environment` is added to this process's environment.
     public init(_ executable: URL = MekongBinary.url, _ arguments: [String], environment: [String: String] = [:],
@@ -39,11 +41,27 @@ public final class ChildProcess: @unchecked Sendable {
         process.currentDirectoryURL = directory
         process.standardOutput = output
         process.standardError = errors
-        let outputBuffer = self.outputBuffer
-        let errorBuffer = self.errorBuffer
-        output.fileHandleForReading.readabilityHandler = { handle in outputBuffer.append(handle.availableData) }
-        errors.fileHandleForReading.readabilityHandler = { handle in errorBuffer.append(handle.availableData) }
         try process.run()
+        // One plain thread per pipe, reading until end of file. (FileHandle's readabilityHandler runs on a dispatch
+        // source that can outlive the descriptor it watches; a CI run crashed in libdispatch's event loop with it.)
+        for (pipe, buffer) in [(output, outputBuffer), (errors, errorBuffer)] {
+            readers.enter()
+            let handle = pipe.fileHandleForReading
+            let readers = self.readers
+            let thread = Thread {
+                var chunk = [UInt8](repeating: 0, count: 65_536)
+                while true {
+                    let count = chunk.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                    if count > 0 {
+                        buffer.append(Data(chunk[..<count]))
+                    } else if count == 0 || errno != EINTR {
+                        break
+                    }
+                }
+                readers.leave()
+            }
+            thread.start()
+        }
     }
 
     /// Runs to completion and returns exit status and output.
@@ -69,11 +87,8 @@ public final class ChildProcess: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.02)
         }
         process.waitUntilExit()
-        // Drain what the readability handlers have not picked up yet.
-        output.fileHandleForReading.readabilityHandler = nil
-        errors.fileHandleForReading.readabilityHandler = nil
-        outputBuffer.append(output.fileHandleForReading.readDataToEndOfFile())
-        errorBuffer.append(errors.fileHandleForReading.readDataToEndOfFile())
+        // The rest of the output; a grandchild that inherited the pipes could keep them open, hence the bound.
+        _ = readers.wait(timeout: .now() + 10)
         return process.terminationStatus
     }
 
