@@ -3,6 +3,7 @@ import Foundation
 import MekongEvents
 import MekongEvidence
 import MekongGateway
+import MekongPublishing
 
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -175,14 +176,11 @@ func readEvents(_ file: String) throws -> [CloudEvent] {
 /// Every non-blank line of a file as JSON, with its 1-based line number.
 func readJSONLines(_ file: String) throws -> [(Int, JSONValue)] {
     guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-    var result: [(Int, JSONValue)] = []
-    for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-        if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
-        do { result.append((index + 1, try JSON.parse(line))) } catch {
-            throw ValidationError("\(file):\(index + 1): \(error)")
+    return try EventFile.lines(of: [UInt8](data)).map { number, line in
+        do { return (number, try JSON.parse(line)) } catch {
+            throw ValidationError("\(file):\(number): \(error)")
         }
     }
-    return result
 }
 
 func readAPIKey(_ file: String) throws -> String {

@@ -2,11 +2,10 @@ import MekongEvents
 import MekongPostgres
 
 /// The gateway's copy of the master data, replaced when the projection moves (``MasterDataSnapshot``), and the
-/// projection's reading of the periods seen so far under its active version.
+/// projection's reading of the periods seen so far under the snapshot's version.
 struct MasterDataCache: Sendable {
     var snapshot: MasterDataSnapshot?
     var periods: [String: MasterDataSnapshot.Period] = [:]
-    var periodsVersion = 0
 }
 
 extension Gateway {
@@ -31,7 +30,7 @@ extension Gateway {
             if snapshot?.position != position {
                 snapshot = try Self.loadSnapshot(connection, schema: schema, position: position)
             }
-            var known = cached.periodsVersion == version ? cached.periods : [:]
+            var known = cached.snapshot?.position.version == version ? cached.periods : [:]
             let missing = periods.filter { known[$0] == nil }.sorted()
             if !missing.isEmpty {
                 for row in try connection.query(
@@ -45,11 +44,8 @@ extension Gateway {
             return (snapshot!, known)
         }
         masterDataCache.withLock { cache in
-            if cache.snapshot?.position != snapshot.position { cache.snapshot = snapshot }
-            if cache.periodsVersion != snapshot.position.version {
-                cache.periods = [:]
-                cache.periodsVersion = snapshot.position.version
-            }
+            if cache.snapshot?.position.version != snapshot.position.version { cache.periods = [:] }
+            cache.snapshot = snapshot
             cache.periods.merge(known) { old, _ in old }
         }
         if cached.snapshot?.position != snapshot.position {
@@ -123,7 +119,7 @@ extension Gateway {
         let snapshot: MasterDataSnapshot
         switch day {
         case .date(let text):
-            guard isCalendarDay(text) else { throw Problem.badRequest("invalid-date", "not a date (YYYY-MM-DD)") }
+            guard RFC3339.isValidDate(text) else { throw Problem.badRequest("invalid-date", "not a date (YYYY-MM-DD)") }
             (snapshot, _) = try await masterDataSnapshot(periods: [])
             date = text
         case .endOf(let period):

@@ -37,12 +37,7 @@ public struct EventFile: Sendable {
         if catalog.topic(named: topic) == nil {
             problems.append(LineProblem(line: 0, field: "topic", message: "topic '\(topic)' is not in the catalog"))
         }
-        var lineNumber = 0
-        for rawLine in contents.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNumber += 1
-            var line = rawLine[...]
-            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-            if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
+        for (lineNumber, line) in Self.lines(of: contents) {
             let json: JSONValue
             do {
                 json = try JSON.parse(line)
@@ -73,6 +68,18 @@ public struct EventFile: Sendable {
         }
         self.events = events
         self.problems = problems
+    }
+
+    /// The non-blank lines of newline-delimited JSON with their 1-based numbers, a trailing carriage return dropped.
+    public static func lines(of contents: [UInt8]) -> [(number: Int, bytes: ArraySlice<UInt8>)] {
+        var lines: [(number: Int, bytes: ArraySlice<UInt8>)] = []
+        for (index, rawLine) in contents.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            var line = rawLine
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
+            lines.append((index + 1, line))
+        }
+        return lines
     }
 
     public init(url: URL, topic: String, catalog: Catalog) throws {

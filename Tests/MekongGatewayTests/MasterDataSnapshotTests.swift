@@ -76,10 +76,12 @@ struct MasterDataSnapshotTests {
         #expect(snapshot.validity(of: "P1", in: "other", on: "2025-06-30").reason == "P1 is not a code of other")
     }
 
+    /// The validate route's dates (`RFC3339.isValidDate`, shared with the schema's `format: date`).
     @Test func calendarDays() {
-        #expect(isCalendarDay("2024-02-29") && isCalendarDay("2025-12-31") && isCalendarDay("2000-02-29"))
-        #expect(!isCalendarDay("2025-02-29") && !isCalendarDay("1900-02-29") && !isCalendarDay("2025-13-01"))
-        #expect(!isCalendarDay("2025-1-01") && !isCalendarDay("2025-01-00") && !isCalendarDay("2025-01-0١"))
-        #expect(!isCalendarDay("") && !isCalendarDay("2025-01-01T00:00:00Z"))
+        let day = RFC3339.isValidDate
+        #expect(day("2024-02-29") && day("2025-12-31") && day("2000-02-29"))
+        #expect(!day("2025-02-29") && !day("1900-02-29") && !day("2025-13-01"))
+        #expect(!day("2025-1-01") && !day("2025-01-00") && !day("2025-01-0١"))
+        #expect(!day("") && !day("2025-01-01T00:00:00Z"))
     }
 }
