@@ -88,7 +88,9 @@ struct PublishCommand: AsyncParsableCommand {
         let gatewayKey = try await client.gatewayKey()
         var accepted = 0, ignored = 0
         let log = try receipts.map { path -> FileHandle in
-            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            if !FileManager.default.fileExists(atPath: path), !FileManager.default.createFile(atPath: path, contents: nil) {
+                throw ValidationError("cannot create the receipts file \(path)")
+            }
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
             try handle.seekToEnd()
             return handle
