@@ -203,7 +203,6 @@ if suite == "all" || suite == "projector" {
 
         var options = ProjectionOptions()
         options.stopWhenCaughtUp = true
-        options.consumerGroup = "bench-swift-\(run)"
         let engine = ProjectionEngine(
             projection: AuditTrail(topics: ["reports"]), kafka: cluster.configuration(), postgresURL: url,
             migrations: migrations, reader: EventReader(catalog: catalog, upcasters: Upcasters()), options: options)

@@ -28,8 +28,10 @@ public final class PostgresConnection {
     ///   `application_name` is `mekong` unless the string or `PGAPPNAME` says otherwise; `connect_timeout`
     ///   is 10 seconds unless the string or `PGCONNECT_TIMEOUT` says otherwise (libpq's default is to wait
     ///   forever).
+    /// - Parameter defaults: libpq keywords and values (e.g. `keepalives_idle`, `options`) that apply unless `url`
+    ///   or the environment sets the same keyword; they survive `reset()`.
     /// - Throws: `.connectionFailed` with libpq's reason and the target with its password replaced by `***`.
-    public init(url: String? = nil) throws(PostgresError) {
+    public init(url: String? = nil, defaults: KeyValuePairs<String, String> = [:]) throws(PostgresError) {
         let conninfo = url ?? ""
         guard !conninfo.contains("\0") else {
             throw PostgresError(code: .misuse, message: "connection string contains a NUL character")
@@ -44,6 +46,10 @@ public final class PostgresConnection {
         if ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"] == nil {
             keywords.append("connect_timeout")
             values.append(String(Self.defaultConnectTimeout))
+        }
+        for (keyword, value) in defaults {
+            keywords.append(keyword)
+            values.append(value)
         }
         if !conninfo.isEmpty {
             keywords.append("dbname")

@@ -55,17 +55,20 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     }
 
     /// True when retrying later (after `reset()` or with a new connection) may succeed: lost or failed
-    /// connections, SQLSTATE class 08 (connection exception), 40001 (serialization failure),
-    /// 40P01 (deadlock detected), 57P01/57P02/57P03 (admin shutdown, crash shutdown, cannot connect now)
-    /// and 53300 (too many connections).
+    /// connections and the SQLSTATEs of an outage rather than of the data or the software (listed below).
     public var isTransient: Bool {
         if code == .connectionLost || code == .connectionFailed { return true }
         guard let sqlState else { return false }
-        if sqlState.hasPrefix("08") { return true }
+        if sqlState.hasPrefix("08") || sqlState.hasPrefix("53") { return true }
         return Self.transientStates.contains(sqlState)
     }
 
-    private static let transientStates: Set<String> = ["40001", "40P01", "57P01", "57P02", "57P03", "53300"]
+    /// Serialization failure, deadlock, lock or statement timeout, admin/crash shutdown, cannot connect now, an
+    /// idle-in-transaction session ended by the server, an I/O error; class 08 (connection) and 53 (insufficient
+    /// resources: disk full, out of memory, too many connections) as a whole.
+    private static let transientStates: Set<String> = [
+        "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "57P05", "25P03", "58030",
+    ]
 
     /// One line: code, SQLSTATE, message, then detail, hint, context and the (shortened) statement.
     public var description: String {

@@ -28,6 +28,25 @@ struct Checkpoints {
         return stored
     }
 
+    /// Creates a checkpoint at offset 0 for each partition that has none (so that `mekong projection status` and
+    /// `mekong audit verify` can tell a partition never applied from one that is empty), and returns every
+    /// partition's stored next offset.
+    func register(_ partitions: [TopicPartition], on db: PostgresConnection) throws -> [TopicPartition: Int64] {
+        let sorted = partitions.sorted()
+        try db.execute(
+            """
+            INSERT INTO mekong.checkpoints (projection, version, topic, partition, next_offset)
+            SELECT $1, $2, u.topic, u.partition, 0
+            FROM unnest($3::text[], $4::integer[]) AS u(topic, partition)
+            ORDER BY u.topic, u.partition
+            ON CONFLICT (projection, version, topic, partition) DO NOTHING
+            """,
+            [identity.name, identity.version, PostgresArray.text(sorted.map(\.topic)),
+             PostgresArray.integers(sorted.map { Int64($0.partition) })])
+        let stored = try all(on: db)
+        return Dictionary(uniqueKeysWithValues: sorted.map { ($0, stored[$0] ?? 0) })
+    }
+
     /// Locks the partitions' checkpoint rows for this transaction (creating missing ones at offset 0) and returns
     /// their next offsets. Rows are locked in (topic, partition) order, so two instances never deadlock: the
     /// second waits until the first commits, then sees the advanced positions.

@@ -28,14 +28,21 @@ public protocol Projection: Sendable {
     func decode(_ record: ConsumedMessage, reader: EventReader) throws(Refusal) -> Row
     /// Writes the rows of one batch, in the batch's transaction. Records of one partition come in offset order.
     ///
-    /// A PostgreSQL error of class 22 (data exception), 23 (integrity constraint violation) or P0001 (raised by a
-    /// trigger or function) is taken as the fault of a record: the engine finds it and dead-letters it. Any
-    /// other error stops the projector (transient ones are retried).
+    /// A PostgreSQL error that can be the data's fault (data exceptions, constraint violations, program limits,
+    /// raised exceptions: every class but outages and software faults, see `ProjectionEngine.isRecordFault`) makes
+    /// the engine find the record that fails alone and dead-letter it. Transient errors are retried; any other
+    /// error (a bug) stops the projector.
     func apply(_ batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws
+    /// The records of a batch that `apply` would refuse, found set-wise before it runs (index into `batch` → why),
+    /// in the batch's transaction. The engine dead-letters them and applies the rest, so a batch with bad records
+    /// costs about what a clean one does; without it the engine finds each bad record by halving the batch. It must
+    /// not write. Default: none.
+    func refusals(in batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws -> [Int: Refusal]
 }
 
 extension Projection {
     public var referenceTopics: [String] { [] }
+    public func refusals(in batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws -> [Int: Refusal] { [:] }
 }
 
 extension Projection where Row == ProjectedEvent {
@@ -68,8 +75,6 @@ public struct ProjectionIdentity: Sendable, Hashable, CustomStringConvertible {
     public var schema: String { "\(Self.schemaName(name))_v\(version)" }
     /// The schema readers use, e.g. `master_data`: views onto the active version's tables.
     public var publicSchema: String { Self.schemaName(name) }
-    /// The consumer group of this version (every version reads from offset 0 with its own group).
-    public var consumerGroup: String { "mekong.\(name).v\(version)" }
     public var description: String { "\(name) v\(version)" }
 
     static func schemaName(_ name: String) -> String { name.replacingOccurrences(of: "-", with: "_") }

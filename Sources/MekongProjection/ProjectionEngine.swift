@@ -15,8 +15,13 @@ public struct ProjectionOptions: Sendable {
     public var stopWhenCaughtUp = false
     /// What happens to the projection version the first time it catches up.
     public var activation = Activation.ifNoneActive
-    /// The consumer group; by default the version's own (``ProjectionIdentity/consumerGroup``).
-    public var consumerGroup: String? = nil
+    /// How this instance names itself in PostgreSQL (`application_name`, shown to a standby and in
+    /// `mekong projection status`); by default `<host>:<pid>`.
+    public var instanceName = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+    /// Lease, lock and idle timeouts of the engine's PostgreSQL sessions.
+    public var timeouts = SessionTimeouts()
+    /// How often the engine looks for partitions added to its topics.
+    public var partitionRefresh: Duration = .seconds(30)
     /// First and longest wait before retrying after a transient fault (database or cluster unreachable).
     public var retryBackoff: (first: Duration, maximum: Duration) = (.milliseconds(200), .seconds(10))
     /// Where refused records are published.
@@ -93,14 +98,16 @@ public struct ProjectionStateError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Runs one projection version: consumer group, positions from PostgreSQL, batches, one transaction per batch,
-/// dead letters, retries with backoff, activation, metrics.
+/// Runs one projection version: a lease in PostgreSQL, every partition of its topics from the positions stored
+/// there, batches, one transaction per batch, dead letters, retries with backoff, activation, metrics.
 ///
 /// Each batch is one PostgreSQL transaction holding the projection's writes, the dead letters and the checkpoint
 /// of every partition in the batch, so a crash at any moment leaves either all of a batch or none of it.
-/// Positions come from `mekong.checkpoints` when partitions are assigned, never from Kafka's committed offsets.
-/// Another instance of the same version waits on the checkpoint row locks and skips what was already applied; a
-/// checkpoint only moves forward, by compare-and-set, so no record is ever applied twice.
+/// Positions come from `mekong.checkpoints`, never from Kafka's committed offsets (Mekong joins no consumer
+/// group). One instance per version and database holds the lease (``ProjectorLease``); others wait as standbys.
+/// Should two ever apply at once (a hung holder that wakes up), the second waits on the checkpoint row locks and
+/// skips what was already applied; a checkpoint only moves forward, by compare-and-set, so no record is ever
+/// applied twice.
 public final class ProjectionEngine<P: Projection> {
     private let projection: P
     private let kafka: KafkaConfiguration
@@ -131,15 +138,21 @@ public final class ProjectionEngine<P: Projection> {
 
     /// Runs until `stop` is signalled (the current batch is finished first), until caught up with
     /// `stopWhenCaughtUp`, or until switched with `.switchWhenCaughtUp`. Transient faults are retried with backoff;
-    /// anything else is thrown.
+    /// anything else is thrown. While another instance holds the version's lease in this database, this one waits
+    /// as a standby.
     public func run(stop: StopSignal) throws -> ProjectionRunSummary {
         var summary = ProjectionRunSummary()
         var backoff = options.retryBackoff.first
         var connected = false
+        let lease = ProjectorLease(
+            identity: identity, postgresURL: postgresURL, timeouts: options.timeouts,
+            applicationName: applicationName, logger: logger)
+        defer { lease.close() }
         while !stop.isStopped {
             do {
-                let finished = try session(stop: stop, summary: &summary, connected: &connected)
+                let finished = try session(stop: stop, lease: lease, summary: &summary, connected: &connected)
                 if finished { break }
+                backoff = options.retryBackoff.first
             } catch let error where Self.isTransient(error) && connected {
                 // Faults after a first successful start are waited out; a wrong address or password at start is not.
                 summary.transientFaults += 1
@@ -152,32 +165,33 @@ public final class ProjectionEngine<P: Projection> {
         return summary
     }
 
-    /// One consumer-group membership and one database connection; returns true when finished.
-    private func session(stop: StopSignal, summary: inout ProjectionRunSummary, connected: inout Bool) throws -> Bool {
-        let db = try PostgresConnection(url: postgresURL)
+    /// `application_name` of the engine's sessions, e.g. `mekong audit v3 host:4242`.
+    private var applicationName: String { "mekong \(identity.name) v\(identity.version) \(options.instanceName)" }
+
+    /// One database connection, one consumer assigned every partition of the topics, under the lease; returns true
+    /// when finished.
+    private func session(
+        stop: StopSignal, lease: ProjectorLease, summary: inout ProjectionRunSummary, connected: inout Bool
+    ) throws -> Bool {
+        let db = try PostgresConnection(
+            url: postgresURL,
+            defaults: options.timeouts.connectionDefaults(
+                applicationName: applicationName, idleInTransaction: options.timeouts.idleInTransaction))
         defer { db.close() }
         let versions = ProjectionVersions(db: db)
         try versions.prepare(identity, migrations: migrations)
-        let consumer = try Consumer(configuration: kafka, groupID: options.consumerGroup ?? identity.consumerGroup)
+        let consumer = try Consumer(configuration: kafka)
         defer { consumer.close() }
         try checkpoints.claim(cluster: consumer.clusterID(), on: db)
         connected = true
-        let checkpoints = self.checkpoints
-        let logger = self.logger
+        guard lease.waitUntilHeld(stop: stop) else { return true }
+        let partitions = try allPartitions(consumer)
+        let positions = try checkpoints.register(partitions, on: db)
+        try consumer.assign(positions.mapValues { $0 == 0 ? KafkaOffset.beginning : $0 })
         let tracker = PositionTracker()
-        try consumer.subscribe(
-            to: projection.topics,
-            rebalance: RebalanceHandler(
-                onAssign: { partitions in
-                    let positions = try checkpoints.positions(for: partitions, on: db)
-                    tracker.assigned(positions)
-                    logger.info("assigned \(partitions.count) partitions; resuming from stored checkpoints")
-                    return positions
-                },
-                onRevoke: { partitions in
-                    tracker.revoked(partitions)
-                    logger.info("revoked \(partitions.count) partitions")
-                }))
+        tracker.assigned(positions)
+        logger.info("\(identity): reading \(partitions.count) partitions from their stored checkpoints")
+        var partitionsCheckedAt = ContinuousClock.now
         var deadLetterProducer: Producer? = nil
         defer { deadLetterProducer?.close() }
         var firstBatch: ContinuousClock.Instant? = nil
@@ -189,6 +203,12 @@ public final class ProjectionEngine<P: Projection> {
         var prefetched: DecodingBatch<P.Row>? = nil
         var barrier = try ReferenceBarrier(projection.referenceTopics, consumer: consumer)
         while !stop.isStopped {
+            lease.tick()
+            guard lease.isHeld else { throw LeaseLost(state: lease.current) }
+            if ContinuousClock.now - partitionsCheckedAt > options.partitionRefresh {
+                partitionsCheckedAt = ContinuousClock.now
+                if Set(try allPartitions(consumer)) != Set(partitions) { throw PartitionsChanged() }
+            }
             var batch: [ConsumedMessage]
             var decoded: [Result<P.Row, Refusal>]
             if let next = prefetched {
@@ -229,7 +249,7 @@ public final class ProjectionEngine<P: Projection> {
                         try self.publish(letters, with: deadLetterProducer!)
                     }
                 } catch where Self.isTransient(error) {
-                    // The batch was rolled back. Keep the group membership (no rebalance for a database blip):
+                    // The batch was rolled back. Keep the consumer and the lease (a database blip is not a restart):
                     // reconnect, then read again from the stored checkpoints.
                     summary.transientFaults += 1
                     metrics.transientFaults.increment()
@@ -334,12 +354,20 @@ public final class ProjectionEngine<P: Projection> {
                     outcome.deadLetters.append(DeadLetter(projection: identity, record: message, refusal: refusal))
                 }
             }
-            let refusedIndexes = try applyIsolating(records[...], on: db)
-            for (recordIndex, refusal) in refusedIndexes {
+            // What the projection refuses by itself, found set-wise; then the rest, isolating what PostgreSQL refuses.
+            var refused = try screen(records, on: db)
+            let kept = records.indices.filter { refused[$0] == nil }
+            if kept.count < records.count {
+                let isolated = try applyIsolating(kept.map { records[$0] }[...], on: db)
+                for (keptIndex, refusal) in isolated { refused[kept[keptIndex]] = refusal }
+            } else {
+                for (recordIndex, refusal) in try applyIsolating(records[...], on: db) { refused[recordIndex] = refusal }
+            }
+            for (recordIndex, refusal) in refused.sorted(by: { $0.key < $1.key }) {
                 let message = batch[sources[recordIndex]]
                 outcome.deadLetters.append(DeadLetter(projection: identity, record: message, refusal: refusal))
             }
-            outcome.applied = records.count - refusedIndexes.count
+            outcome.applied = records.count - refused.count
             if !outcome.deadLetters.isEmpty {
                 outcome.deadLetters.sort { ($0.position.topicPartition, $0.position.offset) < ($1.position.topicPartition, $1.position.offset) }
                 for letter in outcome.deadLetters { try letter.insert(on: db) }
@@ -377,12 +405,24 @@ public final class ProjectionEngine<P: Projection> {
         }
     }
 
-    /// SQLSTATE classes that mean "this data cannot go in": 22 data exception, 23 integrity constraint violation,
-    /// P0001 raised by a trigger or function.
-    static func isRecordFault(_ error: PostgresError) -> Bool {
-        guard let state = error.sqlState, !error.isTransient else { return false }
-        return state.hasPrefix("22") || state.hasPrefix("23") || state == "P0001"
+    /// Asks the projection which records it refuses (``Projection/refusals(in:on:)``), inside a savepoint; a
+    /// screen that PostgreSQL refuses is treated as finding nothing (the records are then isolated one by one).
+    private func screen(_ records: [ProjectionRecord<P.Row>], on db: PostgresConnection) throws -> [Int: Refusal] {
+        guard !records.isEmpty else { return [:] }
+        try db.execute("SAVEPOINT mekong_screen")
+        do {
+            let refused = try projection.refusals(in: records, on: db)
+            try db.execute("RELEASE SAVEPOINT mekong_screen")
+            return refused.filter { records.indices.contains($0.key) }
+        } catch let error as PostgresError where Self.isRecordFault(error) {
+            try db.execute("ROLLBACK TO SAVEPOINT mekong_screen")
+            try db.execute("RELEASE SAVEPOINT mekong_screen")
+            logger.warning("the refusal screen of \(identity) failed; isolating records one by one instead: \(error)")
+            return [:]
+        }
     }
+
+    static func isRecordFault(_ error: PostgresError) -> Bool { Fault(error) == .record }
 
     private static func reason(_ error: PostgresError) -> String {
         var text = "PostgreSQL [\(error.sqlState ?? "?")] \(error.message)"
@@ -459,11 +499,7 @@ public final class ProjectionEngine<P: Projection> {
     private func caughtUp(_ consumer: Consumer, _ db: PostgresConnection) throws -> Bool {
         let assigned = Set(try consumer.assignment())
         guard !assigned.isEmpty else { return false }
-        var all: [TopicPartition] = []
-        for topic in projection.topics {
-            let count = try consumer.partitionCount(of: topic)
-            all += (0..<count).map { TopicPartition(topic: topic, partition: Int32($0)) }
-        }
+        let all = try allPartitions(consumer)
         guard !all.isEmpty else { return false }
         let stored = try checkpoints.positions(for: all, on: db)
         for tp in all.sorted(by: { assigned.contains($0) && !assigned.contains($1) }) {
@@ -501,13 +537,16 @@ public final class ProjectionEngine<P: Projection> {
         options.progress?(progress)
     }
 
-    static func isTransient(_ error: any Error) -> Bool {
-        switch error {
-        case let error as PostgresError: return error.isTransient
-        case let error as KafkaError: return error.isRetriable || error.kind == .rebalance
-        case is CheckpointConflict: return true
-        default: return false
+    static func isTransient(_ error: any Error) -> Bool { Fault(error) == .transient }
+
+    /// Every partition of the projection's topics, in order.
+    private func allPartitions(_ consumer: Consumer) throws -> [TopicPartition] {
+        var all: [TopicPartition] = []
+        for topic in projection.topics {
+            let count = try consumer.partitionCount(of: topic)
+            all += (0..<count).map { TopicPartition(topic: topic, partition: Int32($0)) }
         }
+        return all
     }
 
     private func sleep(_ duration: Duration, unless stop: StopSignal) {
@@ -525,10 +564,6 @@ final class PositionTracker: Sendable {
 
     func assigned(_ stored: [TopicPartition: Int64]) {
         positions.withLock { $0.merge(stored) { _, new in new } }
-    }
-
-    func revoked(_ partitions: [TopicPartition]) {
-        positions.withLock { for tp in partitions { $0[tp] = nil } }
     }
 
     func committed(_ moves: [TopicPartition: (expected: Int64, next: Int64)]) {
@@ -643,4 +678,9 @@ struct ReferenceBarrier {
     private func otherPartitions(_ consumer: Consumer) throws -> [TopicPartition] {
         try consumer.assignment().filter { !referenceTopics.contains($0.topic) }
     }
+}
+
+/// Partitions were added to a topic: the engine starts a new session that reads them too.
+struct PartitionsChanged: Error, CustomStringConvertible {
+    var description: String { "the projection's topics have new partitions" }
 }

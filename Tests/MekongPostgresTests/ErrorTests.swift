@@ -53,7 +53,8 @@ import Testing
 
     @Test(arguments: [
         ("08006", true), ("08001", true), ("40001", true), ("40P01", true), ("57P01", true), ("57P02", true),
-        ("57P03", true), ("53300", true), ("23505", false), ("42601", false), ("22P02", false), ("57014", false),
+        ("57P03", true), ("53300", true), ("53100", true), ("55P03", true), ("25P03", true), ("57014", true),
+        ("23505", false), ("42601", false), ("22P02", false), ("54000", false), ("P0001", false), ("XX000", false),
     ])
     func transientClassification(sqlState: String, transient: Bool) {
         let error = PostgresError(code: .queryFailed, message: "x", sqlState: sqlState)

@@ -72,11 +72,10 @@ final class ProjectionFixture: @unchecked Sendable {
 
     /// Runs the engine on its own thread until caught up.
     func runToEnd(
-        _ database: TestDatabase, version: Int = 1, batchSize: Int = 500, group: String? = nil, reader: EventReader? = nil
+        _ database: TestDatabase, version: Int = 1, batchSize: Int = 500, reader: EventReader? = nil
     ) async throws -> ProjectionRunSummary {
         var options = ProjectionOptions.testDefaults
         options.batchSize = batchSize
-        options.consumerGroup = group
         let chosen = options
         return try await onThread { [self] in
             try engine(database, version: version, options: chosen, reader: reader).run(stop: StopSignal())

@@ -47,13 +47,13 @@ final class StatisticsFixture: @unchecked Sendable {
 
     /// Runs the statistics projection until caught up (on its own thread).
     @discardableResult
-    func project(version: Int = 1, batchSize: Int = 500, group: String? = nil) async throws -> ProjectionRunSummary {
-        try await project(StatisticsProjection(version: version), batchSize: batchSize, group: group)
+    func project(version: Int = 1, batchSize: Int = 500) async throws -> ProjectionRunSummary {
+        try await project(StatisticsProjection(version: version), batchSize: batchSize)
     }
 
     /// Runs `projection` until caught up (on its own thread).
     @discardableResult
-    func project<P: Projection>(_ projection: P, batchSize: Int = 500, group: String? = nil) async throws
+    func project<P: Projection>(_ projection: P, batchSize: Int = 500) async throws
         -> ProjectionRunSummary
     {
         var options = ProjectionOptions()
@@ -61,7 +61,6 @@ final class StatisticsFixture: @unchecked Sendable {
         options.batchWait = .milliseconds(50)
         options.stopWhenCaughtUp = true
         options.retryBackoff = (.milliseconds(50), .milliseconds(400))
-        options.consumerGroup = group
         let chosen = options
         return try await onThread { [self] in
             try ProjectionEngine(

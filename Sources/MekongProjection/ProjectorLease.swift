@@ -1,0 +1,206 @@
+import Foundation
+import Logging
+import MekongEvents
+import MekongPostgres
+import Synchronization
+
+/// How long the engine's PostgreSQL sessions may hang before the server or a replacement gives up on them.
+public struct SessionTimeouts: Sendable, Equatable {
+    /// A projector that has not shown life for this long loses its lease to a standby: the server ends the lease
+    /// session once it has been idle in its transaction this long (a stopped or hung process cannot heartbeat).
+    public var lease: Duration = .seconds(15)
+    /// `idle_in_transaction_session_timeout` of the batch session: a batch transaction left open this long by a
+    /// hung process is ended by the server, which releases its checkpoint row locks.
+    public var idleInTransaction: Duration = .seconds(15)
+    /// `lock_timeout` of the batch session: waiting longer for a checkpoint row lock is a transient fault (retried).
+    public var lock: Duration = .seconds(5)
+    /// TCP keepalive idle time; a peer that stops answering is given up after about idle + 3 × interval.
+    public var keepaliveIdle: Duration = .seconds(10)
+    public var keepaliveInterval: Duration = .seconds(3)
+
+    public init() {}
+
+    /// libpq connection defaults for one of the engine's sessions (the connection string may override any of them).
+    func connectionDefaults(applicationName: String, idleInTransaction: Duration) -> KeyValuePairs<String, String> {
+        [
+            "application_name": applicationName,
+            "keepalives": "1",
+            "keepalives_idle": String(max(1, keepaliveIdle.components.seconds)),
+            "keepalives_interval": String(max(1, keepaliveInterval.components.seconds)),
+            "keepalives_count": "3",
+            "options": "-c lock_timeout=\(lock.milliseconds) -c idle_in_transaction_session_timeout=\(idleInTransaction.milliseconds)",
+        ]
+    }
+}
+
+/// The right to apply batches of one projection version in one database: at most one projector holds it; any
+/// other instance is a standby that takes over when the holder stops, crashes or hangs.
+///
+/// This replaces Kafka consumer-group membership (ARCHITECTURE.md): the database is the deployment, so two
+/// databases never share anything, and a projector restarted a second after a crash takes over at once (the
+/// server ends a dead client's session, and with it the lock, as soon as its socket closes).
+///
+/// The lease is a transaction-level advisory lock held in an open transaction on a session of its own, whose
+/// `idle_in_transaction_session_timeout` is the lease timeout. A thread renews it (one `SELECT 1`) a few times per
+/// timeout, but only while the engine shows life (``tick()``): a process that is stopped, or whose engine thread
+/// hangs, lets the session idle out and the server ends it, releasing the lock to a standby.
+public final class ProjectorLease: Sendable {
+    /// Where the lease stands, as the renewing thread last saw it.
+    public enum State: Sendable, Equatable {
+        /// Not yet tried.
+        case starting
+        /// Another session holds the lock; `holder` describes it (`application_name`) when the server says.
+        case standby(holder: String?)
+        case held
+        /// The lease session failed (database unreachable, session ended): trying again.
+        case lost(reason: String)
+    }
+
+    private let postgresURL: String?
+    private let key: Int64
+    private let name: String
+    private let timeouts: SessionTimeouts
+    private let applicationName: String
+    private let logger: Logger
+    private let state = Mutex<State>(.starting)
+    private let lastTick = Mutex<ContinuousClock.Instant>(ContinuousClock.now)
+    private let stopped = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Starts a thread that acquires and renews the lease until ``close()``.
+    public init(
+        identity: ProjectionIdentity, postgresURL: String?, timeouts: SessionTimeouts, applicationName: String,
+        logger: Logger
+    ) {
+        self.postgresURL = postgresURL
+        self.key = Self.lockKey(identity)
+        self.name = identity.description
+        self.timeouts = timeouts
+        self.applicationName = applicationName
+        self.logger = logger
+        let thread = Thread { [self] in
+            renew()
+            finished.signal()
+        }
+        thread.name = "mekong-lease"
+        thread.start()
+    }
+
+    /// The advisory lock key of a projection version: the first 8 bytes of SHA-256("mekong.projector:<name>:v<N>").
+    static func lockKey(_ identity: ProjectionIdentity) -> Int64 {
+        let digest = EventHash.sha256(Array("mekong.projector:\(identity.name):v\(identity.version)".utf8)).bytes
+        return digest.prefix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) }
+    }
+
+    public var current: State { state.withLock { $0 } }
+    public var isHeld: Bool { current == .held }
+
+    /// The engine is alive: called between batches and while idle. Without ticks the lease is not renewed.
+    public func tick() {
+        lastTick.withLock { $0 = ContinuousClock.now }
+    }
+
+    /// Waits until the lease is held (true) or `stop` is signalled (false); logs once per change of holder.
+    public func waitUntilHeld(stop: StopSignal) -> Bool {
+        var reported: State? = nil
+        while !stop.isStopped {
+            tick()
+            let now = current
+            if now == .held { return true }
+            if now != reported, case .standby(let holder) = now {
+                logger.info("\(name): standby; the lease is held by \(holder ?? "another session")")
+                reported = now
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
+    /// Releases the lease (a standby takes over within about a second) and stops the thread.
+    public func close() {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        finished.wait()
+    }
+
+    deinit { close() }
+
+    // MARK: - The renewing thread
+
+    private var renewInterval: Duration { max(.milliseconds(50), timeouts.lease / 5) }
+
+    private func set(_ new: State) {
+        let old = state.withLock { state -> State in
+            let old = state
+            state = new
+            return old
+        }
+        guard old != new else { return }
+        switch new {
+        case .held: logger.info("\(name): lease acquired; this instance applies batches")
+        case .lost(let reason): logger.warning("\(name): lease lost (\(reason)); trying again")
+        case .standby, .starting: break
+        }
+    }
+
+    private func renew() {
+        var db: PostgresConnection? = nil
+        defer { db?.close() }
+        let clock = ContinuousClock()
+        while !stopped.load(ordering: .acquiring) {
+            do {
+                if db == nil {
+                    db = try PostgresConnection(
+                        url: postgresURL,
+                        defaults: timeouts.connectionDefaults(applicationName: applicationName, idleInTransaction: timeouts.lease))
+                }
+                let session = db!
+                if isHeld {
+                    // Renew only while the engine shows life; a hung engine lets the session idle out.
+                    if clock.now - lastTick.withLock({ $0 }) < timeouts.lease {
+                        try session.execute("SELECT 1")
+                    }
+                } else {
+                    try session.execute("BEGIN")
+                    if try session.query("SELECT pg_try_advisory_xact_lock($1)", [key])[0].decode(Bool.self, at: 0) {
+                        set(.held)
+                    } else {
+                        let holder = try? session.query(
+                            """
+                            SELECT a.application_name || coalesce(' at ' || host(a.client_addr), '') || ' (pid ' || a.pid || ')'
+                            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                            WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                              AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) AND l.objid::bigint = ($1::bigint & 4294967295)
+                              AND l.objsubid = 1
+                            """, [key]
+                        ).first?.decode(String.self, at: 0)
+                        try session.execute("ROLLBACK")
+                        set(.standby(holder: holder ?? nil))
+                    }
+                }
+            } catch {
+                set(.lost(reason: "\(error)"))
+                db?.close()
+                db = nil
+            }
+            let until = clock.now + (isHeld ? renewInterval : .milliseconds(500))
+            while !stopped.load(ordering: .acquiring), clock.now < until {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+        if isHeld { try? db?.execute("ROLLBACK") }
+        state.withLock { $0 = .starting }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}
+
+/// The engine's lease was lost while it ran (another instance took over after this one hung, or the lease
+/// session failed): the batch in hand is abandoned and the engine waits to hold the lease again.
+struct LeaseLost: Error, CustomStringConvertible {
+    let state: ProjectorLease.State
+    var description: String { "the projector lease is no longer held (\(state))" }
+}
