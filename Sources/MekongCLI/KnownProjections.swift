@@ -49,11 +49,25 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Records per transaction.") var batchSize = 5_000
     @Option(help: "Milliseconds a poll waits for a batch to fill.") var batchWaitMs = 100
     @Option(help: "Serve Prometheus metrics on this port at /metrics (0 = off).") var metricsPort = 0
+    @Option(help: "How this instance names itself to PostgreSQL and to standbys (default: host:pid).")
+    var instanceName: String?
+    @Option(help: """
+        Milliseconds after which a hung or stopped projector loses its lease to a standby and the server ends its         open transaction.
+        """)
+    var hangTimeoutMs = 15_000
+
+    func validate() throws {
+        guard hangTimeoutMs >= 1_000 else { throw ValidationError("--hang-timeout-ms must be at least 1000") }
+    }
 
     func options() -> ProjectionOptions {
         var options = ProjectionOptions()
         options.batchSize = batchSize
         options.batchWait = .milliseconds(batchWaitMs)
+        if let instanceName { options.instanceName = instanceName }
+        options.timeouts.lease = .milliseconds(hangTimeoutMs)
+        options.timeouts.idleInTransaction = .milliseconds(hangTimeoutMs)
+        options.timeouts.lock = .milliseconds(min(5_000, hangTimeoutMs / 2))
         return options
     }
 }

@@ -84,6 +84,9 @@ public struct ProjectionRunSummary: Sendable, Equatable {
     /// checkpoints again (the answer to COMMIT was lost, or another instance applied them): neither applied twice
     /// nor lost.
     public var committedDespiteFault = 0
+    /// Extra `apply` calls spent halving batches to find records PostgreSQL refused (what a projection's
+    /// ``Projection/refusals(in:on:)`` screen saves).
+    public var isolatingApplies = 0
     /// True when this run made the version the active one.
     public var activated = false
     /// Wall time from the first batch's arrival to the last batch's commit (excludes joining the group and the
@@ -275,6 +278,7 @@ public final class ProjectionEngine<P: Projection> {
                 summary.applied += outcome.applied
                 summary.deadLettered += outcome.deadLetters.count
                 summary.skippedAlreadyApplied += outcome.skipped
+                summary.isolatingApplies += outcome.isolatingApplies
                 summary.batches += 1
                 for letter in outcome.deadLetters {
                     logger.warning("dead-lettered \(letter.position) (\(letter.refusal.stage.rawValue)): \(letter.reason)")
@@ -309,6 +313,7 @@ public final class ProjectionEngine<P: Projection> {
 
     struct BatchOutcome {
         var applied = 0
+        var isolatingApplies = 0
         var skipped = 0
         var deadLetters: [DeadLetter] = []
         var moves: [TopicPartition: (expected: Int64, next: Int64)] = [:]
@@ -358,10 +363,12 @@ public final class ProjectionEngine<P: Projection> {
             var refused = try screen(records, on: db)
             let kept = records.indices.filter { refused[$0] == nil }
             if kept.count < records.count {
-                let isolated = try applyIsolating(kept.map { records[$0] }[...], on: db)
+                let isolated = try applyIsolating(kept.map { records[$0] }[...], on: db, extraApplies: &outcome.isolatingApplies)
                 for (keptIndex, refusal) in isolated { refused[kept[keptIndex]] = refusal }
             } else {
-                for (recordIndex, refusal) in try applyIsolating(records[...], on: db) { refused[recordIndex] = refusal }
+                for (recordIndex, refusal) in try applyIsolating(records[...], on: db, extraApplies: &outcome.isolatingApplies) {
+                    refused[recordIndex] = refusal
+                }
             }
             for (recordIndex, refusal) in refused.sorted(by: { $0.key < $1.key }) {
                 let message = batch[sources[recordIndex]]
@@ -386,7 +393,7 @@ public final class ProjectionEngine<P: Projection> {
     /// separately, down to the single record at fault. Returns the indexes (into the whole batch's records) of
     /// refused records. `apply` runs about 2·log2(n) extra times per bad record.
     private func applyIsolating(
-        _ records: ArraySlice<ProjectionRecord<P.Row>>, on db: PostgresConnection
+        _ records: ArraySlice<ProjectionRecord<P.Row>>, on db: PostgresConnection, extraApplies: inout Int
     ) throws -> [(Int, Refusal)] {
         guard !records.isEmpty else { return [] }
         try db.execute("SAVEPOINT mekong_apply")
@@ -401,7 +408,9 @@ public final class ProjectionEngine<P: Projection> {
                 return [(records.startIndex, Refusal(.apply, Self.reason(error)))]
             }
             let middle = records.startIndex + records.count / 2
-            return try applyIsolating(records[..<middle], on: db) + applyIsolating(records[middle...], on: db)
+            extraApplies += 2
+            return try applyIsolating(records[..<middle], on: db, extraApplies: &extraApplies)
+                + applyIsolating(records[middle...], on: db, extraApplies: &extraApplies)
         }
     }
 

@@ -64,6 +64,8 @@ public final class ProjectorLease: Sendable {
     private let logger: Logger
     private let state = Mutex<State>(.starting)
     private let lastTick = Mutex<ContinuousClock.Instant>(ContinuousClock.now)
+    /// When the server last confirmed the lease session (acquired or renewed).
+    private let lastRenewed = Mutex<ContinuousClock.Instant>(ContinuousClock.now)
     private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
@@ -93,7 +95,12 @@ public final class ProjectorLease: Sendable {
     }
 
     public var current: State { state.withLock { $0 } }
-    public var isHeld: Bool { current == .held }
+    /// Held, and confirmed by the server within the lease timeout (after a hang, the lease counts as held again
+    /// only once the server has answered the renewal: it may have ended the session meanwhile).
+    public var isHeld: Bool {
+        current == .held && ContinuousClock.now - lastRenewed.withLock({ $0 }) < timeouts.lease
+    }
+    private var believesHeld: Bool { current == .held }
 
     /// The engine is alive: called between batches and while idle. Without ticks the lease is not renewed.
     public func tick() {
@@ -105,8 +112,8 @@ public final class ProjectorLease: Sendable {
         var reported: State? = nil
         while !stop.isStopped {
             tick()
+            if isHeld { return true }
             let now = current
-            if now == .held { return true }
             if now != reported, case .standby(let holder) = now {
                 logger.info("\(name): standby; the lease is held by \(holder ?? "another session")")
                 reported = now
@@ -154,14 +161,16 @@ public final class ProjectorLease: Sendable {
                         defaults: timeouts.connectionDefaults(applicationName: applicationName, idleInTransaction: timeouts.lease))
                 }
                 let session = db!
-                if isHeld {
+                if believesHeld {
                     // Renew only while the engine shows life; a hung engine lets the session idle out.
                     if clock.now - lastTick.withLock({ $0 }) < timeouts.lease {
                         try session.execute("SELECT 1")
+                        lastRenewed.withLock { $0 = clock.now }
                     }
                 } else {
                     try session.execute("BEGIN")
                     if try session.query("SELECT pg_try_advisory_xact_lock($1)", [key])[0].decode(Bool.self, at: 0) {
+                        lastRenewed.withLock { $0 = clock.now }
                         set(.held)
                     } else {
                         let holder = try? session.query(
@@ -182,12 +191,12 @@ public final class ProjectorLease: Sendable {
                 db?.close()
                 db = nil
             }
-            let until = clock.now + (isHeld ? renewInterval : .milliseconds(500))
+            let until = clock.now + (believesHeld ? renewInterval : .milliseconds(500))
             while !stopped.load(ordering: .acquiring), clock.now < until {
                 Thread.sleep(forTimeInterval: 0.02)
             }
         }
-        if isHeld { try? db?.execute("ROLLBACK") }
+        if believesHeld { try? db?.execute("ROLLBACK") }
         state.withLock { $0 = .starting }
     }
 }
