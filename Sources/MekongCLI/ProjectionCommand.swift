@@ -61,7 +61,12 @@ struct ProjectionCommand: ParsableCommand {
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List projection versions, which is active, and per-partition positions and lag.")
+            abstract: "List projection versions, which is active, which instance applies them, and per-partition positions and lag.",
+            discussion: """
+                Every partition of a version's topics is listed, including partitions no projector of this database \
+                has ever applied ("never applied"); lag counts them too. Without a reachable cluster, only the \
+                stored positions are shown.
+                """)
         @OptionGroup var connection: ConnectionOptions
 
         func run() throws {
@@ -73,27 +78,67 @@ struct ProjectionCommand: ParsableCommand {
                 print("no projection versions in \(ConnectionString.redacted(settings.postgres))")
                 return
             }
-            // Lag needs the end of each partition; without a reachable cluster, positions are still shown.
-            var ends: [TopicPartition: Int64] = [:]
+            let catalog = try Resources.catalog()
+            // Every partition of each version's topics, with the log's start and end, when the cluster answers.
+            var logs: [TopicPartition: (low: Int64, high: Int64)] = [:]
+            var partitionsOfTopic: [String: [TopicPartition]] = [:]
             do {
                 let consumer = try Consumer(configuration: settings.kafka())
                 defer { consumer.close() }
-                for tp in Set(versions.flatMap { $0.positions.keys }) {
-                    ends[tp] = try consumer.watermarks(of: tp, timeout: .seconds(3)).high
+                var topics = Set(versions.flatMap { $0.positions.keys.map(\.topic) })
+                for version in versions {
+                    if let projection = try? KnownProjections.make(version.identity.name, version: version.identity.version, catalog: catalog) {
+                        topics.formUnion(projection.topics)
+                    }
+                }
+                for topic in topics.sorted() {
+                    let count = try consumer.partitionCount(of: topic, timeout: .seconds(3))
+                    partitionsOfTopic[topic] = (0..<count).map { TopicPartition(topic: topic, partition: Int32($0)) }
+                    for tp in partitionsOfTopic[topic]! { logs[tp] = try consumer.watermarks(of: tp, timeout: .seconds(3)) }
                 }
             } catch {
                 printError("Kafka unreachable, lag not shown: \(error)")
+                logs = [:]
+                partitionsOfTopic = [:]
             }
             for version in versions {
+                let topics = (try? KnownProjections.make(version.identity.name, version: version.identity.version, catalog: catalog))?.topics
+                    ?? Array(Set(version.positions.keys.map(\.topic)))
+                var partitions = Set(version.positions.keys)
+                for topic in topics { partitions.formUnion(partitionsOfTopic[topic] ?? []) }
+                let lines = partitions.sorted().map { tp in PartitionStatus(tp, next: version.positions[tp], log: logs[tp]) }
+                let lags = lines.compactMap(\.lag)
+                let lagText = !logs.isEmpty && lags.count == lines.count && !lines.isEmpty ? ", lag \(lags.reduce(0, +))" : ""
                 let activated = version.activatedAt.map { ", activated \(Timestamp(date: $0).text)" } ?? ""
-                let lag = version.positions.compactMap { tp, position in ends[tp].map { max(0, $0 - position) } }
-                let lagText = lag.count == version.positions.count && !lag.isEmpty ? ", lag \(lag.reduce(0, +))" : ""
-                print("\(version.identity.name) v\(version.identity.version)  \(version.state.rawValue)\(activated)\(lagText)")
-                for (tp, position) in version.positions.sorted(by: { $0.key < $1.key }) {
-                    let end = ends[tp].map { "  end \($0)  lag \(max(0, $0 - position))" } ?? ""
-                    print("  \(tp)  next \(position)\(end)")
-                }
+                let never = lines.filter { $0.next == nil }.count
+                let neverText = never > 0 ? ", \(never) partition(s) never applied" : ""
+                let holder = (try? ProjectorLease.holder(of: version.identity, on: db)) ?? nil
+                let holderText = holder.map { ", applied by \($0)" } ?? ""
+                print("\(version.identity.name) v\(version.identity.version)  \(version.state.rawValue)\(activated)\(lagText)\(neverText)\(holderText)")
+                for line in lines { print("  \(line.text)") }
             }
+        }
+    }
+
+    /// One partition of a version: its stored next offset (nil: never applied here) and the log's extent.
+    struct PartitionStatus {
+        let partition: TopicPartition
+        let next: Int64?
+        let log: (low: Int64, high: Int64)?
+
+        init(_ partition: TopicPartition, next: Int64?, log: (low: Int64, high: Int64)?) {
+            self.partition = partition
+            self.next = next
+            self.log = log
+        }
+
+        /// Records in the log not yet applied: from the stored position (or the log's start) to the end.
+        var lag: Int64? { log.map { max(0, $0.high - max(next ?? 0, $0.low)) } }
+
+        var text: String {
+            let position = next.map { "next \($0)" } ?? "never applied"
+            let end = log.map { "  end \($0.high)  lag \(lag!)" } ?? ""
+            return "\(partition)  \(position)\(end)"
         }
     }
 

@@ -94,6 +94,25 @@ public final class ProjectorLease: Sendable {
         return digest.prefix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) }
     }
 
+    /// The session that holds the lease of `identity` in the connected database (its `application_name`, client
+    /// address and backend pid), or nil when no projector runs.
+    public static func holder(of identity: ProjectionIdentity, on db: PostgresConnection) throws -> String? {
+        try holder(key: lockKey(identity), on: db)
+    }
+
+    private static func holder(key: Int64, on db: PostgresConnection) throws -> String? {
+        try db.query(
+            """
+            SELECT a.application_name || coalesce(' at ' || host(a.client_addr), '') || ' (pid ' || a.pid || ')'
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) AND l.objid::bigint = ($1::bigint & 4294967295)
+              AND l.objsubid = 1
+            """, [key]
+        ).first?.decode(String.self, at: 0)
+    }
+
     public var current: State { state.withLock { $0 } }
     /// Held, and confirmed by the server within the lease timeout (after a hang, the lease counts as held again
     /// only once the server has answered the renewal: it may have ended the session meanwhile).
@@ -173,15 +192,7 @@ public final class ProjectorLease: Sendable {
                         lastRenewed.withLock { $0 = clock.now }
                         set(.held)
                     } else {
-                        let holder = try? session.query(
-                            """
-                            SELECT a.application_name || coalesce(' at ' || host(a.client_addr), '') || ' (pid ' || a.pid || ')'
-                            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                            WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                              AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) AND l.objid::bigint = ($1::bigint & 4294967295)
-                              AND l.objsubid = 1
-                            """, [key]
-                        ).first?.decode(String.self, at: 0)
+                        let holder = try? Self.holder(key: key, on: session)
                         try session.execute("ROLLBACK")
                         set(.standby(holder: holder ?? nil))
                     }
