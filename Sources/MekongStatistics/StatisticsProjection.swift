@@ -50,6 +50,28 @@ public struct StatisticsProjection: Projection {
         }
     }
 
+    /// The reports of a batch that `submit_reports` would refuse (undefined indicator, wrong period type or
+    /// dimensions, a code not valid at the period), found in one call, so that bad reports cost little more than
+    /// good ones. A batch that also changes master data is left to `apply` (the reports are checked against the
+    /// master data as it stands after the changes before them).
+    public func refusals(in batch: [ProjectionRecord<ProjectedEvent>], on db: PostgresConnection) throws -> [Int: Refusal] {
+        var reports: [JSONValue] = []
+        var indexes: [Int] = []
+        for (index, record) in batch.enumerated() {
+            guard record.row.event.type == "vn.gso.report.submitted" else { return [:] }
+            reports.append(BatchEntry.json(record.row.event, record))
+            indexes.append(index)
+        }
+        guard !reports.isEmpty else { return [:] }
+        var refused: [Int: Refusal] = [:]
+        for row in try db.query(
+            "SELECT ordinal, reason FROM \(identity.schema).report_refusals($1::jsonb)", [JSON.serialize(.array(reports))])
+        {
+            refused[indexes[try row.decode(Int.self, at: 0)]] = Refusal(.apply, try row.decode(String.self, at: 1))
+        }
+        return refused
+    }
+
     static let masterDataFunctions = [
         "vn.gso.classification.published": "publish_classification",
         "vn.gso.classification.items-changed": "change_items",

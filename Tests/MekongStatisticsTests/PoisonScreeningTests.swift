@@ -1,0 +1,61 @@
+import MekongEvents
+import MekongKafka
+import MekongPostgres
+import MekongProjection
+import MekongStatistics
+import Testing
+
+/// The statistics projection with its refusal screen switched off: every bad report is found by halving batches.
+struct UnscreenedStatistics: Projection {
+    let inner = StatisticsProjection()
+    var identity: ProjectionIdentity { inner.identity }
+    var topics: [String] { inner.topics }
+    var referenceTopics: [String] { inner.referenceTopics }
+
+    func apply(_ batch: [ProjectionRecord<ProjectedEvent>], on db: PostgresConnection) throws {
+        try inner.apply(batch, on: db)
+    }
+}
+
+@Suite("Poison screening")
+struct PoisonScreeningTests {
+    /// 400 monthly reports, every 50th with an area code that does not exist, one with an undefined indicator.
+    static func reports(_ e: StatisticalEvents) -> [CloudEvent] {
+        (0..<400).map { i in
+            let area = i % 50 == 7 ? "C999" : ["C111", "C112", "C211"][i % 3]
+            let indicator = i == 123 ? "GDP" : "POP"
+            return e.reportSubmitted(
+                unit: "U\(i)", form: "F1", period: "2024-M0\(1 + i % 9)",
+                observations: [Observation(indicator: indicator, area: area, value: Double(i))], source: "urn:test",
+                at: at(100 + i))
+        }
+    }
+
+    @Test("bad reports are refused set-wise, without halving batches; the result and the reasons equal the isolating path")
+    func badReportsCostNoIsolation() async throws {
+        let screened = try StatisticsFixture("screened")
+        let e = screened.events
+        let events = [IndicatorTableTests.units2024(e)] + IndicatorTableTests.indicators(e) + Self.reports(e)
+        try await screened.publish(events)
+        let summary = try await screened.project(batchSize: 500)
+        #expect(summary.deadLettered == 9)
+        #expect(summary.applied == events.count - 9)
+        #expect(summary.isolatingApplies == 0, "the screen found every bad report: \(summary)")
+
+        let isolating = try StatisticsFixture("isolating")
+        try await isolating.publish(events)
+        let slow = try await isolating.project(UnscreenedStatistics(), batchSize: 500)
+        #expect(slow.deadLettered == 9)
+        #expect(slow.isolatingApplies > 9, "without the screen each bad report costs several applies: \(slow)")
+
+        let current = "SELECT indicator, period, area, value::text FROM statistics.observations_current ORDER BY 1, 2, 3"
+        #expect(try screened.rows(current) == isolating.rows(current))
+        #expect(try screened.checksum() == isolating.checksum())
+        let ids = "SELECT event_id FROM mekong.dead_letters ORDER BY 1"
+        #expect(try screened.rows(ids) == isolating.rows(ids))
+        // The same message either way (the isolating path carries PostgreSQL's prefix and SQLSTATE).
+        for (fast, slow) in zip(try screened.deadLetterReasons(), try isolating.deadLetterReasons()) {
+            #expect(slow.hasSuffix(fast), "\(fast) vs \(slow)")
+        }
+    }
+}
