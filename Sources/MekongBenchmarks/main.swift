@@ -1,5 +1,5 @@
 // Benchmarks of the hot paths, each beside a baseline measured in the same run on the same machine.
-// Run: swift run -c release mekong-bench [all|envelope|producer|projector|gateway] [--events N] [--runs R]   (BENCHMARKS.md)
+// Run: swift run -c release mekong-bench [all|envelope|producer|projector|gateway|poison] [--events N] [--runs R]   (BENCHMARKS.md)
 import Foundation
 import MekongAudit
 import MekongCatalog
@@ -25,8 +25,8 @@ let runs = option("--runs", in: &words, default: 3)
 /// Single-event requests per latency run of the gateway suite.
 let requestCount = option("--requests", in: &words, default: 5_000)
 let suite = words.first ?? "all"
-guard ["all", "envelope", "producer", "projector", "gateway"].contains(suite) else {
-    print("usage: mekong-bench [all|envelope|producer|projector|gateway] [--events N] [--runs R] [--requests N]")
+guard ["all", "envelope", "producer", "projector", "gateway", "poison"].contains(suite) else {
+    print("usage: mekong-bench [all|envelope|producer|projector|gateway|poison] [--events N] [--runs R] [--requests N]")
     exit(2)
 }
 let postgresAdmin = ProcessInfo.processInfo.environment["MEKONG_BENCH_POSTGRES"]
@@ -109,6 +109,11 @@ print("mekong-bench \(suite): \(eventCount) events, \(runs) runs each, \(Process
 // The gateway generates its own signed events (section 4, GatewayBenchmark.swift).
 if suite == "gateway" {
     try await gatewayBenchmark(events: eventCount, requests: requestCount, runs: runs, admin: try PostgresConnection(url: postgresAdmin))
+    exit(0)
+}
+// The statistics projection with and without poison builds its own log (section 5, PoisonBenchmark.swift).
+if suite == "poison" {
+    try await poisonBenchmark(events: eventCount, runs: runs, admin: try PostgresConnection(url: postgresAdmin))
     exit(0)
 }
 let events = makeEvents(eventCount)

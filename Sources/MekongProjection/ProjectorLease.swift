@@ -207,7 +207,7 @@ public final class ProjectorLease: Sendable {
                 Thread.sleep(forTimeInterval: 0.02)
             }
         }
-        if believesHeld { try? db?.execute("ROLLBACK") }
+        if believesHeld { _ = try? db?.execute("ROLLBACK") }
         state.withLock { $0 = .starting }
     }
 }
