@@ -462,17 +462,32 @@ public final class ProjectionEngine<P: Projection> {
         return parts.withLock { $0.flatMap { $0 } }
     }
 
+    /// The largest dead-letter record the engine publishes: the dead-letters topic's `max.message.bytes` (8 MiB).
+    /// A dead letter carries the refused record base64-encoded (4/3 of its size) inside an envelope, so a refused
+    /// record of up to about 6 MiB fits.
+    static var deadLetterRecordLimit: Int { 8_388_608 }
+
     private func makeDeadLetterProducer() throws -> Producer {
         var configuration = kafka
-        // Dead letters carry the refused record base64-encoded (4/3 of its size) inside an envelope.
-        configuration["message.max.bytes"] = "8388608"
+        configuration["message.max.bytes"] = String(Self.deadLetterRecordLimit)
         return try Producer(configuration: configuration)
     }
 
-    /// Publishes dead letters and waits for every delivery report.
+    /// Publishes dead letters and waits for every delivery report. A dead letter too large for the topic is kept in
+    /// `mekong.dead_letters` only (where `mekong dlq` reads it) and logged: a record, however large, must not stop
+    /// the projector.
     private func publish(_ letters: [DeadLetter], with producer: Producer) throws {
-        let records = letters.map { $0.record(topic: options.deadLetterTopic) }
-        let results = Blocking.run { await producer.send(records) }
+        var records: [OutgoingMessage] = []
+        for letter in letters {
+            let record = letter.record(topic: options.deadLetterTopic)
+            if record.value.count + (record.key?.count ?? 0) + 1_024 > Self.deadLetterRecordLimit {
+                logger.error("dead letter \(letter.position) (\(letter.value.count) bytes) is too large for the \(options.deadLetterTopic) topic; it is kept in mekong.dead_letters only")
+                continue
+            }
+            records.append(record)
+        }
+        let chosen = records
+        let results = Blocking.run { await producer.send(chosen) }
         for result in results { _ = try result.get() }
     }
 

@@ -4,6 +4,7 @@ import MekongEvents
 import MekongKafka
 import MekongPostgres
 import MekongProjection
+import MekongPublishing
 import MekongTestSupport
 import Synchronization
 import Testing
@@ -205,5 +206,21 @@ struct ReliabilityTests {
         #expect(summary.applied == 100)
         // Standby polling is every half second; a takeover that waited for a session timeout would take far longer.
         #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    @Test("a record too large even for the dead-letters topic is dead-lettered in the table and the partition goes on")
+    func recordTooLargeForTheDeadLetterTopic() async throws {
+        let fixture = try ProjectionFixture(partitions: 1)
+        var records = (0..<20).map { i in EventPublisher.record(for: report(unit: "unit-1", value: Double(i), index: i), topic: "reports") }
+        records.insert(OutgoingMessage(topic: "reports", key: Array("unit-1".utf8), value: Array(repeating: 0x7B, count: 7_000_000)), at: 5)
+        let producer = try Producer(configuration: fixture.cluster.configuration(["message.max.bytes": "10000000"]))
+        for result in await producer.send(records) { _ = try result.get() }
+        producer.close()
+        let database = try fixture.database("too_large")
+        defer { database.drop() }
+        let summary = try await fixture.runToEnd(database)
+        #expect(summary.applied == 20)
+        #expect(summary.deadLettered == 1)
+        #expect(try fixture.query(database, "SELECT length(record_value) FROM mekong.dead_letters", Int.self) == [7_000_000])
     }
 }
