@@ -13,6 +13,8 @@ public struct DeadLetter: Sendable {
     public let key: [UInt8]?
     public let value: [UInt8]
     public let headers: [KafkaHeader]
+    /// The refused record's Kafka timestamp (milliseconds since the epoch), if it had one.
+    public let timestampMilliseconds: Int64?
 
     init(projection: ProjectionIdentity, record: ConsumedMessage, refusal: Refusal) {
         self.projection = projection
@@ -21,6 +23,7 @@ public struct DeadLetter: Sendable {
         self.key = record.key
         self.value = record.value
         self.headers = record.headers
+        self.timestampMilliseconds = record.timestampMilliseconds
     }
 
     /// `ce_id` and `ce_type` headers, when the record carried them (a record that is not JSON still may).
@@ -48,12 +51,14 @@ public struct DeadLetter: Sendable {
         try db.execute(
             """
             INSERT INTO mekong.dead_letters (projection, version, topic, partition, kafka_offset, stage, reason,
-                                             event_id, event_type, record_key, record_value, record_headers)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
+                                             event_id, event_type, record_key, record_value, record_headers,
+                                             record_timestamp_ms)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13)
             ON CONFLICT (projection, version, topic, partition, kafka_offset) DO NOTHING
             """,
             [projection.name, projection.version, position.topic, Int(position.partition), position.offset,
-             refusal.stage.rawValue, reason, eventID, eventType, key, value, JSON.serialize(headersJSON)])
+             refusal.stage.rawValue, reason, eventID, eventType, key, value, JSON.serialize(headersJSON),
+             timestampMilliseconds])
     }
 
     /// The `mekong.dead-lettered` event for the dead-letters topic.

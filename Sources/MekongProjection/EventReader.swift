@@ -19,7 +19,11 @@ public struct EventReader: Sendable {
     /// was published around the limits and would cost a projection memory for no statistical content).
     public let maximumRecordBytes: Int
 
-    public init(catalog: Catalog, upcasters: Upcasters, maximumRecordBytes: Int = 1_048_576) {
+    /// The default of ``maximumRecordBytes``: 1 MiB. `mekong dlq redrive` refuses larger dead letters, which
+    /// would be refused again.
+    public static let defaultMaximumRecordBytes = 1_048_576
+
+    public init(catalog: Catalog, upcasters: Upcasters, maximumRecordBytes: Int = EventReader.defaultMaximumRecordBytes) {
         self.catalog = catalog
         self.upcasters = upcasters
         self.maximumRecordBytes = maximumRecordBytes

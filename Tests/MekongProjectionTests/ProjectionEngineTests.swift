@@ -125,7 +125,7 @@ struct ProjectionEngineTests {
         let producer = try Producer(configuration: fixture.cluster.configuration())
         let redriven = try await store.redrive([fixable.id], producer: producer)
         producer.close()
-        #expect(redriven.count == 1)
+        #expect(redriven.redriven.count == 1)
         await #expect(throws: ProjectionStateError.self) {
             let again = try Producer(configuration: fixture.cluster.configuration())
             defer { again.close() }
