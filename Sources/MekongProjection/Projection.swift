@@ -98,10 +98,39 @@ public struct RecordPosition: Sendable, Hashable, CustomStringConvertible {
 
 /// One decoded record of a batch.
 public struct ProjectionRecord<Row: Sendable>: Sendable {
+    /// Where the record is in the log (what checkpoints count).
     public let position: RecordPosition
-    /// The Kafka record timestamp (milliseconds since the epoch), when the record had one.
+    /// Where the record was first written: its own position, or, for a copy redriven by `mekong dlq redrive`
+    /// (``RedriveOrigin``), the dead-lettered original's. Projections that keep positions or order by them use this,
+    /// so that a redriven copy is projected as its original would have been: a rebuild, in which the original
+    /// applies and the copy repeats its event id, gives the same tables as the live run.
+    public let origin: RecordPosition
+    /// The Kafka record timestamp (milliseconds since the epoch), when the record had one; for a redriven copy, the
+    /// original's when the redrive carried it.
     public let timestampMilliseconds: Int64?
     public let row: Row
+
+    public init(position: RecordPosition, origin: RecordPosition? = nil, timestampMilliseconds: Int64?, row: Row) {
+        self.position = position
+        self.origin = origin ?? position
+        self.timestampMilliseconds = timestampMilliseconds
+        self.row = row
+    }
+
+    /// The record `message` decoded to `row`. A redrive origin counts only if it names an earlier offset of the
+    /// same topic (a copy is always written after its original); any other claim is ignored.
+    init(_ message: ConsumedMessage, row: Row) {
+        let position = RecordPosition(topic: message.topic, partition: message.partition, offset: message.offset)
+        if let origin = RedriveOrigin(headers: message.headers), origin.position.topic == message.topic,
+            origin.position.offset < message.offset || origin.position.partition != message.partition
+        {
+            self.init(
+                position: position, origin: origin.position,
+                timestampMilliseconds: origin.timestampMilliseconds ?? message.timestampMilliseconds, row: row)
+        } else {
+            self.init(position: position, timestampMilliseconds: message.timestampMilliseconds, row: row)
+        }
+    }
 }
 
 /// Why a record cannot be projected: it goes to the dead letters with this stage and reason.

@@ -351,9 +351,7 @@ public final class ProjectionEngine<P: Projection> {
                 switch decoded[index] {
                 case .success(let row):
                     records.append(
-                        ProjectionRecord(
-                            position: RecordPosition(topic: message.topic, partition: message.partition, offset: message.offset),
-                            timestampMilliseconds: message.timestampMilliseconds, row: row))
+                        ProjectionRecord(message, row: row))
                     sources.append(index)
                 case .failure(let refusal):
                     outcome.deadLetters.append(DeadLetter(projection: identity, record: message, refusal: refusal))

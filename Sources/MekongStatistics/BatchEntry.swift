@@ -3,14 +3,15 @@ import MekongEvents
 import MekongProjection
 
 /// How the statistical projections hand a batch of events to their SQL functions: one JSON array of
-/// `{eventId, recorded, topic, partition, offset, data}`, parsed set-wise by PostgreSQL.
+/// `{eventId, recorded, topic, partition, offset, data}`, parsed set-wise by PostgreSQL. The position is the
+/// record's origin (a redriven copy's original), so live tables equal a rebuild's.
 enum BatchEntry {
     /// The entry of `event`, read at `record`'s position; `extra` adds fields (e.g. a chunk's decoded rows).
     static func json<Row>(_ event: CloudEvent, _ record: ProjectionRecord<Row>, extra: [String: JSONValue] = [:]) -> JSONValue {
         var object: JSONObject = [
             "eventId": .string(event.id), "recorded": .string(recordedTime(event, record)),
-            "topic": .string(record.position.topic), "partition": .number(Double(record.position.partition)),
-            "offset": .number(Double(record.position.offset)), "data": event.data,
+            "topic": .string(record.origin.topic), "partition": .number(Double(record.origin.partition)),
+            "offset": .number(Double(record.origin.offset)), "data": event.data,
         ]
         for (key, value) in extra { object[key] = value }
         return .object(object)
