@@ -43,12 +43,15 @@ extension CloudEvent {
         guard version == Self.specVersion else {
             throw EnvelopeError(
                 code: .unsupportedSpecVersion, attribute: "specversion",
-                message: "unsupported specversion '\(version)' (only '\(Self.specVersion)' is supported)")
+                message: "unsupported specversion \(EnvelopeError.quoted(version)) (only '\(Self.specVersion)' is supported)")
         }
         if let unknown {
+            // The name is the client's: cut, so that a pointer built from it stays short.
+            let name = unknown.count > EnvelopeError.quotedCharacters
+                ? String(unknown.prefix(EnvelopeError.quotedCharacters)) + "…" : unknown
             throw EnvelopeError(
-                code: .unknownAttribute, attribute: unknown,
-                message: "unknown attribute '\(unknown)' (allowed: \(Self.knownAttributes.joined(separator: ", ")))")
+                code: .unknownAttribute, attribute: name,
+                message: "unknown attribute \(EnvelopeError.quoted(unknown)) (allowed: \(Self.knownAttributes.joined(separator: ", ")))")
         }
 
         let id = try Self.string("id", raw.id, expected: "a string (UUIDv7)")
@@ -94,7 +97,8 @@ extension CloudEvent {
     private static func timestamp(_ name: String, _ value: JSONValue?) throws(EnvelopeError) -> Timestamp {
         let text = try string(name, value, expected: "a string (RFC 3339 date-time)")
         guard let timestamp = Timestamp(rfc3339: text) else {
-            throw .invalid(name, "must be an RFC 3339 date-time such as 2025-07-01T08:30:00+07:00, got '\(text)'")
+            throw .invalid(
+                name, "must be an RFC 3339 date-time such as 2025-07-01T08:30:00+07:00, got \(EnvelopeError.quoted(text))")
         }
         return timestamp
     }

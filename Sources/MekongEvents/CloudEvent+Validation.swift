@@ -1,39 +1,117 @@
 extension CloudEvent {
+    /// The largest value each envelope attribute may hold, in UTF-8 bytes, and the largest event.
+    ///
+    /// Why these numbers: every attribute ends up in a Kafka key or header (`subject`, `ce_type`, `ce_id`,
+    /// `ce_source`) and in projection tables, some of them indexed, where PostgreSQL refuses a B-tree entry over
+    /// 2 704 bytes (a third of a page); an attribute without a bound once stopped the audit projector. The limits
+    /// are generous for what the attributes hold in practice (URNs and URLs of tens of bytes, reverse-DNS type
+    /// names, `<unit>/<form>/<period>` subjects, an 88-byte Ed25519 signature in base64) and small enough that
+    /// several of them together still fit one index entry.
+    public enum Limits {
+        /// A UUIDv7 in its 36-character text form.
+        public static let id = 36
+        /// A URI-reference naming the producer.
+        public static let source = 512
+        /// A reverse-DNS event type name.
+        public static let type = 256
+        /// The Kafka record key.
+        public static let subject = 512
+        /// The `$id` URI of a schema in the catalog.
+        public static let dataschema = 512
+        /// base64 of a signature (Ed25519 needs 88).
+        public static let signature = 512
+        /// A key id.
+        public static let signingkey = 512
+        /// A W3C trace context version 00 has exactly 55 characters.
+        public static let traceparent = 55
+        /// `time` and `recordedtime`: an RFC 3339 date-time with at most nine fraction digits (all the precision
+        /// ``Timestamp`` keeps) and a numeric offset, e.g. `2025-07-01T15:30:00.123456789+07:00`.
+        public static let time = 35
+        /// The whole event as RFC 8785 canonical JSON, which is the Kafka record's value: 1 MiB. Projections refuse
+        /// larger records at decode (`EventReader`), so publishing refuses larger events.
+        public static let eventBytes = 1_048_576
+    }
+
     /// Checks every attribute value; throws the first problem found.
     ///
+    /// Each string attribute must fit its ``Limits`` (checked first, so a huge value is refused by its size);
     /// `id` must be a version-7 UUID; `source` a URI-reference; `type` and `subject` non-empty
     /// without control characters; `datacontenttype` "application/json"; `dataschema` an absolute
     /// URI; `data` an object; `sourcesequence` within 0...2^53; `signature` and `signingkey`
-    /// non-empty; `traceparent` a W3C version-00 trace context.
+    /// non-empty; `traceparent` a W3C version-00 trace context. The size of the whole event is checked by
+    /// ``validateSize()``, which needs its canonical JSON.
     public func validate() throws(EnvelopeError) {
+        try Self.checkLength("id", id, Limits.id)
         guard UUIDv7.isValid(id) else {
-            throw .invalid("id", "must be a version-7 UUID (RFC 9562), got '\(id)'")
+            throw .invalid("id", "must be a version-7 UUID (RFC 9562), got \(EnvelopeError.quoted(id))")
         }
+        try Self.checkLength("source", source, Limits.source)
         guard URISyntax.isURIReference(source) else {
-            throw .invalid("source", "must be a non-empty URI-reference, got '\(source)'")
+            throw .invalid("source", "must be a non-empty URI-reference, got \(EnvelopeError.quoted(source))")
         }
+        try Self.checkLength("type", type, Limits.type)
         guard Self.isToken(type) else {
-            throw .invalid("type", "must be non-empty without spaces or control characters, got '\(type)'")
+            throw .invalid(
+                "type", "must be non-empty without spaces or control characters, got \(EnvelopeError.quoted(type))")
         }
+        try Self.checkLength("time", time.text, Limits.time)
+        try Self.checkLength("subject", subject, Limits.subject)
         guard !subject.isEmpty, !Self.containsControlCharacter(subject) else {
             throw .invalid("subject", "must be non-empty without control characters")
         }
         guard datacontenttype == Self.jsonContentType else {
-            throw .invalid("datacontenttype", "must be '\(Self.jsonContentType)', got '\(datacontenttype)'")
+            throw .invalid(
+                "datacontenttype",
+                "must be '\(Self.jsonContentType)', got \(EnvelopeError.quoted(datacontenttype))")
         }
+        try Self.checkLength("dataschema", dataschema, Limits.dataschema)
         guard URISyntax.isAbsoluteURI(dataschema) else {
-            throw .invalid("dataschema", "must be an absolute URI, got '\(dataschema)'")
+            throw .invalid("dataschema", "must be an absolute URI, got \(EnvelopeError.quoted(dataschema))")
         }
         guard case .object = data else { throw .wrongType("data", expected: "an object", got: data) }
+        if let recordedtime { try Self.checkLength("recordedtime", recordedtime.text, Limits.time) }
         if let sourcesequence, !(0...9_007_199_254_740_992).contains(sourcesequence) {
             throw .invalid("sourcesequence", "must be between 0 and 2^53, got \(sourcesequence)")
         }
-        if let signature, signature.isEmpty { throw .invalid("signature", "must not be empty") }
-        if let signingkey, signingkey.isEmpty { throw .invalid("signingkey", "must not be empty") }
-        if let traceparent, !Self.isTraceparent(traceparent) {
-            throw .invalid(
-                "traceparent", "must be a W3C trace context '00-<32 hex>-<16 hex>-<2 hex>', got '\(traceparent)'")
+        if let signature {
+            try Self.checkLength("signature", signature, Limits.signature)
+            if signature.isEmpty { throw .invalid("signature", "must not be empty") }
         }
+        if let signingkey {
+            try Self.checkLength("signingkey", signingkey, Limits.signingkey)
+            if signingkey.isEmpty { throw .invalid("signingkey", "must not be empty") }
+        }
+        if let traceparent {
+            try Self.checkLength("traceparent", traceparent, Limits.traceparent)
+            guard Self.isTraceparent(traceparent) else {
+                throw .invalid(
+                    "traceparent",
+                    "must be a W3C trace context '00-<32 hex>-<16 hex>-<2 hex>', got \(EnvelopeError.quoted(traceparent))")
+            }
+        }
+    }
+
+    /// Refuses an event whose canonical JSON (its Kafka record value) is over ``Limits/eventBytes``.
+    public func validateSize() throws(EnvelopeError) {
+        _ = try checkedCanonicalJSON()
+    }
+
+    /// The event's canonical JSON, or an error when it is over ``Limits/eventBytes``.
+    public func checkedCanonicalJSON() throws(EnvelopeError) -> [UInt8] {
+        let bytes = canonicalJSON()
+        guard bytes.count <= Limits.eventBytes else {
+            throw EnvelopeError(
+                code: .tooLarge, attribute: nil,
+                message: "the event is \(bytes.count) bytes long as canonical JSON, over the limit of "
+                    + "\(Limits.eventBytes) bytes")
+        }
+        return bytes
+    }
+
+    /// Refuses `value` when it has more than `limit` UTF-8 bytes.
+    private static func checkLength(_ attribute: String, _ value: String, _ limit: Int) throws(EnvelopeError) {
+        let bytes = value.utf8.count
+        guard bytes <= limit else { throw .tooLarge(attribute, bytes: bytes, limit: limit) }
     }
 
     /// Non-empty, with no ASCII space or control character and no C1 control.

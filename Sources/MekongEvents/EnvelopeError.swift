@@ -16,6 +16,8 @@ public struct EnvelopeError: Error, Sendable, Equatable, CustomStringConvertible
         case unsupportedSpecVersion
         /// An attribute that is neither a CloudEvents 1.0 core attribute nor a Mekong extension.
         case unknownAttribute
+        /// An attribute, or the whole event, is larger than its limit (``CloudEvent/Limits``).
+        case tooLarge
     }
 
     public let code: Code
@@ -44,5 +46,21 @@ public struct EnvelopeError: Error, Sendable, Equatable, CustomStringConvertible
 
     static func invalid(_ attribute: String, _ message: String) -> EnvelopeError {
         EnvelopeError(code: .invalidValue, attribute: attribute, message: "attribute '\(attribute)' \(message)")
+    }
+
+    static func tooLarge(_ attribute: String, bytes: Int, limit: Int) -> EnvelopeError {
+        EnvelopeError(
+            code: .tooLarge, attribute: attribute,
+            message: "attribute '\(attribute)' is \(bytes) bytes long, over the limit of \(limit) bytes (UTF-8)")
+    }
+
+    /// The longest value, in characters, quoted in full in a message; longer ones are cut with an ellipsis, so a
+    /// message never echoes a huge value.
+    static let quotedCharacters = 80
+
+    /// `text` in single quotes, cut to ``quotedCharacters`` with "…" and its full length in bytes when longer.
+    static func quoted(_ text: String) -> String {
+        guard text.count > quotedCharacters else { return "'\(text)'" }
+        return "'\(text.prefix(quotedCharacters))…' (\(text.utf8.count) bytes)"
     }
 }

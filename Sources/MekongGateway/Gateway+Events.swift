@@ -1,3 +1,4 @@
+import Foundation
 import MekongCatalog
 import MekongEvents
 import MekongEvidence
@@ -166,6 +167,14 @@ extension Gateway {
             try event.validate()
         } catch {
             return refuse(error.attribute.map { "/" + $0 } ?? "", "invalid-event", error.message)
+        }
+        // The size limit holds for the event as written, with the recordedtime the gateway adds.
+        var written = event
+        written.recordedtime = Timestamp(date: Date())
+        do {
+            try written.validateSize()
+        } catch {
+            return refuse("", "invalid-event", error.message + " (with the recordedtime the gateway adds)")
         }
         guard let topic = configuration.catalog.topic(carrying: event.type) else {
             return refuse("/type", "unknown-type", "no topic carries event type \(event.type)")

@@ -83,6 +83,12 @@ public struct SourceRegistry {
             throw SourceRegistryError(source: id, message: "needs at least one --type (deny by default)")
         }
         guard eventsPerSecond > 0 else { throw SourceRegistryError(source: id, message: "--rate must be positive") }
+        // Every event of the source carries its URI as `source`, which events may not hold beyond this limit.
+        guard uri.utf8.count <= CloudEvent.Limits.source else {
+            throw SourceRegistryError(
+                source: id,
+                message: "the URI is \(uri.utf8.count) bytes long; an event's source holds at most \(CloudEvent.Limits.source)")
+        }
         let apiKey = Self.newAPIKey()
         try connection.transaction { connection in
             if try !connection.query("SELECT 1 FROM gateway.sources WHERE id = $1 OR uri = $2", [id, uri]).isEmpty {

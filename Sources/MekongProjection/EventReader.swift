@@ -19,9 +19,9 @@ public struct EventReader: Sendable {
     /// was published around the limits and would cost a projection memory for no statistical content).
     public let maximumRecordBytes: Int
 
-    /// The default of ``maximumRecordBytes``: 1 MiB. `mekong dlq redrive` refuses larger dead letters, which
-    /// would be refused again.
-    public static let defaultMaximumRecordBytes = 1_048_576
+    /// The default of ``maximumRecordBytes``: `CloudEvent.Limits.eventBytes` (1 MiB), the largest event that
+    /// publishing accepts. `mekong dlq redrive` refuses larger dead letters, which would be refused again.
+    public static let defaultMaximumRecordBytes = CloudEvent.Limits.eventBytes
 
     public init(catalog: Catalog, upcasters: Upcasters, maximumRecordBytes: Int = EventReader.defaultMaximumRecordBytes) {
         self.catalog = catalog

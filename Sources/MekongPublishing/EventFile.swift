@@ -22,7 +22,8 @@ public struct LineProblem: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A file of newline-delimited CloudEvents (structured JSON, one per line), checked line by line against the
-/// envelope and the catalog's schema for the target topic before anything is published.
+/// envelope (with its size limits, `CloudEvent.Limits`) and the catalog's schema for the target topic before
+/// anything is published.
 public struct EventFile: Sendable {
     public let events: [EventLine]
     public let problems: [LineProblem]
@@ -49,6 +50,7 @@ public struct EventFile: Sendable {
             let event: CloudEvent
             do {
                 event = try CloudEvent(json: json)
+                try event.validateSize()
             } catch {
                 problems.append(LineProblem(line: lineNumber, field: error.attribute, message: error.message))
                 continue
