@@ -26,6 +26,10 @@ public struct KafkaConfiguration: Sendable, Equatable {
         "message.timeout.ms": "120000",
         "queue.buffering.max.messages": "200000",
         "queue.buffering.max.kbytes": "262144",
+        // An event may be 1 MiB of canonical JSON (CloudEvent.Limits.eventBytes) plus its key and headers; librdkafka's
+        // own default (1 000 000) would refuse the largest valid events after every check had passed. The event
+        // topics allow the same (`max.message.bytes` in Topics/*/topic.json).
+        "message.max.bytes": "1100000",
     ]
 
     /// Consumer defaults for projectors: positions live in the application's own store, so Kafka's committed

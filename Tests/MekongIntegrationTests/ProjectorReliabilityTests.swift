@@ -1,5 +1,7 @@
 import Foundation
+import MekongEvents
 import MekongKafka
+import MekongPublishing
 import MekongPostgres
 import MekongTestSupport
 import Testing
@@ -146,5 +148,33 @@ struct ProjectorReliabilityTests {
         let status = try await fixture.mekong(["projection", "status"] + fixture.connection)
         #expect(status.output.contains(", lag \(missing), 2 partition(s) never applied"), "\(status.output)")
         #expect(status.output.contains("reports[1]  never applied"), "\(status.output)")
+    }
+
+    @Test("a report whose source is 6,000 characters, written straight to Kafka, cannot stop the audit projector")
+    func oversizedAttributeDoesNotStopTheAuditTrail() async throws {
+        let fixture = try CommandLineFixture()
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        var events = (0..<50).map { SampleEvents.report($0) }
+        // Incompressible, so that PostgreSQL cannot squeeze it under the btree row limit of events_source_time.
+        events[20].source = "urn:" + String((0..<6_000).map { _ in alphabet.randomElement(using: &generator)! })
+        events[30].subject = String((0..<6_000).map { _ in alphabet.randomElement(using: &generator)! })
+        let producer = try Producer(configuration: fixture.cluster.configuration())
+        for result in await producer.send(events.map { EventPublisher.record(for: $0, topic: "reports") }) {
+            _ = try result.get()
+        }
+        producer.close()
+        let run = try await fixture.mekong(["project", "audit", "--stop-when-caught-up"] + fixture.connection)
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(try fixture.auditRows().rows == 50)
+        let db = try fixture.database.connect()
+        defer { db.close() }
+        let problems = try db.query("SELECT problem FROM audit.events WHERE problem IS NOT NULL ORDER BY problem").map {
+            try $0.decode(String.self, at: 0)
+        }
+        #expect(problems.count == 2)
+        #expect(problems.allSatisfy { $0.contains("bytes") && $0.count < 600 }, "named by size, not echoed: \(problems)")
+        let verify = try await fixture.mekong(["audit", "verify"] + fixture.connection)
+        #expect(verify.status == 0, "\(verify.output)")
     }
 }
