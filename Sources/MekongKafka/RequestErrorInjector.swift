@@ -160,14 +160,13 @@ public final class RequestErrorInjector: @unchecked Sendable {
 extension KafkaRequest {
     /// Errors a broker may answer to this request that clients retry (refreshing metadata or the coordinator).
     ///
-    /// For produce, only errors that say the records were *not* written. librdkafka 2.0.2's mock checks an
-    /// idempotent producer's sequence numbers only for transactional producers, so it appends a later request
-    /// after an earlier one failed, where Kafka would refuse it as out of order. After a "possibly written" error
-    /// (REQUEST_TIMED_OUT, a disconnect) librdkafka then takes the later success as proof that the earlier records
-    /// were written and reports them delivered, with no offset, though the mock never stored them: a loss made
-    /// by the mock, which a test here saw. After a "not written" error it stops with a fatal error instead
-    /// ("succeeded when expecting failure"), which at least cannot pass unnoticed; a producer with one request
-    /// in flight per connection meets neither.
+    /// For produce, only errors that say the records were *not* written. Even so, a producer with more than one
+    /// request in flight per connection loses records on librdkafka 2.0.2's mock: the mock checks an idempotent
+    /// producer's sequence numbers only for transactional producers, so when request 1 fails it still appends
+    /// request 2, where Kafka would refuse it as out of order; librdkafka takes that success as proof that every
+    /// earlier record was written and reports request 1's records delivered (offset -1001), though they were
+    /// waiting for their retry and are never sent. The chaos suite saw this (docs/projections.md, "Chaos
+    /// testing"); clients under `mekong dev chaos errors` should set `max.in.flight.requests.per.connection=1`.
     var retriableErrors: [KafkaErrorCode] {
         switch self {
         case .produce: [.notLeaderForPartition, .notEnoughReplicas]

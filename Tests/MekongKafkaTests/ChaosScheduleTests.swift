@@ -20,7 +20,7 @@ struct ChaosScheduleTests {
         #expect(a.steps.count > 10)
         // Pinned: a seed printed by a run must mean the same actions on every machine and Swift version.
         #expect(a.steps.prefix(3).map { "\($0.atMilliseconds) \($0.action.text)" } == [
-            "0 errors 0.1 produce,fetch", "3011 leader master-data 2 1", "6728 leaders 3",
+            "0 errors 0.1 produce,fetch", "2434 leaders 1", "4795 leader reports 1 3",
         ])
     }
 
