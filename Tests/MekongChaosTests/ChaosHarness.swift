@@ -89,7 +89,7 @@ final class ChaosHarness: @unchecked Sendable {
         let gateway = try ChildProcess(
             MekongBinary.url,
             ["gateway", "--port", "0", "--key", directory.appendingPathComponent("gateway.key").path,
-             "--delivery-timeout", "15", "--config", configuration.path],
+             "--delivery-timeout", "5", "--config", configuration.path],
             environment: environment)
         children.append(gateway)
         self.gateway = gateway

@@ -115,6 +115,9 @@ struct ChaosTests {
         let catchUps = try ["audit", "registers"].map { ($0, try harness.start(["project", $0, "--stop-when-caught-up"])) }
         for (name, run) in catchUps {
             #expect(try run.wait(timeout: .seconds(180)) == 0, "\(name): \(run.standardError.suffix(2_000))")
+            if let debug = Self.environment["MEKONG_CHAOS_DEBUG"] {
+                try run.standardError.write(toFile: "\(debug)/\(name)-catch-up.stderr", atomically: true, encoding: .utf8)
+            }
         }
         note("audit checkpoints on admin-records when the chaos ended: \(appliedDuringChaos); catching up afterwards took "
              + "\(seconds(clock.now - caughtUpStarted)) s")
