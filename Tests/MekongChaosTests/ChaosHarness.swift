@@ -83,8 +83,10 @@ final class ChaosHarness: @unchecked Sendable {
         // One produce request in flight per connection: librdkafka 2.0.2's mock does not check an idempotent
         // producer's sequence numbers, and with several requests in flight a failed one makes librdkafka report its
         // records delivered (offset -1001) though the mock never stored them (RequestErrorInjector, retriableErrors).
+        // MEKONG_CHAOS_IN_FLIGHT=5 (librdkafka's default with idempotence) shows it: the suite then fails.
+        let inFlight = ProcessInfo.processInfo.environment["MEKONG_CHAOS_IN_FLIGHT"].flatMap(Int.init) ?? 1
         let configuration = directory.appendingPathComponent("gateway-config.json")
-        try #"{"kafka": {"max.in.flight.requests.per.connection": "1"}}"#.write(
+        try #"{"kafka": {"max.in.flight.requests.per.connection": "\#(inFlight)"}}"#.write(
             to: configuration, atomically: true, encoding: .utf8)
         let gateway = try ChildProcess(
             MekongBinary.url,
