@@ -91,7 +91,10 @@ struct ChaosCommand: ParsableCommand {
             discussion: """
                 Requests: produce, fetch, list-offsets, offset-commit, offset-fetch, find-coordinator, join-group, \
                 heartbeat, leave-group, sync-group, init-producer-id (librdkafka 2.0.2's mock cannot fail metadata). \
-                `off` stops new errors; answers already queued at the brokers (a few dozen) still apply.
+                `off` stops new errors; answers already queued at the brokers (a few dozen) still apply. Producers \
+                should set max.in.flight.requests.per.connection=1: the mock does not check idempotent sequence \
+                numbers, and with more in flight librdkafka reports records delivered that the mock never stored \
+                (docs/projections.md, "Chaos testing").
                 """)
         @OptionGroup var channel: Channel
         @Argument(help: "`off` to stop.") var off: String?
