@@ -175,5 +175,12 @@ let package = Package(
             name: "MekongIntegrationTests",
             dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongTestSupport"],
             swiftSettings: strict),
+        // `mekong dev`, the gateway and projectors as child processes while `mekong dev chaos` breaks the cluster.
+        .testTarget(
+            name: "MekongChaosTests",
+            dependencies: [
+                "MekongEvents", "MekongEvidence", "MekongGateway", "MekongKafka", "MekongPostgres", "MekongTestSupport",
+            ],
+            swiftSettings: strict),
     ]
 )

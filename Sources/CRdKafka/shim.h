@@ -25,4 +25,17 @@ static inline rd_kafka_resp_err_t mekong_produce(rd_kafka_t *rk, const char *top
 /* The message's per-message opaque (rkmessage->_private), named for readability on the Swift side. */
 static inline void *mekong_message_opaque(const rd_kafka_message_t *m) { return m->_private; }
 
+/* rd_kafka_mock_broker_push_request_error_rtts is variadic (error, rtt pairs). This pushes `count` errors, each with
+ * no added round-trip time, onto one broker's error stack for one request type, in order. */
+static inline rd_kafka_resp_err_t mekong_mock_broker_push_errors(rd_kafka_mock_cluster_t *mcluster, int32_t broker_id,
+                                                                 int16_t api_key, const rd_kafka_resp_err_t *errors,
+                                                                 size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        rd_kafka_resp_err_t err =
+            rd_kafka_mock_broker_push_request_error_rtts(mcluster, broker_id, api_key, 1, errors[i], 0);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return err;
+    }
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 #endif

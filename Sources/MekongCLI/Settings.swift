@@ -80,6 +80,9 @@ struct Settings {
 struct DevClusterRecord: Codable {
     var bootstrapServers: String
     var pid: Int32
+    /// The Unix socket of the cluster's chaos control channel (`mekong dev chaos`); absent in records written by
+    /// versions before it, which still read.
+    var controlSocket: String?
 
     static var url: URL {
         let environment = ProcessInfo.processInfo.environment
