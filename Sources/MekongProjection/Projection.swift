@@ -33,16 +33,19 @@ public protocol Projection: Sendable {
     /// the engine find the record that fails alone and dead-letter it. Transient errors are retried; any other
     /// error (a bug) stops the projector.
     func apply(_ batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws
-    /// The records of a batch that `apply` would refuse, found set-wise before it runs (index into `batch` → why),
-    /// in the batch's transaction. The engine dead-letters them and applies the rest, so a batch with bad records
-    /// costs about what a clean one does; without it the engine finds each bad record by halving the batch. It must
-    /// not write. Default: none.
-    func refusals(in batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws -> [Int: Refusal]
+    /// Writes a batch like `apply`, except records the projection refuses by itself: it leaves them unwritten and
+    /// names them (index into `batch` → why) instead of throwing. The engine dead-letters them and keeps the rest,
+    /// so a batch with bad records costs about what a clean one does; without it the engine finds each bad record
+    /// by halving the batch. Default: `apply`, refusing nothing.
+    func applyRefusing(_ batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws -> [Int: Refusal]
 }
 
 extension Projection {
     public var referenceTopics: [String] { [] }
-    public func refusals(in batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws -> [Int: Refusal] { [:] }
+    public func applyRefusing(_ batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws -> [Int: Refusal] {
+        try apply(batch, on: db)
+        return [:]
+    }
 }
 
 extension Projection where Row == ProjectedEvent {

@@ -85,7 +85,7 @@ public struct ProjectionRunSummary: Sendable, Equatable {
     /// nor lost.
     public var committedDespiteFault = 0
     /// Extra `apply` calls spent halving batches to find records PostgreSQL refused (what a projection's
-    /// ``Projection/refusals(in:on:)`` screen saves).
+    /// ``Projection/applyRefusing(_:on:)`` saves).
     public var isolatingApplies = 0
     /// True when this run made the version the active one.
     public var activated = false
@@ -357,16 +357,10 @@ public final class ProjectionEngine<P: Projection> {
                     outcome.deadLetters.append(DeadLetter(projection: identity, record: message, refusal: refusal))
                 }
             }
-            // What the projection refuses by itself, found set-wise; then the rest, isolating what PostgreSQL refuses.
-            var refused = try screen(records, on: db)
-            let kept = records.indices.filter { refused[$0] == nil }
-            if kept.count < records.count {
-                let isolated = try applyIsolating(kept.map { records[$0] }[...], on: db, extraApplies: &outcome.isolatingApplies)
-                for (keptIndex, refusal) in isolated { refused[kept[keptIndex]] = refusal }
-            } else {
-                for (recordIndex, refusal) in try applyIsolating(records[...], on: db, extraApplies: &outcome.isolatingApplies) {
-                    refused[recordIndex] = refusal
-                }
+            // What the projection refuses by itself, and what PostgreSQL refuses, isolated by halving.
+            var refused: [Int: Refusal] = [:]
+            for (recordIndex, refusal) in try applyIsolating(records[...], on: db, extraApplies: &outcome.isolatingApplies) {
+                refused[recordIndex] = refusal
             }
             for (recordIndex, refusal) in refused.sorted(by: { $0.key < $1.key }) {
                 let message = batch[sources[recordIndex]]
@@ -387,18 +381,20 @@ public final class ProjectionEngine<P: Projection> {
         }
     }
 
-    /// Applies `records` inside a savepoint; when PostgreSQL blames the data, rolls back and applies each half
-    /// separately, down to the single record at fault. Returns the indexes (into the whole batch's records) of
-    /// refused records. `apply` runs about 2·log2(n) extra times per bad record.
+    /// Applies `records` inside a savepoint, taking the records the projection refuses by itself; when PostgreSQL
+    /// blames the data, rolls back and applies each half separately, down to the single record at fault. Returns
+    /// the indexes (into the whole batch's records) of refused records. `apply` runs about 2·log2(n) extra times
+    /// per bad record that the projection did not refuse by itself.
     private func applyIsolating(
         _ records: ArraySlice<ProjectionRecord<P.Row>>, on db: PostgresConnection, extraApplies: inout Int
     ) throws -> [(Int, Refusal)] {
         guard !records.isEmpty else { return [] }
         try db.execute("SAVEPOINT mekong_apply")
         do {
-            try projection.apply(Array(records), on: db)
+            let refused = try projection.applyRefusing(Array(records), on: db)
             try db.execute("RELEASE SAVEPOINT mekong_apply")
-            return []
+            return refused.filter { records.indices.contains(records.startIndex + $0.key) }
+                .map { (records.startIndex + $0.key, $0.value) }.sorted { $0.0 < $1.0 }
         } catch let error as PostgresError where Self.isRecordFault(error) {
             try db.execute("ROLLBACK TO SAVEPOINT mekong_apply")
             try db.execute("RELEASE SAVEPOINT mekong_apply")
@@ -409,23 +405,6 @@ public final class ProjectionEngine<P: Projection> {
             extraApplies += 2
             return try applyIsolating(records[..<middle], on: db, extraApplies: &extraApplies)
                 + applyIsolating(records[middle...], on: db, extraApplies: &extraApplies)
-        }
-    }
-
-    /// Asks the projection which records it refuses (``Projection/refusals(in:on:)``), inside a savepoint; a
-    /// screen that PostgreSQL refuses is treated as finding nothing (the records are then isolated one by one).
-    private func screen(_ records: [ProjectionRecord<P.Row>], on db: PostgresConnection) throws -> [Int: Refusal] {
-        guard !records.isEmpty else { return [:] }
-        try db.execute("SAVEPOINT mekong_screen")
-        do {
-            let refused = try projection.refusals(in: records, on: db)
-            try db.execute("RELEASE SAVEPOINT mekong_screen")
-            return refused.filter { records.indices.contains($0.key) }
-        } catch let error as PostgresError where Self.isRecordFault(error) {
-            try db.execute("ROLLBACK TO SAVEPOINT mekong_screen")
-            try db.execute("RELEASE SAVEPOINT mekong_screen")
-            logger.warning("the refusal screen of \(identity) failed; isolating records one by one instead: \(error)")
-            return [:]
         }
     }
 

@@ -25,11 +25,25 @@ public struct StatisticsProjection: Projection {
     }
 
     /// Master-data events one by one in log order (few, large, each validated as a whole), then all reports of the
-    /// batch in one set-based call.
+    /// batch in one set-based call; a bad report fails the whole call (`submit_reports` raises, naming it).
     public func apply(_ batch: [ProjectionRecord<ProjectedEvent>], on db: PostgresConnection) throws {
+        _ = try write(batch, on: db, refusing: false)
+    }
+
+    /// Like `apply`, but the reports that `submit_reports` would refuse (undefined indicator, wrong period type or
+    /// dimensions, a code not valid at the period) are left out and named, in the same single pass
+    /// (`submit_reports_refusing`), so bad reports cost little more than good ones.
+    public func applyRefusing(_ batch: [ProjectionRecord<ProjectedEvent>], on db: PostgresConnection) throws -> [Int: Refusal] {
+        try write(batch, on: db, refusing: true)
+    }
+
+    private func write(_ batch: [ProjectionRecord<ProjectedEvent>], on db: PostgresConnection, refusing: Bool) throws
+        -> [Int: Refusal]
+    {
         let schema = identity.schema
         var reports: [JSONValue] = []
-        for record in batch {
+        var reportIndexes: [Int] = []
+        for (index, record) in batch.enumerated() {
             let event = record.row.event
             let recorded = BatchEntry.recordedTime(event, record)
             switch event.type {
@@ -41,33 +55,20 @@ public struct StatisticsProjection: Projection {
                     [event.id, recorded, JSON.serialize(event.data)])
             case "vn.gso.report.submitted":
                 reports.append(BatchEntry.json(event, record))
+                reportIndexes.append(index)
             default:
                 throw ProjectionStateError("\(identity) does not know event type \(event.type)")
             }
         }
-        if !reports.isEmpty {
-            try db.execute("SELECT \(schema).submit_reports($1::jsonb)", [JSON.serialize(.array(reports))])
-        }
-    }
-
-    /// The reports of a batch that `submit_reports` would refuse (undefined indicator, wrong period type or
-    /// dimensions, a code not valid at the period), found in one call, so that bad reports cost little more than
-    /// good ones. A batch that also changes master data is left to `apply` (the reports are checked against the
-    /// master data as it stands after the changes before them).
-    public func refusals(in batch: [ProjectionRecord<ProjectedEvent>], on db: PostgresConnection) throws -> [Int: Refusal] {
-        var reports: [JSONValue] = []
-        var indexes: [Int] = []
-        for (index, record) in batch.enumerated() {
-            guard record.row.event.type == "vn.gso.report.submitted" else { return [:] }
-            reports.append(BatchEntry.json(record.row.event, record))
-            indexes.append(index)
-        }
         guard !reports.isEmpty else { return [:] }
+        let json = JSON.serialize(.array(reports))
+        guard refusing else {
+            try db.execute("SELECT \(schema).submit_reports($1::jsonb)", [json])
+            return [:]
+        }
         var refused: [Int: Refusal] = [:]
-        for row in try db.query(
-            "SELECT ordinal, reason FROM \(identity.schema).report_refusals($1::jsonb)", [JSON.serialize(.array(reports))])
-        {
-            refused[indexes[try row.decode(Int.self, at: 0)]] = Refusal(.apply, try row.decode(String.self, at: 1))
+        for row in try db.query("SELECT ordinal, reason FROM \(schema).submit_reports_refusing($1::jsonb)", [json]) {
+            refused[reportIndexes[try row.decode(Int.self, at: 0)]] = Refusal(.apply, try row.decode(String.self, at: 1))
         }
         return refused
     }

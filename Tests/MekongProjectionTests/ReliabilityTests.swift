@@ -174,7 +174,7 @@ struct ReliabilityTests {
         gate.release.signal()
         stopHung.stop()
         let first = try await hung.value
-        #expect(first.applied == 50, "only the first batch of the hung instance committed")
+        #expect(first.batches == 1, "only the first batch of the hung instance committed: \(first)")
         #expect(first.applied + replacement.applied == 600, "\(first) \(replacement)")
         #expect(try fixture.query(database, "SELECT count(*)::int FROM report_log_v1.events", Int.self) == [600])
         #expect(try fixture.checksum(database) == fixture.checksum(clean))

@@ -5,7 +5,7 @@ import MekongProjection
 import MekongStatistics
 import Testing
 
-/// The statistics projection with its refusal screen switched off: every bad report is found by halving batches.
+/// The statistics projection without applyRefusing: every bad report is found by halving batches.
 struct UnscreenedStatistics: Projection {
     let inner = StatisticsProjection()
     var identity: ProjectionIdentity { inner.identity }
@@ -31,7 +31,7 @@ struct PoisonScreeningTests {
         }
     }
 
-    @Test("bad reports are refused set-wise, without halving batches; the result and the reasons equal the isolating path")
+    @Test("bad reports are refused set-wise while the rest is written, without halving batches; the result and the reasons equal the isolating path")
     func badReportsCostNoIsolation() async throws {
         let screened = try StatisticsFixture("screened")
         let e = screened.events
@@ -40,13 +40,13 @@ struct PoisonScreeningTests {
         let summary = try await screened.project(batchSize: 500)
         #expect(summary.deadLettered == 9)
         #expect(summary.applied == events.count - 9)
-        #expect(summary.isolatingApplies == 0, "the screen found every bad report: \(summary)")
+        #expect(summary.isolatingApplies == 0, "applyRefusing named every bad report: \(summary)")
 
         let isolating = try StatisticsFixture("isolating")
         try await isolating.publish(events)
         let slow = try await isolating.project(UnscreenedStatistics(), batchSize: 500)
         #expect(slow.deadLettered == 9)
-        #expect(slow.isolatingApplies > 9, "without the screen each bad report costs several applies: \(slow)")
+        #expect(slow.isolatingApplies > 9, "without applyRefusing each bad report costs several applies: \(slow)")
 
         let current = "SELECT indicator, period, area, value::text FROM statistics.observations_current ORDER BY 1, 2, 3"
         #expect(try screened.rows(current) == isolating.rows(current))
