@@ -205,7 +205,7 @@ if suite == "all" || suite == "projector" {
         options.stopWhenCaughtUp = true
         options.consumerGroup = "bench-swift-\(run)"
         let engine = ProjectionEngine(
-            projection: AuditTrail(topics: ["reports"]), kafka: cluster.configuration(), postgresURL: url,
+            projection: AuditTrail(topics: ["reports"], version: 1), kafka: cluster.configuration(), postgresURL: url,
             migrations: migrations, reader: EventReader(catalog: catalog, upcasters: Upcasters()), options: options)
         let summary = try engine.run(stop: StopSignal())
         guard summary.applied == total else {
