@@ -33,28 +33,28 @@ struct AuditCommand: ParsableCommand {
             let result = try AuditVerifier(
                 db: db, version: version, expectedPartitions: catalog.partitions(of: topics), log: log ? try settings.kafka() : nil
             ).verify()
-            var checked = "\(result.rowsChecked) rows in \(result.partitionsChecked) partitions, "
-                + "\(result.checkpointsChecked) checkpoints"
+            var extras = ""
             if result.deadLetters > 0 {
-                checked += ", \(result.deadLetters) dead-lettered offsets (mekong dlq list --projection audit)"
+                extras += "; \(result.deadLetters) offsets are dead letters, not rows (mekong dlq list --projection audit)"
             }
             if result.comparedWithLog {
-                checked += "; \(result.logRecordsCompared) log records compared"
+                extras += "; \(result.logRecordsCompared) log records compared"
                 if result.logRecordsNotYetRecorded > 0 {
-                    checked += ", \(result.logRecordsNotYetRecorded) not yet recorded (lag)"
+                    extras += ", \(result.logRecordsNotYetRecorded) not yet recorded (lag)"
                 }
                 if result.rowsOlderThanLog > 0 {
-                    checked += ", \(result.rowsOlderThanLog) rows older than the log's retention (not compared)"
+                    extras += ", \(result.rowsOlderThanLog) rows older than the log's retention (not compared)"
                 }
             }
             if let first = result.firstBadRow {
                 print("audit trail BROKEN: first bad row \(first)")
                 for finding in result.findings.dropFirst() { print("  also: \(finding)") }
-                print("checked \(checked); \(result.findings.count) finding(s)")
+                print("checked \(result.rowsChecked) rows in \(result.partitionsChecked) partitions and "
+                    + "\(result.checkpointsChecked) checkpoints\(extras); \(result.findings.count) finding(s)")
                 throw ExitCode.failure
             }
             print("audit trail v\(version) intact: \(result.rowsChecked) events in \(result.partitionsChecked) partitions, "
-                + "every hash and chain link verified; checked \(checked)")
+                + "every hash and chain link verified, \(result.checkpointsChecked) checkpoints agree\(extras)")
         }
     }
 }
