@@ -40,7 +40,9 @@ public struct AuditRecord: Sendable {
             eventTime = nil
             recordedTime = kafkaTime ?? Self.timestamp(milliseconds: 0)
             bytes = message.value
-            problem = "not a valid event: \(error)"
+            // PostgreSQL text cannot hold NUL, which an error may quote (a duplicate key "a\u0000"): escaped, so
+            // the record is still recorded rather than refused by the database.
+            problem = "not a valid event: \(error)".replacingOccurrences(of: "\u{0}", with: "\\u0000")
         }
         recordedMicroseconds = format.microseconds(recordedTime)
         hash = EventHash.sha256(bytes)

@@ -267,9 +267,8 @@ private final class AuditWalk {
             let before = p.lastRow >= 0 ? "the row at offset \(p.lastRow)" : "the start of the partition"
             say("previous_chain_hash does not link to \(before): a row in between was deleted or altered")
         }
-        if format == .everyColumn, stored.recordedMicroseconds == nil {
-            say("recorded_time is not a finite time, so the chain link cannot be recomputed")
-        } else {
+        // A recorded_time that is not finite is reported by contentProblems; v3 cannot recompute the link then.
+        if format == .offsetAndHash || stored.recordedMicroseconds != nil {
             let link = AuditLink(
                 format: format, topic: tp.topic, partition: tp.partition, offset: o, eventHash: stored.eventHash,
                 recordedMicroseconds: stored.recordedMicroseconds ?? 0, problem: stored.problem,

@@ -315,6 +315,25 @@ struct AuditProjectorTests {
     }
 }
 
+@Suite("Audit trail: records that are not events", .serialized)
+struct AuditProblemRecordTests {
+    @Test("a record whose problem quotes a NUL character is recorded, not refused by the database")
+    func problemQuotingNul() async throws {
+        let fixture = try await AuditFixture(events: 3, partitions: 1)
+        let producer = try Producer(configuration: fixture.cluster.configuration())
+        _ = try await producer.send(OutgoingMessage(topic: "reports", key: nil, value: Array(#"{"a\u0000":1,"a\u0000":2}"#.utf8)))
+        producer.close()
+        let summary = try await fixture.runToEnd()
+        #expect(summary.applied == 4)
+        #expect(summary.deadLettered == 0)
+        let db = try fixture.database.connect()
+        defer { db.close() }
+        let problem = try db.query("SELECT problem FROM \(fixture.schema).events WHERE kafka_offset = 3")[0].decode(String.self, at: 0)
+        #expect(problem.contains(#"duplicate key "a\u0000""#), "\(problem)")
+        #expect(try await fixture.verify(log: true).isIntact)
+    }
+}
+
 @Suite("Audit trail completeness", .serialized)
 struct AuditCompletenessTests {
     @Test("a partition whose first rows were never recorded is reported by verify")
