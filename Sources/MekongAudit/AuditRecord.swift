@@ -4,7 +4,8 @@ import MekongKafka
 import MekongPostgres
 import MekongProjection
 
-/// What the audit trail stores about one Kafka record.
+/// What the audit trail stores about one Kafka record. The projection builds its rows from it, and
+/// `mekong audit verify --log` builds one from each log record to compare with the stored row.
 public struct AuditRecord: Sendable {
     let eventID: String?
     let type: String?
@@ -12,12 +13,14 @@ public struct AuditRecord: Sendable {
     let subject: String?
     let eventTime: Timestamp?
     let recordedTime: Timestamp
+    /// `recordedTime` as the format stores it (and, in v3, hashes it): microseconds since the Unix epoch.
+    let recordedMicroseconds: Int64
     let bytes: [UInt8]
     let problem: String?
     /// SHA-256 of `bytes`.
     let hash: EventHash
 
-    init(_ message: ConsumedMessage) {
+    init(_ message: ConsumedMessage, format: AuditChainFormat) {
         let kafkaTime = message.timestampMilliseconds.map(Self.timestamp(milliseconds:))
         do {
             let event = try CloudEvent(decoding: message.value)
@@ -37,21 +40,23 @@ public struct AuditRecord: Sendable {
             eventTime = nil
             recordedTime = kafkaTime ?? Self.timestamp(milliseconds: 0)
             bytes = message.value
-            problem = "not a valid event: \(error)"
+            // PostgreSQL text cannot hold NUL, which an error may quote (a duplicate key "a\u0000"): escaped, so
+            // the record is still recorded rather than refused by the database.
+            problem = "not a valid event: \(error)".replacingOccurrences(of: "\u{0}", with: "\\u0000")
         }
+        recordedMicroseconds = format.microseconds(recordedTime)
         hash = EventHash.sha256(bytes)
         var fields = CopyBinary(capacity: bytes.count + 400)
         fields.text(message.topic)
         fields.integer32(message.partition)
         fields.integer64(message.offset)
         for value in [eventID, type, source, subject] { fields.text(value) }
-        for time in [eventTime, recordedTime] {
-            if let time {
-                fields.timestamp(epochSeconds: time.epochSeconds, nanoseconds: time.nanoseconds)
-            } else {
-                fields.null()
-            }
+        if let eventTime {
+            fields.timestamp(microsecondsSince2000: format.microseconds(eventTime) - Self.postgresEpochMicroseconds)
+        } else {
+            fields.null()
         }
+        fields.timestamp(microsecondsSince2000: recordedMicroseconds - Self.postgresEpochMicroseconds)
         fields.bytea(bytes)
         fields.bytea(hash.bytes)
         fields.text(problem)
@@ -60,6 +65,9 @@ public struct AuditRecord: Sendable {
 
     /// Every COPY field but the chain's, in `AuditTrail.copyColumns` order, encoded while decoding (in parallel).
     let copyFields: CopyBinary
+
+    /// Microseconds from the Unix epoch to 2000-01-01, PostgreSQL's timestamp epoch.
+    static let postgresEpochMicroseconds: Int64 = 946_684_800 * 1_000_000
 
     /// A Kafka timestamp (milliseconds since the epoch).
     static func timestamp(milliseconds: Int64) -> Timestamp {

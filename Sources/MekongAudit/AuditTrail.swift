@@ -13,18 +13,24 @@ public struct AuditTrail: Projection {
     static let copyColumns =
         "topic, partition, kafka_offset, event_id, event_type, source, subject, event_time, recorded_time, event_bytes, event_hash, problem, previous_chain_hash, chain_hash"
 
+    /// The newest version, which fresh databases get (Projections/audit/v3).
+    public static let newestVersion = 3
+
     public let identity: ProjectionIdentity
     public let topics: [String]
+    /// How this version links its rows: v1 and v2 `.offsetAndHash`, v3 `.everyColumn`.
+    public let format: AuditChainFormat
 
     /// - Parameter topics: the event topics to record (the catalog's `eventTopics`).
-    public init(topics: [String], version: Int = 1) {
+    public init(topics: [String], version: Int = AuditTrail.newestVersion) {
         self.identity = ProjectionIdentity(name: Self.name, version: version)
         self.topics = topics
+        self.format = AuditChainFormat(projectionVersion: version)
     }
 
     /// Canonicalises and hashes the event (in parallel, outside the transaction).
     public func decode(_ record: ConsumedMessage, reader: EventReader) throws(Refusal) -> AuditRecord {
-        AuditRecord(record)
+        AuditRecord(record, format: format)
     }
 
     /// Links each record to its partition's chain head and COPYs the rows; three statements per batch.
@@ -34,7 +40,10 @@ public struct AuditTrail: Projection {
         var rows = CopyBinary(capacity: batch.reduce(0) { $0 + $1.row.copyFields.bytes.count + 80 })
         for record in batch {
             let tp = record.position.topicPartition
-            let link = AuditLink(offset: record.position.offset, eventHash: record.row.hash, previous: heads[tp] ?? .zero)
+            let link = AuditLink(
+                format: format, topic: tp.topic, partition: tp.partition, offset: record.position.offset,
+                eventHash: record.row.hash, recordedMicroseconds: record.row.recordedMicroseconds,
+                problem: record.row.problem, previous: heads[tp] ?? .zero)
             rows.append(fields: record.row.copyFields)
             rows.bytea(link.previous.bytes)
             rows.bytea(link.chain.bytes)

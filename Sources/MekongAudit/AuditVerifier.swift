@@ -1,5 +1,6 @@
 import Foundation
 import MekongEvents
+import MekongKafka
 import MekongPostgres
 import MekongProjection
 
@@ -7,7 +8,7 @@ import MekongProjection
 public struct AuditFinding: Sendable, Equatable, CustomStringConvertible {
     public let topic: String
     public let partition: Int32
-    /// The row at fault; nil when the finding concerns the partition as a whole (e.g. its chain head).
+    /// The row (or missing offset) at fault; nil when the finding concerns the partition as a whole.
     public let offset: Int64?
     public let eventID: String?
     public let problem: String
@@ -22,172 +23,443 @@ public struct AuditFinding: Sendable, Equatable, CustomStringConvertible {
 
 /// The outcome of `AuditVerifier.verify`.
 public struct AuditVerification: Sendable {
+    /// Rows read and checked.
     public var rowsChecked = 0
+    /// Partitions that have rows.
     public var partitionsChecked = 0
-    /// In log order per partition; capped at `AuditVerifier.maximumFindings`.
+    /// Partitions whose rows were checked against their checkpoint in `mekong.checkpoints`.
+    public var checkpointsChecked = 0
+    /// Offsets covered by a dead letter of this version instead of a row (`mekong dlq list --projection audit`).
+    public var deadLetters = 0
+    /// True when the rows were compared with the log itself (`log:` was given).
+    public var comparedWithLog = false
+    /// Log records compared with their row (or dead letter).
+    public var logRecordsCompared = 0
+    /// Log records at or beyond their partition's checkpoint: not yet recorded (lag), not a finding.
+    public var logRecordsNotYetRecorded: Int64 = 0
+    /// Rows older than the log's retention: nothing left in the log to compare them with.
+    public var rowsOlderThanLog = 0
+    /// In walk order (partition by partition, offset order within one); capped at `AuditVerifier.maximumFindings`.
     public var findings: [AuditFinding] = []
     public var isIntact: Bool { findings.isEmpty }
     public var firstBadRow: AuditFinding? { findings.first }
 }
 
-/// Recomputes every hash and chain link of the audit trail from the stored events and compares it with what is
-/// stored: a changed row, a deleted row or a changed chain head is found and named.
+/// Checks the audit trail of one version, streaming its rows in offset order (a cursor, never the whole table):
+///
+/// - every row on its own: `event_hash` is the SHA-256 of `event_bytes`; the bytes decode as an event whose
+///   attributes are the columns, or, when the row has a `problem`, do not decode and the attribute columns are NULL;
+/// - the chain: each row links to the row before it and its `chain_hash` is recomputed (in v3 over `recorded_time`,
+///   `problem`, partition and topic too); the last row matches the chain head;
+/// - the checkpoints in `mekong.checkpoints`: the rows (and this version's dead letters) cover every offset from the
+///   partition's first row up to the checkpoint's next offset, and none lies beyond it; every expected partition
+///   has a checkpoint; rows and chain heads have one;
+/// - with `log`: every record of the log below the checkpoint has its row with the same `event_hash` and
+///   `recorded_time` (as the projection computes them), and no row lacks its record.
+///
+/// Everything is read in one read-only REPEATABLE READ transaction, so a running projector does not make the
+/// checkpoints, chain heads and rows disagree; the log's high watermarks are taken after that snapshot.
 public struct AuditVerifier {
     public static let maximumFindings = 100
     private let db: PostgresConnection
-    private let schema: String
+    private let identity: ProjectionIdentity
+    private let format: AuditChainFormat
+    private let expectedPartitions: [TopicPartition]
+    private let log: KafkaConfiguration?
+    /// Rows per cursor fetch.
+    public var fetchSize = 500
+    /// How long reading the log may wait for a record it knows exists before giving up.
+    public var logIdleTimeout: Duration = .seconds(30)
 
     /// Verifies version `version` of the audit trail (schema `audit_v<version>`).
-    public init(db: PostgresConnection, version: Int = 1) {
+    /// - Parameters:
+    ///   - expectedPartitions: every partition the trail should cover (all partitions of the audit's topics); one
+    ///     this database's projector never applied is a finding.
+    ///   - log: the Kafka cluster the trail was recorded from, to compare every row with its record; nil to check
+    ///     the trail against itself and the checkpoints only.
+    public init(db: PostgresConnection, version: Int, expectedPartitions: [TopicPartition], log: KafkaConfiguration? = nil) {
         self.db = db
-        self.schema = ProjectionIdentity(name: AuditTrail.name, version: version).schema
+        self.identity = ProjectionIdentity(name: AuditTrail.name, version: version)
+        self.format = AuditChainFormat(projectionVersion: version)
+        self.expectedPartitions = expectedPartitions
+        self.log = log
     }
 
     public func verify() throws -> AuditVerification {
-        var result = AuditVerification()
-        var current: (topic: String, partition: Int32, last: Int64, chain: EventHash)? = nil
-        var heads = try chainHeads()
-        try db.transaction { db in
+        let reader = try log.map { try AuditLogReader(configuration: $0, idleTimeout: logIdleTimeout) }
+        defer { reader?.close() }
+        return try db.transaction { db in
+            try db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            // The first query fixes the snapshot; the log's watermarks are read after it.
+            let walk = AuditWalk(
+                format: format, checkpoints: try checkpoints(db), heads: try chainHeads(db), log: reader,
+                expected: expectedPartitions)
+            if let reader { try checkCluster(try reader.clusterID(), db) }
+            let schema = identity.schema
+            let micros = { (column: String) in
+                "CASE WHEN isfinite(\(column)) THEN (extract(epoch FROM \(column)) * 1000000)::bigint END"
+            }
             try db.execute(
                 """
                 DECLARE audit_rows NO SCROLL CURSOR FOR
-                SELECT topic, partition, kafka_offset, event_id, event_type, source, subject,
-                       extract(epoch FROM event_time)::text, extract(epoch FROM recorded_time)::text,
-                       event_bytes, event_hash, previous_chain_hash, chain_hash, problem
-                FROM \(schema).events ORDER BY topic, partition, kafka_offset
-                """)
+                SELECT topic, partition, kafka_offset, false, event_id, event_type, source, subject,
+                       \(micros("event_time")), \(micros("recorded_time")), event_bytes, event_hash,
+                       previous_chain_hash, chain_hash, problem
+                FROM \(schema).events
+                UNION ALL
+                SELECT topic, partition, kafka_offset, true, NULL::text, NULL::text, NULL::text, NULL::text,
+                       NULL::bigint, NULL::bigint, NULL::bytea, sha256(record_value), NULL::bytea, NULL::bytea, NULL::text
+                FROM mekong.dead_letters WHERE projection = $1 AND version = $2
+                ORDER BY 1, 2, 3
+                """, [identity.name, identity.version])
             while true {
-                let rows = try db.query("FETCH 5000 FROM audit_rows")
+                let rows = try db.query("FETCH \(fetchSize) FROM audit_rows")
                 if rows.isEmpty { break }
-                for row in rows {
-                    let topic = try row.decode(String.self, at: 0)
-                    let partition = Int32(try row.decode(Int.self, at: 1))
-                    let offset = try row.decode(Int64.self, at: 2)
-                    if current == nil || current!.topic != topic || current!.partition != partition {
-                        if let done = current {
-                            check(head: heads.removeValue(forKey: "\(done.topic)\u{0}\(done.partition)"),
-                                  topic: done.topic, partition: done.partition, last: done.last, chain: done.chain,
-                                  into: &result)
-                        }
-                        current = (topic, partition, -1, .zero)
-                        result.partitionsChecked += 1
-                        if offset != 0, result.findings.count < Self.maximumFindings {
-                            result.findings.append(AuditFinding(
-                                topic: topic, partition: partition, offset: offset, eventID: nil,
-                                problem: "the trail of this partition starts at offset \(offset): offsets 0..<\(offset) were never recorded"))
-                        }
-                    }
-                    result.rowsChecked += 1
-                    let stored = try StoredRow(row)
-                    let say = { (problem: String) in
-                        if result.findings.count < Self.maximumFindings {
-                            result.findings.append(AuditFinding(
-                                topic: topic, partition: partition, offset: offset, eventID: stored.eventID,
-                                problem: problem))
-                        }
-                    }
-                    if offset <= current!.last {
-                        say("offset is not after the previous row's offset \(current!.last)")
-                    }
-                    for problem in stored.contentProblems() { say(problem) }
-                    if stored.previousChain != current!.chain {
-                        let before = current!.last >= 0 ? "the row at offset \(current!.last)" : "the start of the partition"
-                        say("previous_chain_hash does not link to \(before): a row in between was deleted or altered")
-                    }
-                    let link = AuditLink(offset: offset, eventHash: stored.eventHash, previous: stored.previousChain)
-                    if link.chain != stored.chain {
-                        say("chain_hash is not SHA-256(previous_chain_hash ‖ offset ‖ event_hash)")
-                    }
-                    // Continue from what is stored, so that one altered row is reported once, not for every row after.
-                    current = (topic, partition, offset, stored.chain)
-                }
+                for row in rows { try walk.visit(try StoredItem(row)) }
             }
             try db.execute("CLOSE audit_rows")
+            try walk.finish()
+            return walk.result
         }
-        if let done = current {
-            check(head: heads.removeValue(forKey: "\(done.topic)\u{0}\(done.partition)"), topic: done.topic,
-                  partition: done.partition, last: done.last, chain: done.chain, into: &result)
-        }
-        for (_, head) in heads.sorted(by: { $0.key < $1.key }) {
-            result.findings.append(AuditFinding(
-                topic: head.topic, partition: head.partition, offset: head.lastOffset, eventID: nil,
-                problem: "the chain head names offset \(head.lastOffset) but the partition has no rows"))
-        }
-        return result
     }
 
-    private struct Head {
-        let topic: String
-        let partition: Int32
-        let lastOffset: Int64
-        let chain: EventHash
+    private func checkpoints(_ db: PostgresConnection) throws -> [TopicPartition: Int64] {
+        var checkpoints: [TopicPartition: Int64] = [:]
+        for row in try db.query(
+            "SELECT topic, partition, next_offset FROM mekong.checkpoints WHERE projection = $1 AND version = $2",
+            [identity.name, identity.version])
+        {
+            let tp = TopicPartition(topic: try row.decode(String.self, at: 0), partition: Int32(try row.decode(Int.self, at: 1)))
+            checkpoints[tp] = try row.decode(Int64.self, at: 2)
+        }
+        return checkpoints
     }
 
-    private func chainHeads() throws -> [String: Head] {
-        var heads: [String: Head] = [:]
-        for row in try db.query("SELECT topic, partition, last_offset, chain_hash FROM \(schema).chain_heads") {
-            let head = Head(
-                topic: try row.decode(String.self, at: 0), partition: Int32(try row.decode(Int.self, at: 1)),
+    private func chainHeads(_ db: PostgresConnection) throws -> [TopicPartition: ChainHead] {
+        var heads: [TopicPartition: ChainHead] = [:]
+        for row in try db.query("SELECT topic, partition, last_offset, chain_hash FROM \(identity.schema).chain_heads") {
+            let tp = TopicPartition(topic: try row.decode(String.self, at: 0), partition: Int32(try row.decode(Int.self, at: 1)))
+            heads[tp] = ChainHead(
                 lastOffset: try row.decode(Int64.self, at: 2),
                 chain: EventHash(bytes: try row.decode([UInt8].self, at: 3)) ?? .zero)
-            heads["\(head.topic)\u{0}\(head.partition)"] = head
         }
         return heads
     }
 
-    private func check(head: Head?, topic: String, partition: Int32, last: Int64, chain: EventHash,
-                       into result: inout AuditVerification)
-    {
-        guard let head else {
-            result.findings.append(AuditFinding(
-                topic: topic, partition: partition, offset: nil, eventID: nil,
-                problem: "the partition has rows but no chain head"))
-            return
-        }
-        if head.lastOffset != last || head.chain != chain {
-            result.findings.append(AuditFinding(
-                topic: topic, partition: partition, offset: last, eventID: nil,
-                problem: "the chain head (offset \(head.lastOffset)) does not match the last row (offset \(last)): "
-                    + "rows at the end were deleted or altered"))
+    /// Offsets mean nothing in another cluster: comparing with one would call every row forged.
+    private func checkCluster(_ actual: String, _ db: PostgresConnection) throws {
+        let stored = try db.query(
+            "SELECT cluster_id FROM mekong.kafka_clusters WHERE projection = $1 AND version = $2",
+            [identity.name, identity.version]).first.map { try $0.decode(String.self, at: 0) }
+        if let stored, stored != actual {
+            throw AuditClusterMismatch(version: identity.version, stored: stored, actual: actual)
         }
     }
 }
 
-/// One row of `audit_v1.events` as read back for verification.
-private struct StoredRow {
+/// `--log` points at another Kafka cluster than the one the trail was recorded from.
+public struct AuditClusterMismatch: Error, CustomStringConvertible {
+    public let version: Int
+    public let stored: String
+    public let actual: String
+
+    public var description: String {
+        "audit v\(version) was recorded from Kafka cluster \(stored), but the log given is cluster \(actual): "
+            + "its offsets name other records; point --kafka at the original cluster"
+    }
+}
+
+struct ChainHead {
+    let lastOffset: Int64
+    let chain: EventHash
+}
+
+/// The walk over the stored rows and dead letters in (topic, partition, offset) order, partition by partition.
+private final class AuditWalk {
+    let format: AuditChainFormat
+    let checkpoints: [TopicPartition: Int64]
+    let heads: [TopicPartition: ChainHead]
+    let log: AuditLogReader?
+    let expected: [TopicPartition]
+    var result = AuditVerification()
+    private var current: PartitionWalk?
+    private var visited: Set<TopicPartition> = []
+
+    init(format: AuditChainFormat, checkpoints: [TopicPartition: Int64], heads: [TopicPartition: ChainHead],
+         log: AuditLogReader?, expected: [TopicPartition])
+    {
+        self.format = format
+        self.checkpoints = checkpoints
+        self.heads = heads
+        self.log = log
+        self.expected = expected
+        result.comparedWithLog = log != nil
+    }
+
+    /// What the walk knows about the partition it is in.
+    final class PartitionWalk {
+        let partition: TopicPartition
+        let checkpoint: Int64?
+        let head: ChainHead?
+        var log: AuditPartitionLog?
+        /// The lowest offset not yet covered by a row or dead letter.
+        var next: Int64 = 0
+        var covered = false
+        var rows = 0
+        var lastRow: Int64 = -1
+        var chain = EventHash.zero
+
+        init(partition: TopicPartition, checkpoint: Int64?, head: ChainHead?) {
+            self.partition = partition
+            self.checkpoint = checkpoint
+            self.head = head
+        }
+    }
+
+    private func say(_ tp: TopicPartition, _ offset: Int64?, _ problem: String, event eventID: String? = nil) {
+        guard result.findings.count < AuditVerifier.maximumFindings else { return }
+        result.findings.append(AuditFinding(
+            topic: tp.topic, partition: tp.partition, offset: offset, eventID: eventID, problem: problem))
+    }
+
+    private func start(_ tp: TopicPartition) throws -> PartitionWalk {
+        visited.insert(tp)
+        let walk = PartitionWalk(partition: tp, checkpoint: checkpoints[tp], head: heads[tp])
+        if let log {
+            walk.log = try log.open(tp)
+            if walk.log == nil { say(tp, nil, "the log has no such partition: nothing to compare the trail with") }
+        }
+        return walk
+    }
+
+    func visit(_ item: StoredItem) throws {
+        if current?.partition != item.partition {
+            if let done = current { try finish(done) }
+            current = try start(item.partition)
+        }
+        let p = current!
+        let o = item.offset
+        // The primary keys allow one row and one dead letter per offset, not two of either.
+        let repeated = o < p.next
+        if repeated {
+            say(p.partition, o, "this offset has both a row and a dead letter", event: item.eventID)
+        } else {
+            if o > p.next { try gap(p, from: p.next, to: o, atEnd: false) }
+            p.next = o + 1
+        }
+        p.covered = true
+        let log = repeated ? nil : p.log  // the log's record at o went to the first of the two
+        if item.isDeadLetter { try deadLetter(item, in: p, log: log) } else { try row(item, in: p, log: log) }
+    }
+
+    private func row(_ stored: StoredItem, in p: PartitionWalk, log: AuditPartitionLog?) throws {
+        let tp = p.partition
+        let o = stored.offset
+        if p.rows == 0 { result.partitionsChecked += 1 }
+        result.rowsChecked += 1
+        p.rows += 1
+        let say = { (problem: String) in self.say(tp, o, problem, event: stored.eventID) }
+        if let n = p.checkpoint, o >= n {
+            say("the row lies beyond the checkpoint (next offset \(n)): the projector never recorded this offset, so the row was added")
+        }
+        for problem in stored.contentProblems(format) { say(problem) }
+        if stored.previousChain != p.chain {
+            let before = p.lastRow >= 0 ? "the row at offset \(p.lastRow)" : "the start of the partition"
+            say("previous_chain_hash does not link to \(before): a row in between was deleted or altered")
+        }
+        // A recorded_time that is not finite is reported by contentProblems; v3 cannot recompute the link then.
+        if format == .offsetAndHash || stored.recordedMicroseconds != nil {
+            let link = AuditLink(
+                format: format, topic: tp.topic, partition: tp.partition, offset: o, eventHash: stored.eventHash,
+                recordedMicroseconds: stored.recordedMicroseconds ?? 0, problem: stored.problem,
+                previous: stored.previousChain)
+            if link.chain != stored.chain {
+                switch format {
+                case .offsetAndHash:
+                    say("chain_hash is not SHA-256(previous_chain_hash ‖ offset ‖ event_hash)")
+                case .everyColumn:
+                    say("chain_hash is not the link over previous_chain_hash, offset, event_hash, recorded_time, problem, partition and topic: one of them was altered")
+                }
+            }
+        }
+        if let log {
+            if o < log.low {
+                result.rowsOlderThanLog += 1
+            } else if let record = try log.take(at: o) {
+                result.logRecordsCompared += 1
+                let expected = AuditRecord(record, format: format)
+                if expected.hash != stored.eventHash {
+                    say("event_hash differs from the log's record at this offset (\(Self.describe(expected))): the row was rewritten")
+                }
+                if let recorded = stored.recordedMicroseconds, recorded != expected.recordedMicroseconds {
+                    say("recorded_time differs from the log's record, which says \(expected.recordedTime.text)")
+                }
+            } else {
+                let end = o >= log.high ? " (the log ends before it, at offset \(log.high))" : ""
+                say("the log holds no record at this offset\(end): the row is extra")
+            }
+        }
+        // Continue from what is stored, so that one altered row is reported once, not for every row after.
+        p.lastRow = o
+        p.chain = stored.chain
+    }
+
+    private func deadLetter(_ item: StoredItem, in p: PartitionWalk, log: AuditPartitionLog?) throws {
+        result.deadLetters += 1
+        if let n = p.checkpoint, item.offset >= n {
+            say(p.partition, item.offset, "a dead letter lies beyond the checkpoint (next offset \(n)): the projector never reached this offset")
+        }
+        if let log, item.offset >= log.low {
+            if let record = try log.take(at: item.offset) {
+                result.logRecordsCompared += 1
+                if EventHash.sha256(record.value) != item.eventHash {
+                    say(p.partition, item.offset,
+                        "the dead letter at this offset does not hold the log's record (\(Self.describe(AuditRecord(record, format: format)))): that record is neither in the trail nor truly dead-lettered")
+                }
+            } else {
+                say(p.partition, item.offset, "a dead letter names this offset, but the log holds no record there")
+            }
+        }
+    }
+
+    /// Offsets `a..<b` have neither a row nor a dead letter. Offsets at or beyond the checkpoint are not yet
+    /// recorded (lag) and not a finding.
+    private func gap(_ p: PartitionWalk, from a: Int64, to b: Int64, atEnd: Bool) throws {
+        let upper = p.checkpoint.map { min(b, $0) } ?? b
+        var held = 0
+        var first: ConsumedMessage? = nil
+        try p.log?.consume(below: b) { record in
+            if record.offset < upper {
+                held += 1
+                if first == nil { first = record }
+            }
+        }
+        guard upper > a else { return }
+        let range = upper - a == 1 ? "offset \(a) has" : "offsets \(a)..<\(upper) have"
+        var problem: String
+        if atEnd, !p.covered {
+            let head = p.head == nil ? " and no chain head" : ""
+            problem = "the checkpoint says offsets 0..<\(upper) were applied, but the partition has no rows\(head): its trail was deleted"
+        } else if !p.covered {
+            problem = "the trail of this partition starts at offset \(b): offsets 0..<\(upper) were never recorded"
+        } else if atEnd {
+            problem = "\(range) no row, but the checkpoint (next offset \(upper)) says they were applied: rows at the end were deleted"
+        } else {
+            problem = "\(range) no row although the trail goes on at offset \(b): rows were deleted"
+        }
+        if let log = p.log {
+            if held == 0 && a >= log.low {
+                return  // the log holds no record there either: nothing is missing
+            }
+            if let first {
+                problem += "; the log holds \(held) record(s) there, the first at offset \(first.offset) (\(Self.describe(AuditRecord(first, format: format))))"
+            }
+            if a < log.low {
+                problem += "; offsets \(a)..<\(min(upper, log.low)) are no longer in the log (retention)"
+            }
+        }
+        say(p.partition, a, problem)
+    }
+
+    private func finish(_ p: PartitionWalk) throws {
+        let tp = p.partition
+        if let n = p.checkpoint {
+            result.checkpointsChecked += 1
+            if n > p.next { try gap(p, from: p.next, to: n, atEnd: true) }
+        } else if p.covered || p.head != nil {
+            say(tp, nil, "the partition has rows or a chain head but no checkpoint in mekong.checkpoints: its checkpoint was deleted, or the rows were added")
+        } else {
+            say(tp, nil, "no checkpoint and no rows: this partition was never applied by this database's projector")
+        }
+        if p.rows > 0 {
+            if let head = p.head {
+                if head.lastOffset != p.lastRow || head.chain != p.chain {
+                    say(tp, p.lastRow, "the chain head (offset \(head.lastOffset)) does not match the last row (offset \(p.lastRow)): rows at the end were deleted or altered")
+                }
+            } else {
+                say(tp, nil, "the partition has rows but no chain head")
+            }
+        } else if let head = p.head {
+            say(tp, head.lastOffset, "the chain head names offset \(head.lastOffset) but the partition has no rows")
+        }
+        if let log = p.log {
+            result.logRecordsNotYetRecorded += max(0, log.high - max(p.checkpoint ?? 0, log.low))
+        }
+    }
+
+    /// Ends the partition in progress, then checks the partitions that have a checkpoint, a chain head or are
+    /// expected but have no rows.
+    func finish() throws {
+        if let done = current { try finish(done) }
+        current = nil
+        let others = Set(expected).union(checkpoints.keys).union(heads.keys).subtracting(visited)
+        for tp in others.sorted() {
+            try finish(try start(tp))
+        }
+    }
+
+    static func describe(_ record: AuditRecord) -> String {
+        if let id = record.eventID { return "event \(id), event_hash \(record.hash.hex.prefix(16))…" }
+        return "not a valid event, event_hash \(record.hash.hex.prefix(16))…"
+    }
+}
+
+/// One row of `audit_v<N>.events`, or one dead letter of this version, as read back for verification.
+struct StoredItem {
+    let partition: TopicPartition
+    let offset: Int64
+    let isDeadLetter: Bool
     let eventID: String?
     let type: String?
     let source: String?
     let subject: String?
-    let eventTime: Double?
-    let recordedTime: Double
+    /// Microseconds since the Unix epoch; nil when NULL or not finite.
+    let eventMicroseconds: Int64?
+    let recordedMicroseconds: Int64?
     let bytes: [UInt8]
+    /// For a dead letter: SHA-256 of the refused record's value.
     let eventHash: EventHash
     let previousChain: EventHash
     let chain: EventHash
     let problem: String?
 
     init(_ row: PostgresRow) throws {
-        eventID = try row.decode(String?.self, at: 3)
-        type = try row.decode(String?.self, at: 4)
-        source = try row.decode(String?.self, at: 5)
-        subject = try row.decode(String?.self, at: 6)
-        eventTime = try row.decode(String?.self, at: 7).flatMap(Double.init)
-        recordedTime = Double(try row.decode(String.self, at: 8)) ?? .nan
-        bytes = try row.decode([UInt8].self, at: 9)
-        eventHash = EventHash(bytes: try row.decode([UInt8].self, at: 10)) ?? .zero
-        previousChain = EventHash(bytes: try row.decode([UInt8].self, at: 11)) ?? .zero
-        chain = EventHash(bytes: try row.decode([UInt8].self, at: 12)) ?? .zero
-        problem = try row.decode(String?.self, at: 13)
+        partition = TopicPartition(topic: try row.decode(String.self, at: 0), partition: Int32(try row.decode(Int.self, at: 1)))
+        offset = try row.decode(Int64.self, at: 2)
+        isDeadLetter = try row.decode(Bool.self, at: 3)
+        eventID = try row.decode(String?.self, at: 4)
+        type = try row.decode(String?.self, at: 5)
+        source = try row.decode(String?.self, at: 6)
+        subject = try row.decode(String?.self, at: 7)
+        eventMicroseconds = try row.decode(Int64?.self, at: 8)
+        recordedMicroseconds = try row.decode(Int64?.self, at: 9)
+        bytes = try row.decode([UInt8]?.self, at: 10) ?? []
+        eventHash = EventHash(bytes: try row.decode([UInt8].self, at: 11)) ?? .zero
+        previousChain = EventHash(bytes: try row.decode([UInt8]?.self, at: 12) ?? []) ?? .zero
+        chain = EventHash(bytes: try row.decode([UInt8]?.self, at: 13) ?? []) ?? .zero
+        problem = try row.decode(String?.self, at: 14)
     }
 
     /// Everything wrong with the row's own content (independent of its neighbours).
-    func contentProblems() -> [String] {
+    func contentProblems(_ format: AuditChainFormat) -> [String] {
         var problems: [String] = []
         if EventHash.sha256(bytes) != eventHash {
             problems.append("event_hash is not the SHA-256 of event_bytes")
         }
-        guard problem == nil else { return problems }
+        if recordedMicroseconds == nil {
+            problems.append("recorded_time is not a finite time")
+        }
+        if problem != nil {
+            if (try? CloudEvent(decoding: bytes)) != nil {
+                problems.append("the row has a problem, but event_bytes decode as a valid event: the row misstates the record")
+            }
+            let set = [("event_id", eventID), ("event_type", type), ("source", source), ("subject", subject)]
+                .filter { $0.1 != nil }.map(\.0) + (eventMicroseconds != nil ? ["event_time"] : [])
+            if !set.isEmpty {
+                problems.append("\(set.joined(separator: ", ")) set on a row with a problem (a record that is not a valid event has none)")
+            }
+            return problems
+        }
         let event: CloudEvent
         do {
             event = try CloudEvent(decoding: bytes)
@@ -206,13 +478,10 @@ private struct StoredRow {
         compare("event_type", type, event.type)
         compare("source", source, event.source)
         compare("subject", subject, event.subject)
-        if let eventTime, abs(eventTime - event.time.date.timeIntervalSince1970) < 0.000_002 {
-        } else {
+        if eventMicroseconds != format.microseconds(event.time) {
             problems.append("event_time does not match the recorded event's time \(event.time.text)")
         }
-        if let recorded = event.recordedtime,
-            abs(recordedTime - recorded.date.timeIntervalSince1970) >= 0.000_002
-        {
+        if let recorded = event.recordedtime, let stored = recordedMicroseconds, stored != format.microseconds(recorded) {
             problems.append("recorded_time does not match the event's recordedtime \(recorded.text)")
         }
         return problems

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Logging
-import MekongAudit
 import MekongPostgres
 import MekongProjection
 
@@ -38,32 +37,5 @@ struct ProjectCommand: ParsableCommand {
         printError("projector \(projection.identity): \(projection.topics.joined(separator: ", ")) into \(ConnectionString.redacted(settings.postgres))")
         let summary = try runEngine(projection, settings: settings, options: options, stop: stop)
         print("projector \(projection.identity): \(describe(summary))" + (summary.activated ? "; now the active version" : ""))
-    }
-}
-
-struct AuditCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "audit", abstract: "Check the audit trail.", subcommands: [Verify.self])
-
-    struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Recompute every event hash and chain link; name the first bad row (exit code 1 if any).")
-        @OptionGroup var connection: ConnectionOptions
-        @Option(help: "The audit trail version (default: the active one).") var version: Int?
-
-        func run() throws {
-            let settings = try connection.resolve()
-            let db = try PostgresConnection(url: settings.postgres)
-            defer { db.close() }
-            let version = try self.version ?? KnownProjections.defaultVersion(AuditTrail.name, db: db, migrations: try Resources.migrations())
-            let result = try AuditVerifier(db: db, version: version).verify()
-            if let first = result.firstBadRow {
-                print("audit trail BROKEN: first bad row \(first)")
-                for finding in result.findings.dropFirst() { print("  also: \(finding)") }
-                print("checked \(result.rowsChecked) rows in \(result.partitionsChecked) partitions; \(result.findings.count) finding(s)")
-                throw ExitCode.failure
-            }
-            print("audit trail v\(version) intact: \(result.rowsChecked) events in \(result.partitionsChecked) partitions, every hash and chain link verified")
-        }
     }
 }

@@ -9,14 +9,29 @@ import MekongPublishing
 import MekongTestSupport
 import Testing
 
-/// A mock cluster with the `reports` topic, a throwaway database, and `count` published report events.
+/// A mock cluster with the `reports` topic, a throwaway database, and `count` published report events, recorded by
+/// audit `version` (the newest unless told).
 final class AuditFixture: @unchecked Sendable {
     let cluster: MockCluster
     let database: TestDatabase
     let events: [CloudEvent]
+    let version: Int
+    let partitions: Int
     let migrations = MigrationRunner(directory: MekongBinary.repositoryRoot.appendingPathComponent("Projections"))
 
-    init(events count: Int, partitions: Int = 6, label: String = #function) async throws {
+    /// `audit_v<version>`
+    var schema: String { "audit_v\(version)" }
+    var format: AuditChainFormat { AuditChainFormat(projectionVersion: version) }
+    /// Every partition of the fixture's topic: the partitions the trail must cover.
+    var expectedPartitions: [TopicPartition] {
+        (0..<partitions).map { TopicPartition(topic: "reports", partition: Int32($0)) }
+    }
+
+    init(events count: Int, partitions: Int = 6, version: Int = AuditTrail.newestVersion, label: String = #function)
+        async throws
+    {
+        self.version = version
+        self.partitions = partitions
         cluster = try MockCluster(brokers: 1)
         try cluster.createTopic("reports", partitions: partitions, replicationFactor: 1)
         database = try TestDatabase.create(label)
@@ -41,7 +56,7 @@ final class AuditFixture: @unchecked Sendable {
     }
 
     func engine(_ options: ProjectionOptions) -> ProjectionEngine<AuditTrail> {
-        engine(options, projection: AuditTrail(topics: ["reports"], version: 1))
+        engine(options, projection: AuditTrail(topics: ["reports"], version: version))
     }
 
     func engine<P: Projection>(_ options: ProjectionOptions, projection: P) -> ProjectionEngine<P> {
@@ -58,15 +73,59 @@ final class AuditFixture: @unchecked Sendable {
     func recordedIDs() throws -> [String] {
         let db = try database.connect()
         defer { db.close() }
-        return try db.query("SELECT event_id FROM audit_v1.events ORDER BY event_id").map {
+        return try db.query("SELECT event_id FROM \(schema).events ORDER BY event_id").map {
             try $0.decode(String.self, at: 0)
         }
     }
 
-    func verify() throws -> AuditVerification {
+    /// `mekong audit verify`, with `--log` when `log`.
+    func verify(log: Bool = false, expected: [TopicPartition]? = nil) async throws -> AuditVerification {
+        let (url, version, partitions) = (database.url, version, expected ?? expectedPartitions)
+        let kafka = log ? cluster.configuration() : nil
+        return try await onThread {
+            let db = try PostgresConnection(url: url)
+            defer { db.close() }
+            return try AuditVerifier(db: db, version: version, expectedPartitions: partitions, log: kafka).verify()
+        }
+    }
+
+    /// Recomputes every link of a partition from its stored rows, and its chain head, as someone who can write the
+    /// tables can: afterwards the trail agrees with itself.
+    func relink(partition: Int32) throws {
         let db = try database.connect()
         defer { db.close() }
-        return try AuditVerifier(db: db).verify()
+        var previous = EventHash.zero
+        var last: Int64 = -1
+        for stored in try db.query(
+            """
+            SELECT kafka_offset, event_hash, (extract(epoch FROM recorded_time) * 1000000)::bigint, problem
+            FROM \(schema).events WHERE topic = 'reports' AND partition = $1 ORDER BY kafka_offset
+            """, [Int(partition)])
+        {
+            let offset = try stored.decode(Int64.self, at: 0)
+            let link = AuditLink(
+                format: format, topic: "reports", partition: partition, offset: offset,
+                eventHash: try #require(EventHash(bytes: try stored.decode([UInt8].self, at: 1))),
+                recordedMicroseconds: try stored.decode(Int64.self, at: 2), problem: try stored.decode(String?.self, at: 3),
+                previous: previous)
+            try db.execute(
+                "UPDATE \(schema).events SET previous_chain_hash = $1, chain_hash = $2 WHERE topic = 'reports' AND partition = $3 AND kafka_offset = $4",
+                [link.previous.bytes, link.chain.bytes, Int(partition), offset])
+            previous = link.chain
+            last = offset
+        }
+        try db.execute(
+            "UPDATE \(schema).chain_heads SET last_offset = $1, chain_hash = $2 WHERE topic = 'reports' AND partition = $3",
+            [last, previous.bytes, Int(partition)])
+    }
+
+    /// The checkpoint's next offset of a partition.
+    func checkpoint(partition: Int32) throws -> Int64 {
+        let db = try database.connect()
+        defer { db.close() }
+        return try db.query(
+            "SELECT next_offset FROM mekong.checkpoints WHERE projection = 'audit' AND version = $1 AND topic = 'reports' AND partition = $2",
+            [version, Int(partition)])[0].decode(Int64.self, at: 0)
     }
 
     func execute(_ sql: String, _ parameters: [PostgresBindable?] = []) throws {
@@ -78,8 +137,8 @@ final class AuditFixture: @unchecked Sendable {
     func count() throws -> Int {
         let db = try database.connect()
         defer { db.close() }
-        guard try !db.query("SELECT to_regclass('audit_v1.events')").first!.isNull(at: 0) else { return 0 }
-        return try db.query("SELECT count(*) FROM audit_v1.events")[0].decode(Int.self, at: 0)
+        guard try !db.query("SELECT to_regclass($1)", [schema + ".events"]).first!.isNull(at: 0) else { return 0 }
+        return try db.query("SELECT count(*) FROM \(schema).events")[0].decode(Int.self, at: 0)
     }
 }
 
@@ -91,10 +150,11 @@ struct AuditProjectorTests {
         let summary = try await fixture.runToEnd()
         #expect(summary.applied == 1_500)
         #expect(try fixture.recordedIDs() == fixture.events.map(\.id).sorted())
-        let verification = try fixture.verify()
+        let verification = try await fixture.verify()
         #expect(verification.isIntact, "\(verification.findings)")
         #expect(verification.rowsChecked == 1_500)
         #expect(verification.partitionsChecked == 6)
+        #expect(verification.checkpointsChecked == 6)
     }
 
     @Test("stopped mid-stream and restarted, it resumes from the checkpoint: nothing twice, nothing missing")
@@ -110,7 +170,7 @@ struct AuditProjectorTests {
         let chosen = options
         let partial = try await onThread { [fixture] in
             try fixture.engine(chosen, projection: StopsAfterItsFirstBatch(
-                inner: AuditTrail(topics: ["reports"], version: 1), stop: stop)).run(stop: stop)
+                inner: AuditTrail(topics: ["reports"], version: fixture.version), stop: stop)).run(stop: stop)
         }
         #expect(partial.applied > 0)
         #expect(partial.applied < 3_000, "stopped before the end, so the restart has work to do")
@@ -119,7 +179,7 @@ struct AuditProjectorTests {
         let rest = try await fixture.runToEnd()
         #expect(rest.applied == 3_000 - partial.applied)
         #expect(try fixture.recordedIDs() == fixture.events.map(\.id).sorted())
-        #expect(try fixture.verify().isIntact)
+        #expect(try await fixture.verify().isIntact)
     }
 
     @Test("two instances started at once on one database record each event once (one applies, one stands by)")
@@ -132,7 +192,7 @@ struct AuditProjectorTests {
         // everything recorded. What may not vary: together, each event exactly once.
         #expect(ra.applied + rb.applied == 2_000)
         #expect(try fixture.recordedIDs() == fixture.events.map(\.id).sorted())
-        #expect(try fixture.verify().isIntact)
+        #expect(try await fixture.verify().isIntact)
     }
 
     @Test("the database connection killed mid-run: the projector reconnects and loses or repeats nothing")
@@ -166,7 +226,7 @@ struct AuditProjectorTests {
         #expect(kills == 3)
         #expect(summary.transientFaults >= 1)
         #expect(try fixture.recordedIDs() == fixture.events.map(\.id).sorted())
-        #expect(try fixture.verify().isIntact)
+        #expect(try await fixture.verify().isIntact)
     }
 
     @Test("an altered row is found and named")
@@ -174,9 +234,9 @@ struct AuditProjectorTests {
         let fixture = try await AuditFixture(events: 300)
         _ = try await fixture.runToEnd()
         try fixture.execute(
-            "UPDATE audit_v1.events SET subject = 'forged' WHERE topic = 'reports' AND partition = $1 AND kafka_offset = $2",
+            "UPDATE \(fixture.schema).events SET subject = 'forged' WHERE topic = 'reports' AND partition = $1 AND kafka_offset = $2",
             [2, 5])
-        let result = try fixture.verify()
+        let result = try await fixture.verify()
         let first = try #require(result.firstBadRow)
         #expect(first.partition == 2)
         #expect(first.offset == 5)
@@ -192,27 +252,28 @@ struct AuditProjectorTests {
         let bytes = forged.canonicalJSON()
         try fixture.execute(
             """
-            UPDATE audit_v1.events SET event_bytes = $3, event_hash = $4, event_id = $5, subject = $6, source = $7,
+            UPDATE \(fixture.schema).events SET event_bytes = $3, event_hash = $4, event_id = $5, subject = $6, source = $7,
                 event_time = $8::timestamptz
             WHERE topic = 'reports' AND partition = $1 AND kafka_offset = $2
             """,
             [1, 3, bytes, EventHash.sha256(bytes).bytes, forged.id, forged.subject, forged.source, forged.time.text])
-        let first = try #require(try fixture.verify().firstBadRow)
+        let first = try #require(try await fixture.verify().firstBadRow)
         #expect(first.partition == 1)
         #expect(first.offset == 3)
         #expect(first.problem.contains("chain_hash"))
     }
 
-    @Test("a deleted row is found: the next row's link names the gap")
+    @Test("a deleted row is found: the missing offset is named, and the next row's link names the gap")
     func deletedRow() async throws {
         let fixture = try await AuditFixture(events: 300)
         _ = try await fixture.runToEnd()
         try fixture.execute(
-            "DELETE FROM audit_v1.events WHERE topic = 'reports' AND partition = $1 AND kafka_offset = $2", [4, 7])
-        let first = try #require(try fixture.verify().firstBadRow)
-        #expect(first.partition == 4)
-        #expect(first.offset == 8)
-        #expect(first.problem.contains("deleted"))
+            "DELETE FROM \(fixture.schema).events WHERE topic = 'reports' AND partition = $1 AND kafka_offset = $2", [4, 7])
+        let findings = try await fixture.verify().findings
+        #expect(findings.map(\.partition) == [4, 4], "\(findings)")
+        #expect(findings.map(\.offset) == [7, 8])
+        #expect(findings[0].problem.contains("deleted"))
+        #expect(findings[1].problem.contains("does not link"))
     }
 
     @Test("deleting the newest row of a partition is found through the chain head")
@@ -221,12 +282,15 @@ struct AuditProjectorTests {
         _ = try await fixture.runToEnd()
         try fixture.execute(
             """
-            DELETE FROM audit_v1.events WHERE topic = 'reports' AND partition = 0
-              AND kafka_offset = (SELECT max(kafka_offset) FROM audit_v1.events WHERE topic = 'reports' AND partition = 0)
+            DELETE FROM \(fixture.schema).events WHERE topic = 'reports' AND partition = 0
+              AND kafka_offset = (SELECT max(kafka_offset) FROM \(fixture.schema).events WHERE topic = 'reports' AND partition = 0)
             """)
-        let first = try #require(try fixture.verify().firstBadRow)
-        #expect(first.partition == 0)
-        #expect(first.problem.contains("chain head"))
+        let findings = try await fixture.verify().findings
+        let last = try fixture.checkpoint(partition: 0) - 1
+        #expect(findings.count == 2, "\(findings)")
+        #expect(findings.first?.offset == last)
+        #expect(findings.first?.problem.contains("checkpoint") == true)
+        #expect(findings.last?.problem.contains("chain head") == true)
     }
 
     @Test("a record that is not a valid event is recorded with its problem, in the chain, not skipped")
@@ -239,11 +303,30 @@ struct AuditProjectorTests {
         #expect(summary.applied == 11)
         let db = try fixture.database.connect()
         defer { db.close() }
-        let rows = try db.query("SELECT kafka_offset, problem FROM audit_v1.events WHERE problem IS NOT NULL")
+        let rows = try db.query("SELECT kafka_offset, problem FROM \(fixture.schema).events WHERE problem IS NOT NULL")
         #expect(rows.count == 1)
         #expect(try rows.first?.decode(Int64.self, at: 0) == 10)
         #expect(try rows.first?.decode(String.self, at: 1).contains("invalid JSON") == true)
-        #expect(try fixture.verify().isIntact)
+        #expect(try await fixture.verify().isIntact)
+    }
+}
+
+@Suite("Audit trail: records that are not events", .serialized)
+struct AuditProblemRecordTests {
+    @Test("a record whose problem quotes a NUL character is recorded, not refused by the database")
+    func problemQuotingNul() async throws {
+        let fixture = try await AuditFixture(events: 3, partitions: 1)
+        let producer = try Producer(configuration: fixture.cluster.configuration())
+        _ = try await producer.send(OutgoingMessage(topic: "reports", key: nil, value: Array(#"{"a\u0000":1,"a\u0000":2}"#.utf8)))
+        producer.close()
+        let summary = try await fixture.runToEnd()
+        #expect(summary.applied == 4)
+        #expect(summary.deadLettered == 0)
+        let db = try fixture.database.connect()
+        defer { db.close() }
+        let problem = try db.query("SELECT problem FROM \(fixture.schema).events WHERE kafka_offset = 3")[0].decode(String.self, at: 0)
+        #expect(problem.contains(#"duplicate key "a\u0000""#), "\(problem)")
+        #expect(try await fixture.verify(log: true).isIntact)
     }
 }
 
@@ -255,27 +338,12 @@ struct AuditCompletenessTests {
         _ = try await fixture.runToEnd()
         // Deleting the first row of a partition and rewriting the second as if it were the first leaves a
         // self-consistent chain; only the starting offset shows that something is missing.
-        let db = try fixture.database.connect()
-        defer { db.close() }
-        try db.execute("DELETE FROM audit_v1.events WHERE topic = 'reports' AND partition = 1 AND kafka_offset = 0")
-        var previous = EventHash.zero
-        for stored in try db.query(
-            "SELECT kafka_offset, event_hash FROM audit_v1.events WHERE topic = 'reports' AND partition = 1 ORDER BY kafka_offset")
-        {
-            let offset = try stored.decode(Int64.self, at: 0)
-            let link = AuditLink(
-                offset: offset, eventHash: try #require(EventHash(bytes: try stored.decode([UInt8].self, at: 1))),
-                previous: previous)
-            try db.execute(
-                "UPDATE audit_v1.events SET previous_chain_hash = $1, chain_hash = $2 WHERE topic = 'reports' AND partition = 1 AND kafka_offset = $3",
-                [link.previous.bytes, link.chain.bytes, offset])
-            previous = link.chain
-        }
-        try db.execute("UPDATE audit_v1.chain_heads SET chain_hash = $1 WHERE topic = 'reports' AND partition = 1", [previous.bytes])
-        let result = try fixture.verify()
+        try fixture.execute("DELETE FROM \(fixture.schema).events WHERE topic = 'reports' AND partition = 1 AND kafka_offset = 0")
+        try fixture.relink(partition: 1)
+        let result = try await fixture.verify()
         let first = try #require(result.firstBadRow)
         #expect(first.partition == 1)
-        #expect(first.offset == 1)
+        #expect(first.offset == 0)
         #expect(first.problem.contains("never recorded"))
         #expect(result.findings.count == 1, "\(result.findings)")
     }
