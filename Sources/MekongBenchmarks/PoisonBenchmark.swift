@@ -10,8 +10,8 @@ import MekongPublishing
 import MekongStatistics
 import Synchronization
 
-/// The statistics projection without its refusal screen: bad reports are found by halving batches (the engine's
-/// fallback, and how every bad report was found before the screen).
+/// The statistics projection without `applyRefusing`: bad reports are found by halving batches (the engine's
+/// fallback, and how every bad report was found before).
 struct UnscreenedStatistics: Projection {
     let inner = StatisticsProjection()
     var identity: ProjectionIdentity { inner.identity }
@@ -80,8 +80,8 @@ func poisonBenchmark(events count: Int, runs: Int, admin: PostgresConnection) as
     let logs: [(label: String, reports: Int, poison: Int?, screened: Bool)] = [
         ("baseline: statistics projection, clean log", count, nil, true),
         ("statistics projection, 1 % poison (unknown area code)", count, 100, true),
-        ("before the screen: 1 % poison found by halving batches", unscreenedCount, 100, false),
-        ("what the screen costs: clean log without the screen", count, nil, false),
+        ("before: 1 % poison found by halving batches (apply only)", unscreenedCount, 100, false),
+        ("what refusing costs: clean log, apply only", count, nil, false),
     ]
     var clusters: [MockCluster] = []
     var masterCount = 0
@@ -128,6 +128,6 @@ func poisonBenchmark(events count: Int, runs: Int, admin: PostgresConnection) as
         print(String(format: "%-62@ %9.0f reports/s (median of %d; min %.0f, max %.0f)",
                      log.label as NSString, medians[index], sorted.count, sorted.first!, sorted.last!))
     }
-    print(String(format: "ratios: 1 %% poison / clean %.2f; before the screen / clean %.3f; clean with / without the screen %.2f",
+    print(String(format: "ratios: 1 %% poison / clean %.2f; halving / clean %.3f; clean applyRefusing / apply only %.2f",
                  medians[1] / medians[0], medians[2] / medians[0], medians[0] / medians[3]))
 }
