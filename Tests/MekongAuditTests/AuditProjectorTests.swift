@@ -216,7 +216,7 @@ struct AuditProjectorTests {
                 let killed = try admin.query(
                     """
                     SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                    WHERE datname = $1 AND application_name = 'mekong'
+                    WHERE datname = $1 AND application_name LIKE 'mekong audit v%'
                     """, [fixture.database.name])[0].decode(Int.self, at: 0)
                 kills += killed > 0 ? 1 : 0
             }
