@@ -200,7 +200,7 @@ struct AuditProjectorTests {
         let fixture = try await AuditFixture(events: 3_000)
         let projector = Task { try await onThread { [fixture] in
             var options = ProjectionOptions()
-            options.batchSize = 50
+            options.batchSize = 10
             options.batchWait = .milliseconds(50)
             options.stopWhenCaughtUp = true
             options.retryBackoff = (.milliseconds(50), .milliseconds(400))
@@ -208,17 +208,24 @@ struct AuditProjectorTests {
         } }
         let admin = try PostgresConnection(url: TestDatabase.adminURL)
         defer { admin.close() }
+        // Kill the projector's sessions (its batch session and its lease session) three times, each time after it
+        // has made progress since the last kill.
         var kills = 0
+        var progressAtLastKill = 0
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(60)
-        while kills < 3, clock.now < deadline {
-            if try fixture.count() > kills * 200 {
+        while kills < 3, clock.now < deadline, !projectorFinished(fixture) {
+            let count = try fixture.count()
+            if count > progressAtLastKill {
                 let killed = try admin.query(
                     """
                     SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
                     WHERE datname = $1 AND application_name LIKE 'mekong audit v%'
                     """, [fixture.database.name])[0].decode(Int.self, at: 0)
-                kills += killed > 0 ? 1 : 0
+                if killed > 0 {
+                    kills += 1
+                    progressAtLastKill = count
+                }
             }
             try await Task.sleep(for: .milliseconds(30))
         }
@@ -227,6 +234,10 @@ struct AuditProjectorTests {
         #expect(summary.transientFaults >= 1)
         #expect(try fixture.recordedIDs() == fixture.events.map(\.id).sorted())
         #expect(try await fixture.verify().isIntact)
+    }
+
+    private func projectorFinished(_ fixture: AuditFixture) -> Bool {
+        ((try? fixture.count()) ?? 0) >= 3_000
     }
 
     @Test("an altered row is found and named")

@@ -182,7 +182,9 @@ struct ProjectionEngineTests {
         try await Task.sleep(for: .seconds(1))
         try server.start()
         let summary = try await running.value
-        #expect(summary.transientFaults >= 2)
+        // At least the killed batch session; the restart may fall while the engine waits for its lease again (the
+        // lease thread reconnects, which the engine does not count as a fault of its own).
+        #expect(summary.transientFaults >= 1)
         // A batch whose COMMIT reached the server but whose answer was lost to the restart is rolled back as far as
         // the engine knows; the checkpoints it reads again show it committed. Every record is counted exactly once.
         #expect(summary.applied + summary.skippedAlreadyApplied + summary.committedDespiteFault == 3_000, "\(summary)")
