@@ -135,7 +135,8 @@ struct DeadLetterStoreTests {
         let waiting = try await onThread {
             let monitor = try PostgresConnection(url: url)
             defer { monitor.close() }
-            let deadline = ContinuousClock.now + .seconds(30)
+            // Generous: beside 280 other tests on 2 cores the two redrive tasks can wait long for a pool thread.
+            let deadline = ContinuousClock.now + .seconds(120)
             var waiting = 0
             while waiting < 2, ContinuousClock.now < deadline {
                 waiting = try monitor.query(

@@ -3,7 +3,8 @@
 -- whole batch, one pass. Reports that fail are not written; the function returns one row per refused report
 -- (its index in the batch, 0-based) with the reason submit_reports would raise for it alone. The projection
 -- dead-letters those and keeps the rest, so a batch with bad reports costs about what a clean one does
--- (Projection.applyRefusing; BENCHMARKS.md). submit_reports stays for callers that want all or nothing.
+-- (Projection.applyRefusing; BENCHMARKS.md). submit_reports keeps its all-or-nothing contract on these same checks:
+-- it is redefined at the end to raise the first refusal, so the checks exist once.
 CREATE FUNCTION statistics_v1.submit_reports_refusing(batch jsonb)
 RETURNS TABLE (ordinal integer, reason text)
 LANGUAGE plpgsql AS $$
@@ -90,4 +91,17 @@ BEGIN
     WHERE NOT EXISTS (SELECT 1 FROM pg_temp.refused_reports r WHERE r.ordinal = o.ordinal);
 
     RETURN QUERY SELECT r.ordinal, r.reason FROM pg_temp.refused_reports r ORDER BY r.ordinal;
+END $$;
+
+-- All or nothing, on the checks above: the first refused report (in batch order) is raised, which undoes the
+-- writes of the good ones with the statement.
+CREATE OR REPLACE FUNCTION statistics_v1.submit_reports(batch jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    refused record;
+BEGIN
+    SELECT r.reason INTO refused FROM statistics_v1.submit_reports_refusing(batch) r ORDER BY r.ordinal LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '%', refused.reason;
+    END IF;
 END $$;
