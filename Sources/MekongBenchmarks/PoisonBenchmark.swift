@@ -12,7 +12,7 @@ import Synchronization
 
 /// The statistics projection without `applyRefusing`: bad reports are found by halving batches (the engine's
 /// fallback, and how every bad report was found before).
-struct UnscreenedStatistics: Projection {
+struct ApplyOnlyStatistics: Projection {
     let inner = StatisticsProjection()
     var identity: ProjectionIdentity { inner.identity }
     var topics: [String] { inner.topics }
@@ -76,11 +76,11 @@ func projectReports<P: Projection>(
 }
 
 func poisonBenchmark(events count: Int, runs: Int, admin: PostgresConnection) async throws {
-    let unscreenedCount = min(count, 3_000)
-    let logs: [(label: String, reports: Int, poison: Int?, screened: Bool)] = [
+    let halvingCount = min(count, 3_000)
+    let logs: [(label: String, reports: Int, poison: Int?, refusing: Bool)] = [
         ("baseline: statistics projection, clean log", count, nil, true),
         ("statistics projection, 1 % poison (unknown area code)", count, 100, true),
-        ("before: 1 % poison found by halving batches (apply only)", unscreenedCount, 100, false),
+        ("before: 1 % poison found by halving batches (apply only)", halvingCount, 100, false),
         ("what refusing costs: clean log, apply only", count, nil, false),
     ]
     var clusters: [MockCluster] = []
@@ -100,7 +100,7 @@ func poisonBenchmark(events count: Int, runs: Int, admin: PostgresConnection) as
         producer.close()
         clusters.append(cluster)
     }
-    print("pre-produced \(count) monthly commune reports (3 observations each) over the real 2024 units, clean and with 1 % poison; \(unscreenedCount) for the run without the screen")
+    print("pre-produced \(count) monthly commune reports (3 observations each) over the real 2024 units, clean and with 1 % poison; \(halvingCount) for the run that halves batches")
     var rates: [[Double]] = Array(repeating: [], count: logs.count)
     for run in 0..<runs {
         for (index, log) in logs.enumerated() {
@@ -108,9 +108,9 @@ func poisonBenchmark(events count: Int, runs: Int, admin: PostgresConnection) as
             try admin.execute("DROP DATABASE IF EXISTS \(name)")
             try admin.execute("CREATE DATABASE \(name)")
             let url = databaseURL(name)
-            let (rate, summary) = log.screened
+            let (rate, summary) = log.refusing
                 ? try projectReports(StatisticsProjection(), cluster: clusters[index], url: url, masterEvents: masterCount)
-                : try projectReports(UnscreenedStatistics(), cluster: clusters[index], url: url, masterEvents: masterCount)
+                : try projectReports(ApplyOnlyStatistics(), cluster: clusters[index], url: url, masterEvents: masterCount)
             let expectedLetters = log.poison.map { log.reports / $0 } ?? 0
             guard summary.deadLettered == expectedLetters, summary.applied == log.reports + masterCount - expectedLetters else {
                 print("FAILED: \(log.label): \(summary)")

@@ -16,7 +16,7 @@ struct ProjectionCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Build a projection version from offset 0 beside the active one, then switch readers to it.",
             discussion: """
-                Creates version N's schema, reads its topics from offset 0 with the version's own consumer group \
+                Creates version N's schema, reads its topics from offset 0 under the version's own lease \
                 while the active version keeps serving, prints progress every second, and once every partition is \
                 applied up to its end, makes version N the active one in one transaction (the public schema's views \
                 move to it; readers never see a half-built version). Interrupted, it resumes from its checkpoints.

@@ -4,7 +4,7 @@ import MekongPostgres
 
 /// A table set in PostgreSQL built from Kafka topics: what a projection author writes.
 ///
-/// The engine (``ProjectionEngine``) owns everything else: the consumer group, positions, batching, the
+/// The engine (``ProjectionEngine``) owns everything else: the lease, the consumer, positions, batching, the
 /// transaction, dead letters, retries, shutdown and metrics. A projection is one type conforming to this protocol
 /// plus its SQL in `Projections/<name>/v<version>/`, which creates the schema ``ProjectionIdentity/schema``.
 ///

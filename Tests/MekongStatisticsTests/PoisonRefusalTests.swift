@@ -6,7 +6,7 @@ import MekongStatistics
 import Testing
 
 /// The statistics projection without applyRefusing: every bad report is found by halving batches.
-struct UnscreenedStatistics: Projection {
+struct ApplyOnlyStatistics: Projection {
     let inner = StatisticsProjection()
     var identity: ProjectionIdentity { inner.identity }
     var topics: [String] { inner.topics }
@@ -17,8 +17,8 @@ struct UnscreenedStatistics: Projection {
     }
 }
 
-@Suite("Poison screening")
-struct PoisonScreeningTests {
+@Suite("Poison refused set-wise")
+struct PoisonRefusalTests {
     /// 400 monthly reports, every 50th with an area code that does not exist, one with an undefined indicator.
     static func reports(_ e: StatisticalEvents) -> [CloudEvent] {
         (0..<400).map { i in
@@ -33,28 +33,28 @@ struct PoisonScreeningTests {
 
     @Test("bad reports are refused set-wise while the rest is written, without halving batches; the result and the reasons equal the isolating path")
     func badReportsCostNoIsolation() async throws {
-        let screened = try StatisticsFixture("screened")
-        let e = screened.events
+        let refusing = try StatisticsFixture("refusing")
+        let e = refusing.events
         let events = [IndicatorTableTests.units2024(e)] + IndicatorTableTests.indicators(e) + Self.reports(e)
-        try await screened.publish(events)
-        let summary = try await screened.project(batchSize: 500)
+        try await refusing.publish(events)
+        let summary = try await refusing.project(batchSize: 500)
         #expect(summary.deadLettered == 9)
         #expect(summary.applied == events.count - 9)
         #expect(summary.isolatingApplies == 0, "applyRefusing named every bad report: \(summary)")
 
         let isolating = try StatisticsFixture("isolating")
         try await isolating.publish(events)
-        let slow = try await isolating.project(UnscreenedStatistics(), batchSize: 500)
+        let slow = try await isolating.project(ApplyOnlyStatistics(), batchSize: 500)
         #expect(slow.deadLettered == 9)
         #expect(slow.isolatingApplies > 9, "without applyRefusing each bad report costs several applies: \(slow)")
 
         let current = "SELECT indicator, period, area, value::text FROM statistics.observations_current ORDER BY 1, 2, 3"
-        #expect(try screened.rows(current) == isolating.rows(current))
-        #expect(try screened.checksum() == isolating.checksum())
+        #expect(try refusing.rows(current) == isolating.rows(current))
+        #expect(try refusing.checksum() == isolating.checksum())
         let ids = "SELECT event_id FROM mekong.dead_letters ORDER BY 1"
-        #expect(try screened.rows(ids) == isolating.rows(ids))
+        #expect(try refusing.rows(ids) == isolating.rows(ids))
         // The same message either way (the isolating path carries PostgreSQL's prefix and SQLSTATE).
-        for (fast, slow) in zip(try screened.deadLetterReasons(), try isolating.deadLetterReasons()) {
+        for (fast, slow) in zip(try refusing.deadLetterReasons(), try isolating.deadLetterReasons()) {
             #expect(slow.hasSuffix(fast), "\(fast) vs \(slow)")
         }
     }
