@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MekongEvents
+import MekongKafka
 import MekongPostgres
 import MekongStatistics
 
@@ -27,7 +28,7 @@ struct DemoStory {
         let units2025 = try AdministrativeUnits.units2025(csv: file("units-2025.csv"))
         let provinces = try AdministrativeUnits.provinceCorrespondence(csv: file("provinces-2024-to-2025.csv"))
         let e = StatisticalEvents(deterministicFrom: seed)
-        var random = SplitMix64(seed: seed)
+        var random = SeededRandom(seed: seed)
         func day(_ text: String, _ hour: Int = 8) -> Timestamp {
             Timestamp(rfc3339: "\(text)T\(String(format: "%02d", hour)):00:00+07:00")!
         }
@@ -167,18 +168,5 @@ struct DemoStory {
         if let row = unemployment.rows.first {
             print("== national unemployment rate 2025-M10 (mean weighted by labour force): \(row.value.flatMap(Double.init).map { String(format: "%.2f", $0) } ?? "–") % (\(row.status))")
         }
-    }
-}
-
-/// A small, seeded pseudo-random generator (SplitMix64), so the demo's values are the same on every run.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

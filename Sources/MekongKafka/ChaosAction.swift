@@ -120,9 +120,9 @@ public struct ChaosActionError: Error, Sendable, CustomStringConvertible {
     public var description: String { "'\(line)': \(reason)" }
 }
 
-/// A small seedable random number generator (SplitMix64), so that a chaos schedule and the error pattern are the
-/// same for the same seed on every machine.
-public struct ChaosRandom: RandomNumberGenerator, Sendable {
+/// A small seedable random number generator (SplitMix64), so that a chaos schedule, the error pattern and the
+/// demo's generated values are the same for the same seed on every machine.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
     public init(seed: UInt64) { state = seed }

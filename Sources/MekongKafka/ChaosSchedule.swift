@@ -62,7 +62,7 @@ public struct ChaosSchedule: Sendable, Equatable {
             throw ChaosScheduleError("the error rate must be at least 0 and below 1")
         }
         self.parameters = parameters
-        var random = ChaosRandom(seed: parameters.seed)
+        var random = SeededRandom(seed: parameters.seed)
         let end = parameters.durationMilliseconds
         let topics = parameters.topics.filter { $0.partitions > 0 }
         var steps: [Step] = []

@@ -50,7 +50,7 @@ public final class RequestErrorInjector: @unchecked Sendable {
     private struct State {
         var rate = 0.0
         var requests: [KafkaRequest] = []
-        var random: ChaosRandom
+        var random: SeededRandom
         var pending: [Key: Pending] = [:]
         var counts: [KafkaRequest: Counts] = [:]
         var dryRefills = 0
@@ -65,7 +65,7 @@ public final class RequestErrorInjector: @unchecked Sendable {
     /// Starts the refill thread; nothing fails until `set(rate:requests:)`.
     public init(cluster: MockCluster, seed: UInt64) {
         self.cluster = cluster
-        state = Mutex(State(random: ChaosRandom(seed: seed)))
+        state = Mutex(State(random: SeededRandom(seed: seed)))
         let thread = Thread { [self] in
             while !stopped.load(ordering: .acquiring) {
                 refill()

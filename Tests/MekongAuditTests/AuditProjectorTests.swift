@@ -128,6 +128,21 @@ final class AuditFixture: @unchecked Sendable {
             [version, Int(partition)])[0].decode(Int64.self, at: 0)
     }
 
+    /// Replaces the row at `partition`/`offset` of `reports` with another valid event: bytes, hash and columns all
+    /// consistent with each other (the chain is left alone).
+    func replaceWithForgedEvent(partition: Int32, offset: Int64) throws {
+        let forged = SampleEvents.report(99_999)
+        let bytes = forged.canonicalJSON()
+        try execute(
+            """
+            UPDATE \(schema).events SET event_bytes = $3, event_hash = $4, event_id = $5, subject = $6, source = $7,
+                event_time = $8::timestamptz
+            WHERE topic = 'reports' AND partition = $1 AND kafka_offset = $2
+            """,
+            [Int(partition), offset, bytes, EventHash.sha256(bytes).bytes, forged.id, forged.subject, forged.source,
+             forged.time.text])
+    }
+
     func execute(_ sql: String, _ parameters: [PostgresBindable?] = []) throws {
         let db = try database.connect()
         defer { db.close() }
@@ -259,15 +274,7 @@ struct AuditProjectorTests {
     func alteredBodyAndHash() async throws {
         let fixture = try await AuditFixture(events: 300)
         _ = try await fixture.runToEnd()
-        let forged = SampleEvents.report(99_999)
-        let bytes = forged.canonicalJSON()
-        try fixture.execute(
-            """
-            UPDATE \(fixture.schema).events SET event_bytes = $3, event_hash = $4, event_id = $5, subject = $6, source = $7,
-                event_time = $8::timestamptz
-            WHERE topic = 'reports' AND partition = $1 AND kafka_offset = $2
-            """,
-            [1, 3, bytes, EventHash.sha256(bytes).bytes, forged.id, forged.subject, forged.source, forged.time.text])
+        try fixture.replaceWithForgedEvent(partition: 1, offset: 3)
         let first = try #require(try await fixture.verify().firstBadRow)
         #expect(first.partition == 1)
         #expect(first.offset == 3)

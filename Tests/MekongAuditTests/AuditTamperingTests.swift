@@ -170,15 +170,7 @@ struct AuditLogTests {
     func consistentRewrite() async throws {
         let fixture = try await AuditFixture(events: 300)
         _ = try await fixture.runToEnd()
-        let forged = SampleEvents.report(99_999)
-        let bytes = forged.canonicalJSON()
-        try fixture.execute(
-            """
-            UPDATE \(fixture.schema).events SET event_bytes = $3, event_hash = $4, event_id = $5, subject = $6, source = $7,
-                event_time = $8::timestamptz
-            WHERE topic = 'reports' AND partition = $1 AND kafka_offset = $2
-            """,
-            [1, 3, bytes, EventHash.sha256(bytes).bytes, forged.id, forged.subject, forged.source, forged.time.text])
+        try fixture.replaceWithForgedEvent(partition: 1, offset: 3)
         try fixture.relink(partition: 1)
         let plain = try await fixture.verify()
         #expect(plain.isIntact, "without the log, a consistent rewrite cannot be told apart: \(plain.findings)")
