@@ -173,7 +173,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "MekongIntegrationTests",
-            dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongTestSupport"],
+            dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongTestSupport"],
             swiftSettings: strict),
         // `mekong dev`, the gateway and projectors as child processes while `mekong dev chaos` breaks the cluster.
         .testTarget(
