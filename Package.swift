@@ -95,7 +95,7 @@ let package = Package(
             name: "MekongGateway",
             dependencies: [
                 "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongEvidence",
-                "MekongMetrics", "MekongStatistics",
+                "MekongMetrics", "MekongStatisticalEvents",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -108,16 +108,24 @@ let package = Package(
             ],
             resources: [.copy("openapi.yaml")],
             swiftSettings: strict),
+        // The statistical event vocabulary: builders of the catalog's statistical events, survey batch keys and rows,
+        // Vietnam's administrative units. What the gateway, the demo and generators need, without the projections.
+        .target(
+            name: "MekongStatisticalEvents", dependencies: ["MekongEvents", "MekongLZ4"], swiftSettings: strict),
+        // The statistical projections: statistics (master data, indicator tables), registers, surveys.
         .target(
             name: "MekongStatistics",
-            dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongProjection", "MekongLZ4"],
+            dependencies: [
+                "MekongEvents", "MekongKafka", "MekongPostgres", "MekongProjection", "MekongLZ4", "MekongStatisticalEvents",
+            ],
             swiftSettings: strict),
         // The `mekong` command-line tool.
         .executableTarget(
             name: "MekongCLI",
             dependencies: [
                 "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing",
-                "MekongProjection", "MekongAudit", "MekongStatistics", "MekongMetrics", "MekongEvidence", "MekongGateway",
+                "MekongProjection", "MekongAudit", "MekongStatistics", "MekongStatisticalEvents", "MekongMetrics", "MekongEvidence",
+                "MekongGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -127,7 +135,7 @@ let package = Package(
             name: "MekongBenchmarks",
             dependencies: [
                 "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongProjection",
-                "MekongAudit", "MekongEvidence", "MekongGateway", "MekongStatistics",
+                "MekongAudit", "MekongEvidence", "MekongGateway", "MekongStatistics", "MekongStatisticalEvents",
             ],
             swiftSettings: strict),
         // Shared by the tests only: throwaway databases on the real server, mock clusters, the built binary.
@@ -163,13 +171,16 @@ let package = Package(
         .testTarget(
             name: "MekongGatewayTests",
             dependencies: [
-                "MekongGateway", "MekongEvidence", "MekongStatistics", "MekongProjection", "MekongPublishing",
+                "MekongGateway", "MekongEvidence", "MekongStatistics", "MekongStatisticalEvents", "MekongProjection",
+                "MekongPublishing",
                 "MekongTestSupport",
             ],
             swiftSettings: strict),
         .testTarget(
             name: "MekongStatisticsTests",
-            dependencies: ["MekongStatistics", "MekongProjection", "MekongPublishing", "MekongTestSupport"],
+            dependencies: [
+                "MekongStatistics", "MekongStatisticalEvents", "MekongProjection", "MekongPublishing", "MekongTestSupport",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "MekongIntegrationTests",

@@ -10,6 +10,7 @@ import MekongKafka
 import MekongPostgres
 import MekongProjection
 import MekongPublishing
+import MekongStatisticalEvents
 import MekongStatistics
 import Synchronization
 

@@ -7,6 +7,7 @@ import MekongKafka
 import MekongPostgres
 import MekongProjection
 import MekongPublishing
+import MekongStatisticalEvents
 import MekongStatistics
 import Synchronization
 

@@ -3,6 +3,7 @@ import Foundation
 import MekongEvents
 import MekongKafka
 import MekongPostgres
+import MekongStatisticalEvents
 import MekongStatistics
 
 /// The events of `mekong demo`: real administrative units, three indicators, monthly province reports with

@@ -201,7 +201,14 @@ struct ProgressLine {
 
     init(_ progress: ProjectionProgress) {
         var text = "\(progress.identity): \(progress.processed) events, \(Int(progress.eventsPerSecond)) events/s"
-        if let remaining = progress.remaining { text += ", \(remaining) remaining" }
+        if let remaining = progress.remaining {
+            text += ", \(remaining) remaining"
+        } else {
+            // A partition's end is known once the consumer has fetched from it; until then the total is unknown.
+            let unknown = progress.partitions.filter { $0.end == nil }.count
+            let known = progress.partitions.compactMap(\.lag).reduce(0, +)
+            text += ", at least \(known) remaining (the end of \(unknown) partitions not yet known)"
+        }
         let lagging = progress.partitions.filter { ($0.lag ?? 0) > 0 }.sorted { ($0.lag ?? 0) > ($1.lag ?? 0) }
         if !lagging.isEmpty {
             text += "; lag " + lagging.prefix(6).map { "\($0.topicPartition) \($0.lag!)" }.joined(separator: ", ")

@@ -1,7 +1,7 @@
 import Foundation
 import MekongEvents
 import MekongEvidence
-import MekongStatistics
+import MekongStatisticalEvents
 
 /// RFC 4180 CSV, fed in pieces as they arrive: quoted fields may hold commas, quotes (doubled) and line breaks;
 /// records end at LF or CRLF.

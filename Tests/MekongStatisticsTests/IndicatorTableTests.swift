@@ -1,5 +1,6 @@
 import Foundation
 import MekongEvents
+import MekongStatisticalEvents
 import MekongStatistics
 import Testing
 

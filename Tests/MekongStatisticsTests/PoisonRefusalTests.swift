@@ -2,6 +2,7 @@ import MekongEvents
 import MekongKafka
 import MekongPostgres
 import MekongProjection
+import MekongStatisticalEvents
 import MekongStatistics
 import Testing
 

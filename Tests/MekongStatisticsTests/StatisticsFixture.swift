@@ -5,6 +5,7 @@ import MekongKafka
 import MekongPostgres
 import MekongProjection
 import MekongPublishing
+import MekongStatisticalEvents
 import MekongStatistics
 import MekongTestSupport
 

@@ -1,6 +1,7 @@
 import Foundation
 import MekongEvents
 import MekongProjection
+import MekongStatisticalEvents
 import MekongTestSupport
 import Testing
 
