@@ -64,7 +64,7 @@ struct GatewayBench {
         options.stopWhenCaughtUp = true
         options.batchWait = .milliseconds(50)
         _ = try ProjectionEngine(
-            projection: StatisticsProjection(version: 1), kafka: cluster.configuration(), postgresURL: url,
+            projection: StatisticsProjection(), kafka: cluster.configuration(), postgresURL: url,
             migrations: migrations, reader: EventReader(catalog: catalog, upcasters: StatisticsUpcasters.all),
             options: options
         ).run(stop: StopSignal())

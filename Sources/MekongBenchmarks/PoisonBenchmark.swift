@@ -18,7 +18,10 @@ struct ApplyOnlyStatistics: Projection {
     var identity: ProjectionIdentity { inner.identity }
     var topics: [String] { inner.topics }
     var referenceTopics: [String] { inner.referenceTopics }
-    func apply(_ batch: [ProjectionRecord<ProjectedEvent>], on db: PostgresConnection) throws {
+    func decode(_ record: ConsumedMessage, reader: EventReader) throws(Refusal) -> StatisticsProjection.Row {
+        try inner.decode(record, reader: reader)
+    }
+    func apply(_ batch: [ProjectionRecord<StatisticsProjection.Row>], on db: PostgresConnection) throws {
         try inner.apply(batch, on: db)
     }
 }

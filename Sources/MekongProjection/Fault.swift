@@ -28,6 +28,8 @@ public enum Fault: Sendable, Equatable {
             self = error.isRetriable || error.kind == .rebalance ? .transient : .software
         case is CheckpointConflict, is LeaseLost, is PartitionsChanged:
             self = .transient
+        case is Refusal:
+            self = .record
         default:
             self = .software
         }

@@ -29,8 +29,8 @@ public protocol Projection: Sendable {
     /// Writes the rows of one batch, in the batch's transaction. Records of one partition come in offset order.
     ///
     /// A PostgreSQL error that can be the data's fault (data exceptions, constraint violations, program limits,
-    /// raised exceptions: every class but outages and software faults, see `ProjectionEngine.isRecordFault`) makes
-    /// the engine find the record that fails alone and dead-letter it. Transient errors are retried; any other
+    /// raised exceptions: every class but outages and software faults, see ``Fault``), or a ``Refusal`` thrown by
+    /// the projection itself, makes the engine find the record that fails alone and dead-letter it. Transient errors are retried; any other
     /// error (a bug) stops the projector.
     func apply(_ batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws
     /// Writes a batch like `apply`, except records the projection refuses by itself: it leaves them unwritten and

@@ -395,11 +395,11 @@ public final class ProjectionEngine<P: Projection> {
             try db.execute("RELEASE SAVEPOINT mekong_apply")
             return refused.filter { records.indices.contains(records.startIndex + $0.key) }
                 .map { (records.startIndex + $0.key, $0.value) }.sorted { $0.0 < $1.0 }
-        } catch let error as PostgresError where Self.isRecordFault(error) {
+        } catch where Fault(error) == .record {
             try db.execute("ROLLBACK TO SAVEPOINT mekong_apply")
             try db.execute("RELEASE SAVEPOINT mekong_apply")
             if records.count == 1 {
-                return [(records.startIndex, Refusal(.apply, Self.reason(error)))]
+                return [(records.startIndex, error as? Refusal ?? Refusal(.apply, Self.reason(error)))]
             }
             let middle = records.startIndex + records.count / 2
             extraApplies += 2
@@ -408,9 +408,8 @@ public final class ProjectionEngine<P: Projection> {
         }
     }
 
-    static func isRecordFault(_ error: PostgresError) -> Bool { Fault(error) == .record }
-
-    private static func reason(_ error: PostgresError) -> String {
+    private static func reason(_ error: any Error) -> String {
+        guard let error = error as? PostgresError else { return "\(error)" }
         var text = "PostgreSQL [\(error.sqlState ?? "?")] \(error.message)"
         if let detail = error.detail { text += "; \(detail)" }
         return text

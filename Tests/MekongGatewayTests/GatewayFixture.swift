@@ -92,7 +92,7 @@ final class GatewayFixture: @unchecked Sendable {
             _ = try result.get()
         }
         producer.close()
-        _ = try await project(StatisticsProjection(version: 1))
+        _ = try await project(StatisticsProjection())
     }
 
     private func registerSources() throws {

@@ -32,10 +32,10 @@ import Testing
         #expect(try fixture.recordCount("reports") == 3)
 
         // The projection sees the gateway's recordedtime and the events as written.
-        _ = try await fixture.project(StatisticsProjection(version: 1))
+        _ = try await fixture.project(StatisticsProjection())
         let stored = try fixture.rows(
             "SELECT event_id, to_char(recorded_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
-                + "FROM statistics_v1.submissions ORDER BY event_id")
+                + "FROM statistics_v2.submissions ORDER BY event_id")
         #expect(stored.map { $0[0]! } == reports.map(\.id).sorted())
         #expect(Set(stored.map { $0[1]! }) == Set(receipts.map(\.recordedTime.text)))
 

@@ -49,7 +49,7 @@ struct RedriveRebuildTests {
 
         // Rebuild the same version from offset 0: the master data first, so the original applies and its redriven
         // copy repeats an event id already applied.
-        try db.execute("DROP SCHEMA statistics_v1 CASCADE")
+        try db.execute("DROP SCHEMA statistics_v2 CASCADE")
         for table in ["checkpoints", "schema_migrations", "projection_versions", "dead_letters"] {
             try db.execute("DELETE FROM mekong.\(table) WHERE projection = 'statistics'")
         }

@@ -48,7 +48,7 @@ final class StatisticsFixture: @unchecked Sendable {
 
     /// Runs the statistics projection until caught up (on its own thread).
     @discardableResult
-    func project(version: Int = 1, batchSize: Int = 500) async throws -> ProjectionRunSummary {
+    func project(version: Int = 2, batchSize: Int = 500) async throws -> ProjectionRunSummary {
         try await project(StatisticsProjection(version: version), batchSize: batchSize)
     }
 
@@ -85,7 +85,7 @@ final class StatisticsFixture: @unchecked Sendable {
         try rows("SELECT reason FROM mekong.dead_letters ORDER BY topic, partition, kafka_offset").map { $0[0]! }
     }
 
-    func checksum(version: Int = 1) throws -> String {
+    func checksum(version: Int = 2) throws -> String {
         let db = try database.connect()
         defer { db.close() }
         return try ProjectionVersions(db: db).checksum(StatisticsProjection(version: version).identity).digest

@@ -1,0 +1,315 @@
+-- Observations: every accepted submission and its observations kept as vintages (insert-only), and the current
+-- value of every observation materialized per batch (docs/statistics.md, "Materialized tables").
+
+CREATE TABLE statistics_v2.submissions (
+    event_id        text        PRIMARY KEY,
+    reporting_unit  text        NOT NULL,
+    form            text        NOT NULL,
+    period          text        NOT NULL,
+    action          text        NOT NULL CHECK (action IN ('merge', 'replace', 'delete')),
+    revision        integer     NOT NULL CHECK (revision >= 1),
+    supersedes      text,
+    recorded_time   timestamptz NOT NULL,
+    kafka_topic     text        NOT NULL,
+    kafka_partition integer     NOT NULL,
+    kafka_offset    bigint      NOT NULL
+);
+CREATE INDEX submissions_report ON statistics_v2.submissions (reporting_unit, form, period);
+
+CREATE TABLE statistics_v2.observation_vintages (
+    event_id        text        NOT NULL REFERENCES statistics_v2.submissions,
+    indicator       text        NOT NULL,
+    period          text        NOT NULL,
+    area            text        NOT NULL,
+    -- The other dimensions (without area), e.g. {"sex": "F"}; {} when there are none.
+    dimensions      jsonb       NOT NULL,
+    -- value × 10^unit_multiplier, exactly (numeric).
+    value           numeric,
+    unit_multiplier integer     NOT NULL,
+    status          text        NOT NULL CHECK (status IN ('normal', 'estimated', 'forecast', 'provisional', 'missing')),
+    confidentiality text        NOT NULL CHECK (confidentiality IN ('free', 'confidential', 'not-for-publication')),
+    comment         text,
+    PRIMARY KEY (event_id, indicator, area, dimensions),
+    CHECK ((value IS NULL) = (status = 'missing'))
+);
+-- As-of answers read one slice (an indicator, some areas, some periods) of the vintages through this index.
+CREATE INDEX observation_vintages_slice ON statistics_v2.observation_vintages (indicator, area, period);
+
+-- The current value of every observation: per report (reporting unit, form, period), submissions count in the
+-- order (revision, recorded time, event id); the last submission listing an observation gives its value unless a
+-- later `replace` or `delete` withdrew it; when two reports give the same observation, the later recorded one
+-- (then the greater event id) counts. `area_level` is the area's level in the hierarchy valid at the period's
+-- reference date (NULL if the code is not valid then).
+CREATE TABLE statistics_v2.observations_current (
+    indicator       text        NOT NULL,
+    period          text        NOT NULL,
+    area            text        NOT NULL,
+    dimensions      jsonb       NOT NULL,
+    value           numeric,
+    status          text        NOT NULL,
+    confidentiality text        NOT NULL,
+    comment         text,
+    event_id        text        NOT NULL,
+    reporting_unit  text        NOT NULL,
+    form            text        NOT NULL,
+    revision        integer     NOT NULL,
+    recorded_time   timestamptz NOT NULL,
+    area_level      integer,
+    PRIMARY KEY (indicator, period, area, dimensions)
+);
+
+-- Every vintage of every observation: which submission, revision and recorded time.
+CREATE VIEW statistics_v2.observation_history AS
+SELECT v.indicator, v.period, v.area, v.dimensions, v.value, v.status, v.confidentiality, v.comment,
+       s.reporting_unit, s.form, s.action, s.revision, s.supersedes, s.recorded_time, s.event_id
+FROM statistics_v2.observation_vintages v JOIN statistics_v2.submissions s USING (event_id);
+
+CREATE FUNCTION statistics_v2.status_rank(status text) RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT array_position(ARRAY['normal', 'estimated', 'forecast', 'provisional', 'missing'], status)
+$$;
+CREATE FUNCTION statistics_v2.status_of_rank(r integer) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT (ARRAY['normal', 'estimated', 'forecast', 'provisional', 'missing'])[r]
+$$;
+CREATE FUNCTION statistics_v2.confidentiality_rank(c text) RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT array_position(ARRAY['free', 'confidential', 'not-for-publication'], c)
+$$;
+CREATE FUNCTION statistics_v2.confidentiality_of_rank(r integer) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT (ARRAY['free', 'confidential', 'not-for-publication'])[r]
+$$;
+
+-- The keys a batch changed, which roll-ups and re-expressions recompute from (see refresh_derived).
+CREATE FUNCTION statistics_v2.prepare_touched_keys() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS touched_keys (
+        indicator text, period text, area text, dimensions jsonb) ON COMMIT DROP;
+    TRUNCATE pg_temp.touched_keys;
+END $$;
+
+-- The staging tables a batch of reports is copied into (COPY, binary) before apply_reports; empty afterwards.
+-- `dimensions` is the JSON of the dimensions without area; `dimension_names` all names, area included, joined
+-- by U+001F in any order.
+CREATE FUNCTION statistics_v2.prepare_report_staging() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS incoming_reports (
+        ordinal integer, event_id text, reporting_unit text, form text, period text, action text, revision integer,
+        supersedes text, recorded_time text, kafka_topic text, kafka_partition integer, kafka_offset bigint
+    ) ON COMMIT DROP;
+    CREATE TEMP TABLE IF NOT EXISTS incoming_observations (
+        event_id text, position integer, indicator text, area text, dimensions text, dimension_names text,
+        value text, unit_multiplier integer, status text, confidentiality text, comment text
+    ) ON COMMIT DROP;
+    TRUNCATE pg_temp.incoming_reports, pg_temp.incoming_observations;
+END $$;
+
+-- The state of every report listed in pg_temp.folded_reports (reporting_unit, form, period) as known at
+-- `known_at`: one row per observation the report gives, with the vintage that gives it.
+CREATE FUNCTION statistics_v2.fold_reports(known_at timestamptz)
+RETURNS TABLE (indicator text, period text, area text, dimensions jsonb, value numeric, status text,
+               confidentiality text, comment text, event_id text, reporting_unit text, form text, revision integer,
+               recorded_time timestamptz)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH ordered AS (
+        SELECT s.event_id, s.reporting_unit, s.form, s.period, s.action, s.revision, s.recorded_time,
+               row_number() OVER (PARTITION BY s.reporting_unit, s.form, s.period
+                                  ORDER BY s.revision, s.recorded_time, s.event_id) AS seq
+        FROM pg_temp.folded_reports f
+        JOIN statistics_v2.submissions s
+          ON s.reporting_unit = f.reporting_unit AND s.form = f.form AND s.period = f.period
+        WHERE s.recorded_time <= known_at
+    ), last_reset AS (
+        SELECT o.reporting_unit, o.form, o.period, max(o.seq) AS seq FROM ordered o
+        WHERE o.action IN ('replace', 'delete') GROUP BY 1, 2, 3
+    ), listed AS (
+        SELECT DISTINCT ON (o.reporting_unit, o.form, o.period, v.indicator, v.area, v.dimensions)
+               v.indicator, v.period, v.area, v.dimensions, v.value, v.status, v.confidentiality, v.comment,
+               v.event_id, o.reporting_unit, o.form, o.revision, o.recorded_time, o.seq
+        FROM ordered o JOIN statistics_v2.observation_vintages v ON v.event_id = o.event_id
+        ORDER BY o.reporting_unit, o.form, o.period, v.indicator, v.area, v.dimensions, o.seq DESC
+    )
+    SELECT l.indicator, l.period, l.area, l.dimensions, l.value, l.status, l.confidentiality, l.comment, l.event_id,
+           l.reporting_unit, l.form, l.revision, l.recorded_time
+    FROM listed l
+    LEFT JOIN last_reset r ON r.reporting_unit = l.reporting_unit AND r.form = l.form AND r.period = l.period
+    WHERE r.seq IS NULL OR r.seq <= l.seq;
+END $$;
+
+-- Applies the reports staged in pg_temp.incoming_reports/incoming_observations, set-wise. Refuses, without writing
+-- anything of them, the reports with an observation whose indicator is not defined, whose period type is not one
+-- of the indicator's, whose dimensions are not the indicator's, whose code is not valid in its classification at
+-- the period's reference date, or that repeats another observation of the report; returns one row per refused
+-- report (its ordinal in the batch) with the reason. Reports already applied (same event id) change nothing.
+-- Then updates observations_current for the reports the batch touched and recomputes roll-ups and re-expressions
+-- of what changed (refresh_derived).
+CREATE FUNCTION statistics_v2.apply_reports() RETURNS TABLE (ordinal integer, reason text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    -- The first copy of an event in the batch counts; copies of events already applied are left out.
+    DELETE FROM pg_temp.incoming_reports r
+    WHERE EXISTS (SELECT 1 FROM statistics_v2.submissions s WHERE s.event_id = r.event_id)
+       OR EXISTS (SELECT 1 FROM pg_temp.incoming_reports e WHERE e.event_id = r.event_id AND e.ordinal < r.ordinal);
+    CREATE TEMP TABLE IF NOT EXISTS staged_periods (period text PRIMARY KEY, reference_date date, period_type text)
+        ON COMMIT DROP;
+    TRUNCATE pg_temp.staged_periods;
+    INSERT INTO pg_temp.staged_periods
+    SELECT DISTINCT r.period, statistics_v2.period_reference_date(r.period), statistics_v2.period_type(r.period)
+    FROM pg_temp.incoming_reports r;
+    ANALYZE pg_temp.incoming_reports;
+    ANALYZE pg_temp.incoming_observations;
+
+    CREATE TEMP TABLE IF NOT EXISTS refused_reports (ordinal integer PRIMARY KEY, reason text) ON COMMIT DROP;
+    TRUNCATE pg_temp.refused_reports;
+    INSERT INTO pg_temp.refused_reports
+    SELECT DISTINCT ON (p.ordinal) p.ordinal, p.reason
+    FROM (
+        SELECT r.ordinal, 1 AS check_order, o.position, ''::text AS dimension,
+               format('event %s: observations[%s].indicator %s is not defined', r.event_id, o.position, o.indicator)
+                   AS reason
+        FROM pg_temp.incoming_observations o JOIN pg_temp.incoming_reports r USING (event_id)
+        WHERE NOT EXISTS (SELECT 1 FROM statistics_v2.indicator_rules i WHERE i.code = o.indicator)
+        UNION ALL
+        SELECT r.ordinal, 2, o.position, '',
+               format('event %s: period %s is not a periodicity of indicator %s (it has %s)',
+                      r.event_id, r.period, o.indicator, array_to_string(i.periodicities, ', '))
+        FROM pg_temp.incoming_observations o JOIN pg_temp.incoming_reports r USING (event_id)
+        JOIN pg_temp.staged_periods p ON p.period = r.period
+        JOIN statistics_v2.indicator_rules i ON i.code = o.indicator
+        WHERE NOT p.period_type = ANY (i.periodicities)
+        UNION ALL
+        -- Names compared as sorted arrays, once per distinct (indicator, names) of the batch.
+        SELECT r.ordinal, 3, o.position, '',
+               format('event %s: observations[%s].dimensions has %s, but indicator %s has dimensions %s',
+                      r.event_id, o.position, c.given, o.indicator, c.expected)
+        FROM (
+            SELECT x.indicator, x.dimension_names, x.given, x.expected FROM (
+                SELECT d.indicator, d.dimension_names,
+                       ARRAY(SELECT n FROM unnest(string_to_array(d.dimension_names, E'\x1f')) n ORDER BY 1) AS given,
+                       ARRAY(SELECT jsonb_object_keys(i.dimensions) ORDER BY 1) AS expected
+                FROM (SELECT DISTINCT indicator, dimension_names FROM pg_temp.incoming_observations) d
+                JOIN statistics_v2.indicator_rules i ON i.code = d.indicator
+            ) x WHERE x.given <> x.expected
+        ) c
+        JOIN pg_temp.incoming_observations o ON o.indicator = c.indicator AND o.dimension_names = c.dimension_names
+        JOIN pg_temp.incoming_reports r USING (event_id)
+        UNION ALL
+        SELECT r.ordinal, 4, o.position, d.key,
+               format('event %s: observations[%s].dimensions.%s code %s is not valid in %s for period %s (reference date %s)',
+                      r.event_id, o.position, d.key, d.value, i.dimensions->>d.key, r.period, p.reference_date)
+        FROM pg_temp.incoming_observations o JOIN pg_temp.incoming_reports r USING (event_id)
+        JOIN pg_temp.staged_periods p ON p.period = r.period
+        JOIN statistics_v2.indicator_rules i ON i.code = o.indicator
+        CROSS JOIN LATERAL (
+            SELECT 'area'::text AS key, o.area AS value
+            UNION ALL
+            SELECT e.key, e.value FROM jsonb_each_text(o.dimensions::jsonb) e WHERE o.dimensions <> '{}'
+        ) d
+        WHERE i.dimensions ? d.key
+          AND NOT EXISTS (
+            SELECT 1 FROM statistics_v2.items_current k
+            WHERE k.classification = i.dimensions->>d.key AND k.code = d.value
+              AND k.valid_from <= p.reference_date AND (k.valid_to IS NULL OR k.valid_to > p.reference_date))
+        UNION ALL
+        SELECT r.ordinal, 5, o.position, '',
+               format('event %s: observations[%s] repeats observations[%s] (indicator %s, area %s, dimensions %s)',
+                      r.event_id, o.position, first.position, o.indicator, o.area, o.dimensions)
+        FROM pg_temp.incoming_observations o JOIN pg_temp.incoming_reports r USING (event_id)
+        JOIN pg_temp.incoming_observations first
+          ON first.event_id = o.event_id AND first.indicator = o.indicator AND first.area = o.area
+         AND first.dimensions::jsonb = o.dimensions::jsonb AND first.position < o.position
+    ) p
+    ORDER BY p.ordinal, p.check_order, p.position, p.dimension;
+
+    DELETE FROM pg_temp.incoming_reports r WHERE EXISTS (SELECT 1 FROM pg_temp.refused_reports x WHERE x.ordinal = r.ordinal);
+
+    INSERT INTO statistics_v2.submissions
+    SELECT r.event_id, r.reporting_unit, r.form, r.period, r.action, r.revision, r.supersedes,
+           r.recorded_time::timestamptz, r.kafka_topic, r.kafka_partition, r.kafka_offset
+    FROM pg_temp.incoming_reports r;
+
+    INSERT INTO statistics_v2.observation_vintages
+    SELECT r.event_id, o.indicator, r.period, o.area, o.dimensions::jsonb,
+           trim_scale(o.value::numeric * power(10::numeric, o.unit_multiplier)), o.unit_multiplier, o.status,
+           o.confidentiality, o.comment
+    FROM pg_temp.incoming_observations o JOIN pg_temp.incoming_reports r USING (event_id);
+
+    PERFORM statistics_v2.refresh_reports();
+    RETURN QUERY SELECT x.ordinal, x.reason FROM pg_temp.refused_reports x ORDER BY x.ordinal;
+END $$;
+
+-- observations_current for the reports in pg_temp.incoming_reports (just written): each touched report is folded
+-- again from its vintages, and each observation it gives or gave takes the latest value over every report that
+-- gives it. Only keys whose current row belonged to a touched report need the other reports read again; a key
+-- held by another report is decided by comparing with that report's current row.
+CREATE FUNCTION statistics_v2.refresh_reports() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM statistics_v2.prepare_touched_keys();
+    CREATE TEMP TABLE IF NOT EXISTS folded_reports (reporting_unit text, form text, period text) ON COMMIT DROP;
+    TRUNCATE pg_temp.folded_reports;
+    INSERT INTO pg_temp.folded_reports SELECT DISTINCT r.reporting_unit, r.form, r.period FROM pg_temp.incoming_reports r;
+    ANALYZE pg_temp.folded_reports;
+
+    -- Every key the touched reports give now or gave before.
+    CREATE TEMP TABLE IF NOT EXISTS report_state ON COMMIT DROP AS
+    SELECT * FROM statistics_v2.fold_reports('infinity') WITH NO DATA;
+    TRUNCATE pg_temp.report_state;
+    INSERT INTO pg_temp.report_state SELECT * FROM statistics_v2.fold_reports('infinity');
+    INSERT INTO pg_temp.touched_keys
+    SELECT DISTINCT v.indicator, v.period, v.area, v.dimensions
+    FROM pg_temp.folded_reports f
+    JOIN statistics_v2.submissions s ON s.reporting_unit = f.reporting_unit AND s.form = f.form AND s.period = f.period
+    JOIN statistics_v2.observation_vintages v ON v.event_id = s.event_id;
+    ANALYZE pg_temp.touched_keys;
+
+    -- Keys whose current row a touched report held: dropped, and their other reports folded again as candidates.
+    CREATE TEMP TABLE IF NOT EXISTS released_keys (indicator text, period text, area text, dimensions jsonb)
+        ON COMMIT DROP;
+    TRUNCATE pg_temp.released_keys;
+    WITH released AS (
+        DELETE FROM statistics_v2.observations_current c
+        USING pg_temp.touched_keys t, pg_temp.folded_reports f
+        WHERE c.indicator = t.indicator AND c.period = t.period AND c.area = t.area AND c.dimensions = t.dimensions
+          AND c.reporting_unit = f.reporting_unit AND c.form = f.form AND c.period = f.period
+        RETURNING c.indicator, c.period, c.area, c.dimensions
+    )
+    INSERT INTO pg_temp.released_keys SELECT * FROM released;
+    IF EXISTS (SELECT 1 FROM pg_temp.released_keys) THEN
+        TRUNCATE pg_temp.folded_reports;
+        INSERT INTO pg_temp.folded_reports
+        SELECT DISTINCT s.reporting_unit, s.form, s.period
+        FROM pg_temp.released_keys k
+        JOIN statistics_v2.observation_vintages v
+          ON v.indicator = k.indicator AND v.area = k.area AND v.period = k.period AND v.dimensions = k.dimensions
+        JOIN statistics_v2.submissions s ON s.event_id = v.event_id
+        WHERE NOT EXISTS (SELECT 1 FROM pg_temp.incoming_reports r WHERE r.reporting_unit = s.reporting_unit
+                          AND r.form = s.form AND r.period = s.period);
+        INSERT INTO pg_temp.report_state
+        SELECT f.* FROM statistics_v2.fold_reports('infinity') f
+        JOIN pg_temp.released_keys k
+          ON k.indicator = f.indicator AND k.period = f.period AND k.area = f.area AND k.dimensions = f.dimensions;
+    END IF;
+
+    -- The latest candidate per key wins, unless the current row (another report's) is later still.
+    INSERT INTO statistics_v2.observations_current AS c
+    SELECT DISTINCT ON (s.indicator, s.period, s.area, s.dimensions)
+           s.indicator, s.period, s.area, s.dimensions, s.value, s.status, s.confidentiality, s.comment, s.event_id,
+           s.reporting_unit, s.form, s.revision, s.recorded_time,
+           (SELECT i.level FROM statistics_v2.items_current i
+            WHERE i.classification = 'vn-admin-units' AND i.code = s.area
+              AND i.valid_from <= p.reference_date AND (i.valid_to IS NULL OR i.valid_to > p.reference_date)
+            ORDER BY i.valid_from DESC LIMIT 1)
+    FROM pg_temp.report_state s
+    JOIN LATERAL (SELECT statistics_v2.period_reference_date(s.period) AS reference_date) p ON true
+    ORDER BY s.indicator, s.period, s.area, s.dimensions, s.recorded_time DESC, s.event_id DESC
+    ON CONFLICT (indicator, period, area, dimensions) DO UPDATE
+    SET value = excluded.value, status = excluded.status, confidentiality = excluded.confidentiality,
+        comment = excluded.comment, event_id = excluded.event_id, reporting_unit = excluded.reporting_unit,
+        form = excluded.form, revision = excluded.revision, recorded_time = excluded.recorded_time,
+        area_level = excluded.area_level
+    WHERE (excluded.recorded_time, excluded.event_id) > (c.recorded_time, c.event_id);
+
+    PERFORM statistics_v2.refresh_derived('statistics_v2');
+END $$;
