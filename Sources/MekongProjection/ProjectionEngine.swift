@@ -231,12 +231,14 @@ public final class ProjectionEngine<P: Projection> {
                     logger.info("reference topics \(projection.referenceTopics) applied; now reading all topics")
                 }
             }
-            if batch.count == options.batchSize {
+            if batch.count == options.batchSize, barrier == nil {
                 // More is probably waiting: take what the client has already fetched (no waiting) and decode it
                 // on the other core while the server works on this batch. It is applied only after this batch,
                 // and dropped on a rewind; the checkpoints make a batch polled across a rebalance harmless.
+                // Not while reference topics are applied first: their next records would be polled and then
+                // have nowhere to go (they were dropped, and the partition read on past them, before this check).
                 let next = try consumer.poll(maxMessages: options.batchSize, timeout: .zero)
-                if !next.isEmpty, barrier == nil {
+                if !next.isEmpty {
                     let (projection, reader, threads) = (self.projection, self.reader, options.decodeThreads)
                     prefetched = DecodingBatch(next) { Self.decode($0, projection: projection, reader: reader, threads: threads) }
                 }

@@ -91,8 +91,9 @@ public struct StatisticalEvents: Sendable {
     public enum Relation: Sendable {
         /// The source lies entirely inside the target.
         case whole
-        /// A share of the source (nil: unknown, so its values cannot be divided).
-        case part(weight: Double?)
+        /// A share of the source (nil: unknown, so its values cannot be divided); `exact`: the weight is the exact
+        /// share (otherwise values re-expressed through it are estimates).
+        case part(weight: Double?, exact: Bool = false)
     }
 
     /// A correspondence between two versions of one classification.
@@ -104,7 +105,7 @@ public struct StatisticalEvents: Sendable {
             .object(JSONObject([("classification", .string(classification)), ("version", .string(version))]))
         }
         return event(
-            "vn.gso.correspondence.published", version: 1, subject: classification,
+            "vn.gso.correspondence.published", version: 2, subject: classification,
             source: "urn:vn:gso:classification-service", at: time,
             data: [
                 ("source", ref(source)), ("target", ref(target)),
@@ -112,9 +113,10 @@ public struct StatisticalEvents: Sendable {
                     var pairs: [(String, JSONValue)] = [("source", .string(m.source)), ("target", .string(m.target))]
                     switch m.relation {
                     case .whole: pairs.append(("relation", "whole"))
-                    case .part(let weight):
+                    case .part(let weight, let exact):
                         pairs.append(("relation", "part"))
                         if let weight { pairs.append(("weight", .number(weight))) }
+                        if exact, weight != nil { pairs.append(("exact", true)) }
                     }
                     return .object(JSONObject(pairs))
                 })),
