@@ -87,10 +87,11 @@ struct ReliabilityTests {
         #expect(Fault(PostgresError(code: .queryFailed, message: "x", sqlState: sqlState)) == expected)
     }
 
-    @Test("a PostgreSQL error without a SQLSTATE, or a Swift error from apply, is a bug; a retriable Kafka error is an outage")
+    @Test("a PostgreSQL error without a SQLSTATE, or a Swift error from apply, is a bug; a Refusal thrown by apply is the data's fault; a retriable Kafka error is an outage")
     func faultClassificationOfOtherErrors() {
         #expect(Fault(PostgresError(code: .queryFailed, message: "x")) == .software)
         #expect(Fault(ProjectionStateError("x")) == .software)
+        #expect(Fault(Refusal(.apply, "x")) == .record)
         #expect(Fault(PostgresError(code: .connectionLost, message: "x")) == .transient)
     }
 

@@ -77,6 +77,25 @@ import Testing
         ])
     }
 
+    /// Batches of one during the reference-topics phase: the engine used to prefetch the next master-data record
+    /// when a batch was full and drop it, reading its partition on past it, so the run never caught up.
+    @Test("batches of one record apply the master data first and every report", .timeLimit(.minutes(1)))
+    func batchesOfOneRecord() async throws {
+        let fixture = try StatisticsFixture()
+        let e = fixture.events
+        let reports = ["C111", "C112", "C121", "C211"].enumerated().map { index, area in
+            e.reportSubmitted(
+                unit: "U-\(area)", form: "F1", period: "2024-M01",
+                observations: [Observation(indicator: "POP", area: area, value: Double(index + 1))], source: "urn:test",
+                at: at(10 + index))
+        }
+        let master = [Self.units2024(e)] + Self.indicators(e)
+        try await fixture.publish(master + reports)
+        let summary = try await fixture.project(batchSize: 1)
+        #expect(summary.applied == master.count + reports.count && summary.deadLettered == 0)
+        #expect(try fixture.rows("SELECT value::text FROM statistics.indicator_values('POP') WHERE area = 'VN'") == [["10"]])
+    }
+
     @Test func codesNotValidAtTheirPeriodAreDeadLetteredWithCodeAndPeriod() async throws {
         let fixture = try StatisticsFixture()
         let e = fixture.events
