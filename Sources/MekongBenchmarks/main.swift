@@ -1,5 +1,6 @@
 // Benchmarks of the hot paths, each beside a baseline measured in the same run on the same machine.
-// Run: swift run -c release mekong-bench [all|envelope|producer|projector|gateway|poison] [--events N] [--runs R]   (BENCHMARKS.md)
+// Run: swift run -c release mekong-bench [all|envelope|producer|projector|gateway|poison|statistics] [--events N] [--runs R]
+//      [--indicators N]   (BENCHMARKS.md)
 import Foundation
 import MekongAudit
 import MekongCatalog
@@ -24,9 +25,11 @@ let eventCount = option("--events", in: &words, default: 100_000)
 let runs = option("--runs", in: &words, default: 3)
 /// Single-event requests per latency run of the gateway suite.
 let requestCount = option("--requests", in: &words, default: 5_000)
+/// Indicators of the national dataset (statistics suite): 50 give about 10 million observations.
+let indicatorCount = option("--indicators", in: &words, default: 50)
 let suite = words.first ?? "all"
-guard ["all", "envelope", "producer", "projector", "gateway", "poison"].contains(suite) else {
-    print("usage: mekong-bench [all|envelope|producer|projector|gateway|poison] [--events N] [--runs R] [--requests N]")
+guard ["all", "envelope", "producer", "projector", "gateway", "poison", "statistics"].contains(suite) else {
+    print("usage: mekong-bench [all|envelope|producer|projector|gateway|poison|statistics] [--events N] [--runs R] [--requests N] [--indicators N]")
     exit(2)
 }
 let postgresAdmin = ProcessInfo.processInfo.environment["MEKONG_BENCH_POSTGRES"]
@@ -109,6 +112,11 @@ print("mekong-bench \(suite): \(eventCount) events, \(runs) runs each, \(Process
 // The gateway generates its own signed events (section 4, GatewayBenchmark.swift).
 if suite == "gateway" {
     try await gatewayBenchmark(events: eventCount, requests: requestCount, runs: runs, admin: try PostgresConnection(url: postgresAdmin))
+    exit(0)
+}
+// The national-scale indicator tables build their own dataset (section 6, StatisticsBenchmark.swift).
+if suite == "statistics" {
+    try await statisticsBenchmark(indicators: indicatorCount, runs: runs, admin: try PostgresConnection(url: postgresAdmin))
     exit(0)
 }
 // The statistics projection with and without poison builds its own log (section 5, PoisonBenchmark.swift).

@@ -83,3 +83,20 @@ BEGIN
     WHERE o.indicator = indicator_code;
     PERFORM statistics_v2.refresh_derived('statistics_v2');
 END $$;
+
+-- The areas at or below `ancestor` in the vn-admin-units hierarchy valid on `valid_on`, with their levels: what a
+-- reader joins to ask for one province's communes.
+CREATE FUNCTION statistics_v2.areas_within(ancestor text, valid_on date)
+RETURNS TABLE (area text, area_level integer, parent text)
+LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE below AS (
+        SELECT i.code, i.level, i.parent FROM statistics_v2.items_current i
+        WHERE i.classification = 'vn-admin-units' AND i.code = ancestor
+          AND i.valid_from <= valid_on AND (i.valid_to IS NULL OR i.valid_to > valid_on)
+        UNION
+        SELECT i.code, i.level, i.parent FROM below b JOIN statistics_v2.items_current i
+          ON i.classification = 'vn-admin-units' AND i.parent = b.code
+         AND i.valid_from <= valid_on AND (i.valid_to IS NULL OR i.valid_to > valid_on)
+    )
+    SELECT code, level, parent FROM below
+$$;

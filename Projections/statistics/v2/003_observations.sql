@@ -55,7 +55,9 @@ CREATE TABLE statistics_v2.observations_current (
     revision        integer     NOT NULL,
     recorded_time   timestamptz NOT NULL,
     area_level      integer,
-    PRIMARY KEY (indicator, period, area, dimensions)
+    -- Area before period: one area's series is one index range; one period's areas are read through it too
+    -- (docs/statistics.md, "Reading").
+    PRIMARY KEY (indicator, area, period, dimensions)
 );
 
 -- Every vintage of every observation: which submission, revision and recorded time.
@@ -304,7 +306,7 @@ BEGIN
     FROM pg_temp.report_state s
     JOIN LATERAL (SELECT statistics_v2.period_reference_date(s.period) AS reference_date) p ON true
     ORDER BY s.indicator, s.period, s.area, s.dimensions, s.recorded_time DESC, s.event_id DESC
-    ON CONFLICT (indicator, period, area, dimensions) DO UPDATE
+    ON CONFLICT (indicator, area, period, dimensions) DO UPDATE
     SET value = excluded.value, status = excluded.status, confidentiality = excluded.confidentiality,
         comment = excluded.comment, event_id = excluded.event_id, reporting_unit = excluded.reporting_unit,
         form = excluded.form, revision = excluded.revision, recorded_time = excluded.recorded_time,

@@ -22,7 +22,7 @@ CREATE TABLE statistics_v2.indicator_rollups (
     status          text    NOT NULL,
     confidentiality text    NOT NULL,
     inputs          integer NOT NULL,
-    PRIMARY KEY (indicator, period, area, dimensions)
+    PRIMARY KEY (indicator, area, period, dimensions)
 );
 
 -- Every value of every indicator, reported or rolled up: what readers query (one index range per indicator and

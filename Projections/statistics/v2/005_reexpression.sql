@@ -22,7 +22,7 @@ CREATE TABLE statistics_v2.reexpressed_values (
     non_comparable  boolean NOT NULL,
     sources         integer NOT NULL,
     origin          text    NOT NULL CHECK (origin IN ('mapped', 'aggregated')),
-    PRIMARY KEY (indicator, to_version, period, area, dimensions, from_version)
+    PRIMARY KEY (indicator, to_version, area, period, dimensions, from_version)
 );
 
 -- Recomputes the re-expressions that the nodes in pg_temp.affected_nodes (values that changed, from
