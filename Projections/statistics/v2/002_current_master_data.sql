@@ -21,6 +21,10 @@ CREATE VIEW statistics_v2.indicator_rules AS
 SELECT i.code, i.aggregation, i.weight_indicator, i.periodicities, i.dimensions
 FROM statistics_v2.indicators i WHERE i.recorded_to IS NULL;
 
+-- What re-expression looks up: the sources mapped into a target.
+CREATE INDEX correspondences_by_target ON statistics_v2.correspondences
+    (target_classification, target_version, target_code) WHERE recorded_to IS NULL;
+
 -- Correspondences between versions of vn-admin-units as believed now: what re-expression maps through.
 CREATE VIEW statistics_v2.admin_mappings AS
 SELECT c.source_version, c.target_version, c.source_code, c.target_code, c.relation, c.weight, c.exact

@@ -92,57 +92,66 @@ BEGIN
         DELETE FROM %1$I.indicator_rollups x USING pg_temp.affected_nodes a
         WHERE x.indicator = a.indicator AND x.period = a.period AND x.area = a.area AND x.dimensions = a.dimensions
     $q$, s);
+    CREATE TEMP TABLE IF NOT EXISTS rollup_children (
+        indicator text, period text, area text, dimensions jsonb, area_level integer, child text,
+        aggregation text, weight_indicator text) ON COMMIT DROP;
     FOR d IN SELECT DISTINCT a.depth FROM pg_temp.affected_nodes a ORDER BY 1 DESC LOOP
+        -- The nodes of this depth without a reported value, with their children (and statistics), so that each
+        -- child's value is then one index lookup by its whole key.
+        TRUNCATE pg_temp.rollup_children;
+        EXECUTE format($q$
+            INSERT INTO pg_temp.rollup_children
+            SELECT a.indicator, a.period, a.area, a.dimensions, a.area_level, h.code, r.aggregation, r.weight_indicator
+            FROM pg_temp.affected_nodes a
+            JOIN %1$I.indicator_rules r ON r.code = a.indicator
+            JOIN %1$I.items_current h
+              ON h.classification = 'vn-admin-units' AND h.parent = a.area
+             AND h.valid_from <= a.reference_date AND (h.valid_to IS NULL OR h.valid_to > a.reference_date)
+            WHERE a.depth = $1
+              AND NOT EXISTS (SELECT 1 FROM %1$I.observations_current o
+                              WHERE o.indicator = a.indicator AND o.area = a.area AND o.period = a.period
+                                AND o.dimensions = a.dimensions)
+        $q$, s) USING d;
+        ANALYZE pg_temp.rollup_children;
         EXECUTE format($q$
             INSERT INTO %1$I.indicator_rollups
-            WITH children AS (
-                SELECT a.indicator, a.period, a.area, a.dimensions, a.area_level, h.code AS child
-                FROM pg_temp.affected_nodes a
-                JOIN %1$I.items_current h
-                  ON h.classification = 'vn-admin-units' AND h.parent = a.area
-                 AND h.valid_from <= a.reference_date AND (h.valid_to IS NULL OR h.valid_to > a.reference_date)
-                WHERE a.depth = $1
-                  AND NOT EXISTS (SELECT 1 FROM %1$I.observations_current o
-                                  WHERE o.indicator = a.indicator AND o.period = a.period AND o.area = a.area
-                                    AND o.dimensions = a.dimensions)
-            ), child_values AS (
-                SELECT c.indicator, c.period, c.area, c.dimensions, c.area_level, o.value, w.value AS weight,
-                       statistics_v2.status_rank(o.status) AS status,
+            WITH child_values AS (
+                SELECT c.indicator, c.period, c.area, c.dimensions, c.area_level, c.aggregation, o.value,
+                       w.value AS weight, statistics_v2.status_rank(o.status) AS status,
                        statistics_v2.confidentiality_rank(o.confidentiality) AS conf
-                FROM children c
+                FROM pg_temp.rollup_children c
                 JOIN %1$I.observations_current o
-                  ON o.indicator = c.indicator AND o.period = c.period AND o.area = c.child
+                  ON o.indicator = c.indicator AND o.area = c.child AND o.period = c.period
                  AND o.dimensions = c.dimensions
-                JOIN %1$I.indicator_rules r ON r.code = c.indicator
                 LEFT JOIN %1$I.observations_current w
-                  ON w.indicator = r.weight_indicator AND w.period = c.period AND w.area = c.child
+                  ON w.indicator = c.weight_indicator AND w.area = c.child AND w.period = c.period
                  AND w.dimensions = c.dimensions
                 UNION ALL
-                SELECT c.indicator, c.period, c.area, c.dimensions, c.area_level, x.value, x.weight,
+                SELECT c.indicator, c.period, c.area, c.dimensions, c.area_level, c.aggregation, x.value, x.weight,
                        statistics_v2.status_rank(x.status), statistics_v2.confidentiality_rank(x.confidentiality)
-                FROM children c
+                FROM pg_temp.rollup_children c
                 JOIN %1$I.indicator_rollups x
-                  ON x.indicator = c.indicator AND x.period = c.period AND x.area = c.child
+                  ON x.indicator = c.indicator AND x.area = c.child AND x.period = c.period
                  AND x.dimensions = c.dimensions
             )
             SELECT v.indicator, v.period, v.area, v.dimensions, v.area_level,
                    CASE
                        WHEN bool_or(v.value IS NULL) THEN NULL
-                       WHEN r.aggregation = 'sum' THEN sum(v.value)
+                       WHEN v.aggregation = 'sum' THEN sum(v.value)
                        WHEN bool_or(v.weight IS NULL) OR sum(v.weight) = 0 THEN NULL
                        ELSE sum(v.value * v.weight) / sum(v.weight)
                    END,
                    CASE WHEN bool_or(v.weight IS NULL) THEN NULL ELSE sum(v.weight) END,
                    statistics_v2.status_of_rank(CASE
                        WHEN bool_or(v.value IS NULL) THEN statistics_v2.status_rank('missing')
-                       WHEN r.aggregation = 'weighted-mean' AND (bool_or(v.weight IS NULL) OR sum(v.weight) = 0)
+                       WHEN v.aggregation = 'weighted-mean' AND (bool_or(v.weight IS NULL) OR sum(v.weight) = 0)
                            THEN statistics_v2.status_rank('missing')
                        ELSE max(v.status)
                    END),
                    statistics_v2.confidentiality_of_rank(max(v.conf)), count(*)::integer
-            FROM child_values v JOIN %1$I.indicator_rules r ON r.code = v.indicator
-            GROUP BY v.indicator, v.period, v.area, v.dimensions, v.area_level, r.aggregation
-        $q$, s) USING d;
+            FROM child_values v
+            GROUP BY v.indicator, v.period, v.area, v.dimensions, v.area_level, v.aggregation
+        $q$, s);
     END LOOP;
 END $$;
 

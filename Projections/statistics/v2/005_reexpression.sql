@@ -80,27 +80,37 @@ BEGIN
         WHERE x.indicator = t.indicator AND x.to_version = t.to_version AND x.period = t.period
           AND x.area = t.area AND x.dimensions = t.dimensions AND x.from_version = t.from_version
     $q$, s);
-    -- Targets that sources are mapped into.
+    -- Targets that sources are mapped into: their mapping rows first (with statistics), so that every source
+    -- value is then one index lookup by its whole key.
+    CREATE TEMP TABLE IF NOT EXISTS target_sources (
+        indicator text, from_version text, to_version text, period text, area text, dimensions jsonb,
+        area_level integer, source_code text, relation text, weight numeric, exact boolean) ON COMMIT DROP;
+    TRUNCATE pg_temp.target_sources;
+    EXECUTE format($q$
+        INSERT INTO pg_temp.target_sources
+        SELECT t.indicator, t.from_version, t.to_version, t.period, t.area, t.dimensions, t.area_level,
+               m.source_code, m.relation, m.weight, m.exact
+        FROM pg_temp.affected_targets t
+        JOIN %1$I.admin_mappings m
+          ON m.source_version = t.from_version AND m.target_version = t.to_version AND m.target_code = t.area
+    $q$, s);
+    ANALYZE pg_temp.target_sources;
     EXECUTE format($q$
         INSERT INTO %1$I.reexpressed_values
         WITH source_values AS (
-            SELECT t.indicator, t.from_version, t.to_version, t.period, t.area, t.dimensions, t.area_level,
+            SELECT m.indicator, m.from_version, m.to_version, m.period, m.area, m.dimensions, m.area_level,
                    m.relation, m.weight, m.exact, o.value, o.status, o.confidentiality
-            FROM pg_temp.affected_targets t
-            JOIN %1$I.admin_mappings m
-              ON m.source_version = t.from_version AND m.target_version = t.to_version AND m.target_code = t.area
+            FROM pg_temp.target_sources m
             JOIN %1$I.observations_current o
-              ON o.indicator = t.indicator AND o.period = t.period AND o.area = m.source_code
-             AND o.dimensions = t.dimensions
+              ON o.indicator = m.indicator AND o.area = m.source_code AND o.period = m.period
+             AND o.dimensions = m.dimensions
             UNION ALL
-            SELECT t.indicator, t.from_version, t.to_version, t.period, t.area, t.dimensions, t.area_level,
+            SELECT m.indicator, m.from_version, m.to_version, m.period, m.area, m.dimensions, m.area_level,
                    m.relation, m.weight, m.exact, x.value, x.status, x.confidentiality
-            FROM pg_temp.affected_targets t
-            JOIN %1$I.admin_mappings m
-              ON m.source_version = t.from_version AND m.target_version = t.to_version AND m.target_code = t.area
+            FROM pg_temp.target_sources m
             JOIN %1$I.indicator_rollups x
-              ON x.indicator = t.indicator AND x.period = t.period AND x.area = m.source_code
-             AND x.dimensions = t.dimensions
+              ON x.indicator = m.indicator AND x.area = m.source_code AND x.period = m.period
+             AND x.dimensions = m.dimensions
         )
         SELECT v.indicator, v.from_version, v.to_version, v.period, v.area, v.dimensions, v.area_level,
                CASE WHEN bool_or(v.relation = 'part' AND v.weight IS NULL) OR bool_or(v.value IS NULL) THEN NULL
@@ -113,8 +123,27 @@ BEGIN
         FROM source_values v
         GROUP BY v.indicator, v.from_version, v.to_version, v.period, v.area, v.dimensions, v.area_level
     $q$, s);
-    -- Every other target: the sum of its children in the target version, deepest first.
+    -- Every other target: the sum of its children in the target version, deepest first (children listed first,
+    -- with statistics, so that each child's value is one index lookup by its whole key).
+    CREATE TEMP TABLE IF NOT EXISTS target_children (
+        indicator text, from_version text, to_version text, period text, area text, dimensions jsonb,
+        area_level integer, child text) ON COMMIT DROP;
     FOR d IN SELECT DISTINCT t.depth FROM pg_temp.affected_targets t ORDER BY 1 DESC LOOP
+        TRUNCATE pg_temp.target_children;
+        EXECUTE format($q$
+            INSERT INTO pg_temp.target_children
+            SELECT t.indicator, t.from_version, t.to_version, t.period, t.area, t.dimensions, t.area_level, h.code
+            FROM pg_temp.affected_targets t
+            JOIN %1$I.items_current h
+              ON h.classification = 'vn-admin-units' AND h.version = t.to_version AND h.parent = t.area
+             AND h.valid_from <= t.target_start AND (h.valid_to IS NULL OR h.valid_to > t.target_start)
+            WHERE t.depth = $1
+              AND NOT EXISTS (SELECT 1 FROM %1$I.reexpressed_values x
+                              WHERE x.indicator = t.indicator AND x.to_version = t.to_version
+                                AND x.area = t.area AND x.period = t.period AND x.dimensions = t.dimensions
+                                AND x.from_version = t.from_version)
+        $q$, s) USING d;
+        ANALYZE pg_temp.target_children;
         EXECUTE format($q$
             INSERT INTO %1$I.reexpressed_values
             SELECT t.indicator, t.from_version, t.to_version, t.period, t.area, t.dimensions, t.area_level,
@@ -122,20 +151,12 @@ BEGIN
                    statistics_v2.status_of_rank(max(statistics_v2.status_rank(c.status))),
                    statistics_v2.confidentiality_of_rank(max(statistics_v2.confidentiality_rank(c.confidentiality))),
                    bool_or(c.non_comparable), count(*)::integer, 'aggregated'
-            FROM pg_temp.affected_targets t
-            JOIN %1$I.items_current h
-              ON h.classification = 'vn-admin-units' AND h.version = t.to_version AND h.parent = t.area
-             AND h.valid_from <= t.target_start AND (h.valid_to IS NULL OR h.valid_to > t.target_start)
+            FROM pg_temp.target_children t
             JOIN %1$I.reexpressed_values c
-              ON c.indicator = t.indicator AND c.to_version = t.to_version AND c.period = t.period
-             AND c.area = h.code AND c.dimensions = t.dimensions AND c.from_version = t.from_version
-            WHERE t.depth = $1
-              AND NOT EXISTS (SELECT 1 FROM %1$I.reexpressed_values x
-                              WHERE x.indicator = t.indicator AND x.to_version = t.to_version
-                                AND x.period = t.period AND x.area = t.area AND x.dimensions = t.dimensions
-                                AND x.from_version = t.from_version)
+              ON c.indicator = t.indicator AND c.to_version = t.to_version AND c.area = t.child
+             AND c.period = t.period AND c.dimensions = t.dimensions AND c.from_version = t.from_version
             GROUP BY t.indicator, t.from_version, t.to_version, t.period, t.area, t.dimensions, t.area_level
-        $q$, s) USING d;
+        $q$, s);
     END LOOP;
 END $$;
 

@@ -66,6 +66,8 @@ BEGIN
               WHERE r.code = ANY (indicator_codes) AND r.weight_indicator IS NOT NULL)) x) wanted
     CROSS JOIN LATERAL statistics_v2.observations_as_of(known_at, wanted.x) o;
     ANALYZE pg_temp.items_current;
+    ANALYZE pg_temp.indicator_rules;
+    ANALYZE pg_temp.admin_mappings;
     ANALYZE pg_temp.observations_current;
     PERFORM statistics_v2.prepare_touched_keys();
     INSERT INTO pg_temp.touched_keys SELECT o.indicator, o.period, o.area, o.dimensions FROM pg_temp.observations_current o;
