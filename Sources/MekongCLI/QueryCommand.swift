@@ -86,17 +86,27 @@ struct IndicatorTable {
         guard let first = definition.first else {
             throw ValidationError("indicator \(code) is not defined (as known at \(knownAt)); see statistics.indicators")
         }
-        let source = version == nil
-            ? "statistics.indicator_values($1, $2::timestamptz)"
-            : "statistics.indicator_in_version($1, $5, $2::timestamptz)"
+        // Now, on a version that materializes its tables (statistics v2 on): an index range of indicator_table.
+        // As known at a time, in another version's codes, or on v1: the functions.
+        var materialized = false
+        if version == nil, knownAt == "infinity" {
+            materialized = try db.query("SELECT to_regclass('statistics.indicator_table') IS NOT NULL")[0]
+                .decode(Bool.self, at: 0)
+        }
+        let source = materialized
+            ? "statistics.indicator_table WHERE indicator = $1 AND $2::timestamptz = 'infinity' AND"
+            : version == nil
+                ? "statistics.indicator_values($1, $2::timestamptz) WHERE"
+                : "statistics.indicator_in_version($1, $5, $2::timestamptz) WHERE"
         let result = try db.query(
             """
             SELECT period, area, dimensions::text, value::text, status, confidentiality, origin FROM \(source)
-            WHERE ($3::text IS NULL OR period = $3) AND ($4::text IS NULL OR area = $4)
+            ($3::text IS NULL OR period = $3) AND ($4::text IS NULL OR area = $4)
             ORDER BY period, area, dimensions::text
             """, [code, knownAt, period, area] + (version.map { [$0] } ?? []))
         let rows = try result.map { row in
-            let dimensions = try JSON.parse(try row.decode(String.self, at: 2)).objectValue.map { object in
+            let text = try row.decode(String.self, at: 2)
+            let dimensions = text == "{}" ? [] : try JSON.parse(text).objectValue.map { object in
                 object.map { ($0.key, $0.value.stringValue ?? "") }.sorted { $0.0 < $1.0 }
             } ?? []
             return Row(
@@ -153,12 +163,30 @@ struct IndicatorTable {
         let others = dimensionNames.filter { $0 != "area" }
         var text = (["DATAFLOW", "INDICATOR", "REF_AREA"] + others.map { $0.uppercased() }
             + ["TIME_PERIOD", "OBS_VALUE", "OBS_STATUS", "CONF_STATUS"]).joined(separator: ",") + "\n"
+        text.reserveCapacity(rows.count * 48)
         for row in rows {
-            let dims = Dictionary(row.dimensions, uniquingKeysWith: { a, _ in a })
-            let period = row.period.replacingOccurrences(of: "-H", with: "-S")
-            text += (["VN_GSO:DF_NSD(1.0)", code, row.area] + others.map { dims[$0] ?? "" }
-                + [period, row.value ?? "", Self.obsStatus[row.status] ?? "", Self.confStatus[row.confidentiality] ?? ""])
-                .map(Self.csvField).joined(separator: ",") + "\n"
+            let dims = others.isEmpty ? [:] : Dictionary(row.dimensions, uniquingKeysWith: { a, _ in a })
+            // Half-years are S1/S2 in SDMX: 2025-H1 → 2025-S1.
+            let period = row.period.utf8.count == 7 && row.period.utf8.dropFirst(5).first == UInt8(ascii: "H")
+                ? String(row.period.prefix(5)) + "S" + String(row.period.suffix(1)) : row.period
+            // Appended field by field: building an array per row and joining it was half of an export's time.
+            text += "VN_GSO:DF_NSD(1.0),"
+            text += Self.csvField(code)
+            text += ","
+            text += Self.csvField(row.area)
+            for name in others {
+                text += ","
+                text += Self.csvField(dims[name] ?? "")
+            }
+            text += ","
+            text += Self.csvField(period)
+            text += ","
+            text += Self.csvField(row.value ?? "")
+            text += ","
+            text += Self.obsStatus[row.status] ?? ""
+            text += ","
+            text += Self.confStatus[row.confidentiality] ?? ""
+            text += "\n"
         }
         return text
     }
@@ -167,6 +195,11 @@ struct IndicatorTable {
     static let confStatus = ["free": "F", "confidential": "C", "not-for-publication": "N"]
 
     static func csvField(_ text: String) -> String {
+        // Printable ASCII without a comma or a quote needs no quoting (codes, numbers, periods): checked by bytes,
+        // which is most of an export's time otherwise.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: "\"") }) {
+            return text
+        }
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

@@ -72,19 +72,20 @@ public struct PostgresRow: Sendable {
                 message: "no column at index \(column); the result has \(values.count): "
                     + columns.joined(separator: ", "))
         }
-        let name = "column \"\(columns[column])\" (index \(column))"
+        // Built only for an error: interpolating it for every value was most of a large read's decoding time.
+        func name() -> String { "column \"\(columns[column])\" (index \(column))" }
         guard let text = values[column] else {
             if let nullable = T.self as? any PostgresNullable.Type, let null = nullable.postgresNull as? T {
                 return null
             }
             throw PostgresError(
                 code: .decodeFailed,
-                message: "\(name) is NULL; decode it as \(T.self)? to accept NULL")
+                message: "\(name()) is NULL; decode it as \(T.self)? to accept NULL")
         }
         do {
             return try T(postgresText: text)
         } catch {
-            throw error.prefixed("\(name): ", code: .decodeFailed)
+            throw error.prefixed("\(name()): ", code: .decodeFailed)
         }
     }
 
