@@ -186,7 +186,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "MekongIntegrationTests",
-            dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongTestSupport"],
+            dependencies: [
+                "MekongEvents", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongStatisticalEvents",
+                "MekongTestSupport",
+            ],
             swiftSettings: strict),
         // `mekong dev`, the gateway and projectors as child processes while `mekong dev chaos` breaks the cluster.
         .testTarget(

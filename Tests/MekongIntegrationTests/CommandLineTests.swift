@@ -2,6 +2,7 @@ import Foundation
 import MekongEvents
 import MekongKafka
 import MekongPostgres
+import MekongStatisticalEvents
 import MekongTestSupport
 import Testing
 
@@ -363,5 +364,99 @@ struct DevAndConfigurationTests {
         #expect(refused.status != 0)
         #expect(refused.errors.contains("holds positions in Kafka cluster"), "\(refused.errors)")
         #expect(try fixture.auditCount() == 10)
+    }
+}
+
+/// The statistics projection's materialized tables under SIGKILL, as `mekong project statistics` runs.
+@Suite("statistics projector under SIGKILL", .serialized)
+struct StatisticsCrashTests {
+    /// VN → P1, P2 → four districts → twelve communes; two indicators (a sum and a mean weighted by it); monthly
+    /// reports of every commune for six months, a tenth of them revised later (replace, revision 2).
+    static func events() -> (master: [CloudEvent], reports: [CloudEvent]) {
+        let e = StatisticalEvents(deterministicFrom: 1_700_000_000_000)
+        let day = { (minutes: Int) in Timestamp(date: Date(timeIntervalSince1970: 1_704_067_200 + Double(minutes) * 60)) }
+        var items = [StatisticalEvents.Item(code: "VN", parent: nil, level: 1, nameVi: "Việt Nam")]
+        var communes: [String] = []
+        for p in 1...2 {
+            items.append(.init(code: "P\(p)", parent: "VN", level: 2, nameVi: "P\(p)"))
+            for d in 1...2 {
+                items.append(.init(code: "D\(p)\(d)", parent: "P\(p)", level: 3, nameVi: "D\(p)\(d)"))
+                for c in 1...3 {
+                    items.append(.init(code: "C\(p)\(d)\(c)", parent: "D\(p)\(d)", level: 4, nameVi: "C\(p)\(d)\(c)"))
+                    communes.append("C\(p)\(d)\(c)")
+                }
+            }
+        }
+        let master = [
+            e.classificationPublished("vn-admin-units", version: "2024", validFrom: "2024-01-01", items: items, at: day(0)),
+            e.indicatorDefined("POP", nameVi: "Dân số", nameEn: "Population", unit: "person", periodicities: ["month"], at: day(1)),
+            e.indicatorDefined(
+                "RATE", nameVi: "Tỷ lệ", nameEn: "Rate", unit: "percent", periodicities: ["month"], weight: "POP", at: day(2)),
+        ]
+        var reports: [CloudEvent] = []
+        for month in 1...6 {
+            for (index, commune) in communes.enumerated() {
+                for unit in 0..<20 {
+                    let observations = { (scale: Double) in [
+                        StatisticalEvents.Observation(indicator: "POP", area: commune, value: Double(100 + index + unit) * scale),
+                        StatisticalEvents.Observation(indicator: "RATE", area: commune, value: Double(unit % 7) + 0.5),
+                    ] }
+                    // Twenty reporting units per commune, each for its own form: every observation has 20 reports,
+                    // the latest recorded counts.
+                    let first = e.reportSubmitted(
+                        unit: "U\(unit)", form: "F\(commune)", period: String(format: "2024-M%02d", month),
+                        observations: observations(1), source: "urn:test", at: day(100 + month * 1_000 + index * 20 + unit))
+                    reports.append(first)
+                    if (index + unit + month) % 10 == 0 {
+                        reports.append(e.reportSubmitted(
+                            unit: "U\(unit)", form: "F\(commune)", period: String(format: "2024-M%02d", month),
+                            action: "replace", revision: 2, supersedes: first.id, observations: observations(1.1),
+                            source: "urn:test", at: day(90_000 + month * 1_000 + index * 20 + unit)))
+                    }
+                }
+            }
+        }
+        return (master, reports)
+    }
+
+    @Test("killed with SIGKILL at random moments, the statistics projector ends with the tables of a clean run")
+    func sigkillAtRandomMoments() async throws {
+        let fixture = try CommandLineFixture()
+        let (master, reports) = Self.events()
+        let ndjson = { (events: [CloudEvent]) in
+            events.map { String(decoding: $0.canonicalJSON(), as: UTF8.self) }.joined(separator: "\n") + "\n"
+        }
+        for (topic, events) in [("master-data", master), ("reports", reports)] {
+            let path = try fixture.file("\(topic).ndjson", ndjson(events))
+            let published = try await fixture.mekong(["publish", "--topic", topic, path] + fixture.connection)
+            #expect(published.status == 0, "\(published.errors)")
+        }
+        var generator = SystemRandomNumberGenerator()
+        var kills = 0
+        for _ in 0..<10 {
+            let child = try ChildProcess(
+                MekongBinary.url,
+                ["project", "statistics", "--batch-size", "23", "--batch-wait-ms", "20"] + fixture.connection)
+            try await Task.sleep(for: .milliseconds(Int.random(in: 300...1_500, using: &generator)))
+            if child.process.isRunning { kills += 1 }
+            child.signal(SIGKILL)
+            _ = try await onThread { try child.wait(timeout: .seconds(30)) }
+        }
+        #expect(kills >= 7, "most kills must land while the projector runs")
+        let finish = try await fixture.mekong(["project", "statistics", "--stop-when-caught-up"] + fixture.connection)
+        #expect(finish.status == 0, "\(finish.errors)")
+        let db = try fixture.database.connect()
+        defer { db.close() }
+        #expect(try db.query("SELECT count(*) FROM statistics_v2.submissions")[0].decode(Int.self, at: 0) == reports.count)
+
+        // A clean single run over the same log, into another database, has the same tables, table by table.
+        let clean = try TestDatabase.create("statistics_sigkill_clean")
+        let cleanConnection = ["--kafka", fixture.cluster.bootstrapServers, "--postgres", clean.url]
+        #expect(try await fixture.mekong(["project", "statistics", "--stop-when-caught-up"] + cleanConnection).status == 0)
+        let killed = try await fixture.mekong(["projection", "checksum", "statistics", "--tables"] + fixture.connection)
+        let single = try await fixture.mekong(["projection", "checksum", "statistics", "--tables"] + cleanConnection)
+        #expect(killed.status == 0 && single.status == 0, "\(killed.errors) \(single.errors)")
+        #expect(killed.output.contains("indicator_rollups") && killed.output.contains("observations_current"))
+        #expect(killed.output == single.output)
     }
 }
