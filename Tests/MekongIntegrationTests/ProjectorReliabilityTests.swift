@@ -88,11 +88,17 @@ struct ProjectorReliabilityTests {
         let replacement = try ChildProcess(
             MekongBinary.url,
             ["project", "audit", "--stop-when-caught-up", "--instance-name", "replacement"] + timeout + fixture.connection)
-        let status = try await onThread { try replacement.wait(timeout: .seconds(120)) }
+        // SIGCONT from the waiting thread itself, whatever the Swift concurrency pool does: while the holder is
+        // stopped inside a COPY, its backend never absorbs a ProcSignalBarrier, so every DROP DATABASE on the
+        // server (other tests' clean-up, which runs on the pool's threads) waits for it. Resuming it only from a
+        // task on that pool deadlocked a CI run for an hour.
+        let status = try await onThread { () throws -> Int32 in
+            defer { first.signal(SIGCONT) }
+            return try replacement.wait(timeout: .seconds(120))
+        }
         #expect(status == 0, "\(replacement.standardError)")
         #expect(fixture.auditProgress() > stoppedAt)
         #expect(replacement.standardError.contains("standby"), "it waited for the stopped holder first")
-        first.signal(SIGCONT)
         try await Task.sleep(for: .seconds(2))
         first.signal(SIGTERM)
         let firstStatus = try await onThread { try first.wait(timeout: .seconds(60)) }
