@@ -24,6 +24,7 @@ struct ApplyOnlyStatistics: Projection {
     func apply(_ batch: [ProjectionRecord<StatisticsProjection.Row>], on db: PostgresConnection) throws {
         try inner.apply(batch, on: db)
     }
+    func finishCatchUp(on db: PostgresConnection) throws -> Bool { try inner.finishCatchUp(on: db) }
 }
 
 /// Monthly commune reports of 2024 (three observations each) over the real 2024 units; every `poisonEvery`-th

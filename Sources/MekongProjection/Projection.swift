@@ -38,10 +38,16 @@ public protocol Projection: Sendable {
     /// so a batch with bad records costs about what a clean one does; without it the engine finds each bad record
     /// by halving the batch. Default: `apply`, refusing nothing.
     func applyRefusing(_ batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws -> [Int: Refusal]
+    /// Called, in a transaction of its own, each time this version has applied everything its topics hold and
+    /// before it may become active. A projection that defers work while it is far behind the log (e.g. derives
+    /// its tables in one pass instead of per batch) finishes it here and returns true; the engine then reads on
+    /// and asks again once caught up, so the version never becomes active with work outstanding. Default: false.
+    func finishCatchUp(on db: PostgresConnection) throws -> Bool
 }
 
 extension Projection {
     public var referenceTopics: [String] { [] }
+    public func finishCatchUp(on db: PostgresConnection) throws -> Bool { false }
     public func applyRefusing(_ batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws -> [Int: Refusal] {
         try apply(batch, on: db)
         return [:]

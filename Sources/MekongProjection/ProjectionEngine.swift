@@ -293,6 +293,12 @@ public final class ProjectionEngine<P: Projection> {
             }
             let mayFinish = options.stopWhenCaughtUp || options.activation == .switchWhenCaughtUp || !active
             if mayFinish, batch.count < options.batchSize, prefetched == nil, barrier == nil, try caughtUp(consumer, db) {
+                let finishing = ContinuousClock.now
+                if try db.transaction({ try projection.finishCatchUp(on: $0) }) {
+                    logger.info("\(identity) caught up and finished its deferred work in \(ContinuousClock.now - finishing); reading on")
+                    summary.activeTime = activeBefore + (ContinuousClock.now - (firstBatch ?? finishing))
+                    continue
+                }
                 switch options.activation {
                 case .switchWhenCaughtUp:
                     try versions.activate(identity)

@@ -21,6 +21,8 @@ public struct SessionTimeouts: Sendable, Equatable {
     public init() {}
 
     /// libpq connection defaults for one of the engine's sessions (the connection string may override any of them).
+    /// JIT is off: a batch's statements are planned for each batch and run for milliseconds, and compiling them
+    /// (when their estimated cost passes `jit_above_cost`) took longer than running them.
     func connectionDefaults(applicationName: String, idleInTransaction: Duration) -> KeyValuePairs<String, String> {
         [
             "application_name": applicationName,
@@ -28,7 +30,7 @@ public struct SessionTimeouts: Sendable, Equatable {
             "keepalives_idle": String(max(1, keepaliveIdle.components.seconds)),
             "keepalives_interval": String(max(1, keepaliveInterval.components.seconds)),
             "keepalives_count": "3",
-            "options": "-c lock_timeout=\(lock.milliseconds) -c idle_in_transaction_session_timeout=\(idleInTransaction.milliseconds)",
+            "options": "-c lock_timeout=\(lock.milliseconds) -c idle_in_transaction_session_timeout=\(idleInTransaction.milliseconds) -c jit=off",
         ]
     }
 }

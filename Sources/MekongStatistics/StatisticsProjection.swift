@@ -14,7 +14,9 @@ import MekongProjection
 ///
 /// From version 2 the derived tables (current values, roll-ups, re-expressions) are materialized in each batch's
 /// transaction: reports are decoded into COPY rows on every core, copied into staging tables and applied by one
-/// set-based call (`apply_reports`), which also recomputes what the batch touched. Version 1 computes the derived
+/// set-based call (`apply_reports`), which also recomputes what the batch touched. A version that is catching up
+/// (a rebuild, a first run) defers the derived tables and builds them in one pass once it has caught up
+/// (``finishCatchUp(on:)``), before it can become active. Version 1 computes the derived
 /// tables at query time and takes reports as one JSON array.
 public struct StatisticsProjection: Projection {
     public static let name = "statistics"
@@ -77,6 +79,13 @@ public struct StatisticsProjection: Projection {
         var refused: [Int: Refusal] = [:]
         for (ordinal, reason) in rows { refused[reportIndexes[ordinal]] = Refusal(.apply, reason) }
         return refused
+    }
+
+    /// Version 2 on: a version catching up writes vintages only; once it has caught up, this derives current
+    /// values, roll-ups and re-expressions in one pass (`derive_all`, 007_catch_up.sql). False once done.
+    public func finishCatchUp(on db: PostgresConnection) throws -> Bool {
+        guard identity.version >= 2 else { return false }
+        return try db.query("SELECT \(identity.schema).derive_all()")[0].decode(Bool.self, at: 0)
     }
 
     /// Version 2: the reports' rows copied into staging tables, then `apply_reports`. A report whose event id came

@@ -216,26 +216,28 @@ struct ProjectionEngineTests {
         options.stopWhenCaughtUp = false
         options.activation = .switchWhenCaughtUp
         let seen = ProgressLog()
-        options.progress = { seen.add($0) }
+        // Progress is reported on the engine's thread after each committed batch and before the engine decides to
+        // switch, so what a reader sees from inside the first report after v2 holds events is what readers see
+        // while v2 is building, however fast the rebuild runs.
+        let whileBuilding = BuildingObservation()
+        options.progress = { [fixture] progress in
+            seen.add(progress)
+            guard progress.processed > 0, !whileBuilding.done else { return }
+            let built = (try? fixture.query(database, "SELECT count(*)::int FROM report_log_v2.events", Int.self)) ?? []
+            let state = (try? fixture.query(database, "SELECT state FROM mekong.projection_versions WHERE projection = 'report-log' AND version = 2", String.self)) ?? []
+            let view = (try? fixture.query(database, "SELECT definition FROM pg_views WHERE schemaname = 'report_log' AND viewname = 'events'", String.self)) ?? []
+            whileBuilding.record(built: built.first ?? 0, state: state.first, view: view.first)
+        }
         let rebuildOptions = options
         let rebuild = Task { [fixture] in
             try await onThread { try fixture.engine(database, version: 2, options: rebuildOptions).run(stop: StopSignal()) }
         }
-        // While v2 is building, readers are on v1.
-        var sawBuilding = false
-        let deadline = ContinuousClock.now + .seconds(60)
-        while !sawBuilding, ContinuousClock.now < deadline {
-            let built = (try? fixture.query(database, "SELECT count(*)::int FROM report_log_v2.events", Int.self).first) ?? nil ?? 0
-            let state = try fixture.query(database, "SELECT state FROM mekong.projection_versions WHERE projection = 'report-log' AND version = 2", String.self)
-            if built > 0, state == ["building"] {
-                let view = try fixture.query(database, "SELECT definition FROM pg_views WHERE schemaname = 'report_log' AND viewname = 'events'", String.self)
-                #expect(view.first?.contains("report_log_v1.") == true)
-                sawBuilding = true
-            }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(sawBuilding)
         let summary = try await rebuild.value
+        // While v2 was building (it held events already), readers were on v1.
+        let observed = try #require(whileBuilding.observed)
+        #expect(observed.built > 0)
+        #expect(observed.state == "building")
+        #expect(observed.view?.contains("report_log_v1.") == true, "\(observed.view ?? "no view")")
         #expect(summary.activated)
         // The switch came only once v2 had caught up: its last progress report showed nothing remaining.
         #expect(seen.last?.remaining == 0)
@@ -258,6 +260,18 @@ struct ProjectionEngineTests {
         try ProjectionVersions(db: db).drop(ReportLog(version: 1).identity)
         #expect(try db.query("SELECT to_regclass('report_log_v1.events') IS NULL")[0].decode(Bool.self, at: 0))
         #expect(try ProjectionVersions(db: db).list().map(\.identity.version) == [2])
+    }
+}
+
+/// What a reader saw from inside the rebuild's first progress report.
+final class BuildingObservation: @unchecked Sendable {
+    struct Observed { let built: Int; let state: String?; let view: String? }
+    private let lock = NSLock()
+    private var value: Observed?
+    var done: Bool { lock.withLock { value != nil } }
+    var observed: Observed? { lock.withLock { value } }
+    func record(built: Int, state: String?, view: String?) {
+        lock.withLock { if value == nil { value = Observed(built: built, state: state, view: view) } }
     }
 }
 

@@ -19,6 +19,7 @@ struct ApplyOnlyStatistics: Projection {
     func apply(_ batch: [ProjectionRecord<StatisticsProjection.Row>], on db: PostgresConnection) throws {
         try inner.apply(batch, on: db)
     }
+    func finishCatchUp(on db: PostgresConnection) throws -> Bool { try inner.finishCatchUp(on: db) }
 }
 
 @Suite("Poison refused set-wise")

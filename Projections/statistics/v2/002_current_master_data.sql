@@ -46,6 +46,9 @@ BEGIN
     SELECT i.classification, i.version, i.code, i.parent, i.level, i.name_vi, i.name_en, i.valid_from, i.valid_to
     FROM statistics_v2.items_known_at('infinity') i WHERE i.classification = k;
     ANALYZE statistics_v2.items_current;
+    IF k = 'vn-admin-units' THEN
+        PERFORM statistics_v2.refresh_version_spans('statistics_v2');
+    END IF;
     IF k <> 'vn-admin-units' OR changed_from IS NULL THEN
         RETURN;
     END IF;

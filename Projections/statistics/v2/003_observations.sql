@@ -81,28 +81,89 @@ CREATE FUNCTION statistics_v2.confidentiality_of_rank(r integer) RETURNS text LA
     SELECT (ARRAY['free', 'confidential', 'not-for-publication'])[r]
 $$;
 
--- The keys a batch changed, which roll-ups and re-expressions recompute from (see refresh_derived).
-CREATE FUNCTION statistics_v2.prepare_touched_keys() RETURNS void LANGUAGE plpgsql AS $$
+-- The work tables of a batch, created once per session and emptied at every commit: creating and dropping them
+-- in every transaction cost more than a small batch's work (catalog rows, and every plan that reads them made
+-- again). Every routine that uses them calls this first; each empties what it fills before filling it.
+CREATE FUNCTION statistics_v2.prepare_work_tables() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS touched_keys (
-        indicator text, period text, area text, dimensions jsonb) ON COMMIT DROP;
-    TRUNCATE pg_temp.touched_keys;
-END $$;
-
--- The staging tables a batch of reports is copied into (COPY, binary) before apply_reports; empty afterwards.
--- `dimensions` is the JSON of the dimensions without area; `dimension_names` all names, area included, joined
--- by U+001F in any order.
-CREATE FUNCTION statistics_v2.prepare_report_staging() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS incoming_reports (
+    IF to_regclass('pg_temp.touched_keys') IS NOT NULL THEN
+        RETURN;
+    END IF;
+    -- The keys a batch changed, which roll-ups and re-expressions recompute from (see refresh_derived).
+    CREATE TEMP TABLE touched_keys (indicator text, period text, area text, dimensions jsonb) ON COMMIT DELETE ROWS;
+    -- The staging tables a batch of reports is copied into (COPY, binary) before apply_reports. `dimensions` is
+    -- the JSON of the dimensions without area; `dimension_names` all names, area included, joined by U+001F in
+    -- any order.
+    CREATE TEMP TABLE incoming_reports (
         ordinal integer, event_id text, reporting_unit text, form text, period text, action text, revision integer,
         supersedes text, recorded_time text, kafka_topic text, kafka_partition integer, kafka_offset bigint
-    ) ON COMMIT DROP;
-    CREATE TEMP TABLE IF NOT EXISTS incoming_observations (
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE incoming_observations (
         event_id text, position integer, indicator text, area text, dimensions text, dimension_names text,
         value text, unit_multiplier integer, status text, confidentiality text, comment text
-    ) ON COMMIT DROP;
-    TRUNCATE pg_temp.incoming_reports, pg_temp.incoming_observations;
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE staged_periods (period text PRIMARY KEY, reference_date date, period_type text)
+        ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE refused_reports (ordinal integer PRIMARY KEY, reason text) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE folded_reports (reporting_unit text, form text, period text) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE report_state (
+        indicator text, period text, area text, dimensions jsonb, value numeric, status text, confidentiality text,
+        comment text, event_id text, reporting_unit text, form text, revision integer, recorded_time timestamptz
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE released_keys (indicator text, period text, area text, dimensions jsonb) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE affected_nodes (
+        indicator text, period text, area text, dimensions jsonb, area_level integer, depth integer,
+        reference_date date) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE rollup_children (
+        indicator text, period text, area text, dimensions jsonb, area_level integer, child text,
+        aggregation text, weight_indicator text) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE version_spans (version text PRIMARY KEY, valid_from date, valid_to date) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE affected_targets (
+        indicator text, from_version text, to_version text, period text, area text, dimensions jsonb,
+        area_level integer, depth integer, target_start date) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE target_sources (
+        indicator text, from_version text, to_version text, period text, area text, dimensions jsonb,
+        area_level integer, source_code text, relation text, weight numeric, exact boolean) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE target_children (
+        indicator text, from_version text, to_version text, period text, area text, dimensions jsonb,
+        area_level integer, child text) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE in_version_rows (
+        period text, area text, dimensions jsonb, value numeric, status text, confidentiality text,
+        non_comparable boolean, origin text, area_level integer) ON COMMIT DELETE ROWS;
+    -- Analyzed once while empty: the planner then sizes them by their pages (a never-analyzed table is taken to
+    -- have at least ten, about a thousand rows, and a batch of one report is planned as if it were large).
+    ANALYZE pg_temp.touched_keys, pg_temp.incoming_reports, pg_temp.incoming_observations, pg_temp.staged_periods,
+        pg_temp.refused_reports, pg_temp.folded_reports, pg_temp.report_state, pg_temp.released_keys,
+        pg_temp.affected_nodes, pg_temp.rollup_children, pg_temp.version_spans, pg_temp.affected_targets,
+        pg_temp.target_sources, pg_temp.target_children, pg_temp.in_version_rows;
+END $$;
+
+-- ANALYZE of a work table, only once it holds more than a few hundred rows. The planner needs statistics for a
+-- batch of thousands (without them it once scanned every area of an indicator per node: 480 s for one batch);
+-- for a few rows the table's physical size alone gives it good estimates, and an ANALYZE (about a millisecond,
+-- and every plan that reads the table made again) is most of a small batch's cost.
+CREATE FUNCTION statistics_v2.analyze_if_large(work_table regclass) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    n integer;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 501) c', work_table) INTO n;
+    IF n > 500 THEN
+        EXECUTE format('ANALYZE %s', work_table);
+    END IF;
+END $$;
+
+CREATE FUNCTION statistics_v2.prepare_touched_keys() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM statistics_v2.prepare_work_tables();
+    DELETE FROM pg_temp.touched_keys;
+END $$;
+
+-- Empties the staging tables for a batch of reports (COPY, binary, then apply_reports).
+CREATE FUNCTION statistics_v2.prepare_report_staging() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM statistics_v2.prepare_work_tables();
+    DELETE FROM pg_temp.incoming_reports;
+    DELETE FROM pg_temp.incoming_observations;
 END $$;
 
 -- The state of every report listed in pg_temp.folded_reports (reporting_unit, form, period) as known at
@@ -158,17 +219,14 @@ BEGIN
     WHERE r.event_id = d.event_id AND r.ordinal > d.first;
     DELETE FROM pg_temp.incoming_reports r
     WHERE EXISTS (SELECT 1 FROM statistics_v2.submissions s WHERE s.event_id = r.event_id);
-    CREATE TEMP TABLE IF NOT EXISTS staged_periods (period text PRIMARY KEY, reference_date date, period_type text)
-        ON COMMIT DROP;
-    TRUNCATE pg_temp.staged_periods;
+    DELETE FROM pg_temp.staged_periods;
     INSERT INTO pg_temp.staged_periods
     SELECT DISTINCT r.period, statistics_v2.period_reference_date(r.period), statistics_v2.period_type(r.period)
     FROM pg_temp.incoming_reports r;
-    ANALYZE pg_temp.incoming_reports;
-    ANALYZE pg_temp.incoming_observations;
+    PERFORM statistics_v2.analyze_if_large('pg_temp.incoming_reports');
+    PERFORM statistics_v2.analyze_if_large('pg_temp.incoming_observations');
 
-    CREATE TEMP TABLE IF NOT EXISTS refused_reports (ordinal integer PRIMARY KEY, reason text) ON COMMIT DROP;
-    TRUNCATE pg_temp.refused_reports;
+    DELETE FROM pg_temp.refused_reports;
     INSERT INTO pg_temp.refused_reports
     SELECT DISTINCT ON (p.ordinal) p.ordinal, p.reason
     FROM (
@@ -243,39 +301,45 @@ BEGIN
            o.confidentiality, o.comment
     FROM pg_temp.incoming_observations o JOIN pg_temp.incoming_reports r USING (event_id);
 
-    PERFORM statistics_v2.refresh_reports();
+    -- While the derived tables are deferred (a version catching up, 007_catch_up.sql), the vintages are all.
+    IF NOT statistics_v2.derivation_pending() THEN
+        PERFORM statistics_v2.prepare_folded_reports();
+        INSERT INTO pg_temp.folded_reports
+        SELECT DISTINCT r.reporting_unit, r.form, r.period FROM pg_temp.incoming_reports r;
+        PERFORM statistics_v2.refresh_reports();
+    END IF;
     RETURN QUERY SELECT x.ordinal, x.reason FROM pg_temp.refused_reports x ORDER BY x.ordinal;
 END $$;
 
--- observations_current for the reports in pg_temp.incoming_reports (just written): each touched report is folded
--- again from its vintages, and each observation it gives or gave takes the latest value over every report that
+-- The reports (reporting unit, form, period) that refresh_reports folds again.
+CREATE FUNCTION statistics_v2.prepare_folded_reports() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM statistics_v2.prepare_work_tables();
+    DELETE FROM pg_temp.folded_reports;
+END $$;
+
+-- observations_current for the reports listed in pg_temp.folded_reports (those of the batch just written, or all
+-- of them when the derived tables are built in one pass): each such report is folded again from its vintages, and each observation it gives or gave takes the latest value over every report that
 -- gives it. Only keys whose current row belonged to a touched report need the other reports read again; a key
 -- held by another report is decided by comparing with that report's current row.
 CREATE FUNCTION statistics_v2.refresh_reports() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM statistics_v2.prepare_touched_keys();
-    CREATE TEMP TABLE IF NOT EXISTS folded_reports (reporting_unit text, form text, period text) ON COMMIT DROP;
-    TRUNCATE pg_temp.folded_reports;
-    INSERT INTO pg_temp.folded_reports SELECT DISTINCT r.reporting_unit, r.form, r.period FROM pg_temp.incoming_reports r;
-    ANALYZE pg_temp.folded_reports;
+    PERFORM statistics_v2.analyze_if_large('pg_temp.folded_reports');
 
     -- Every key the touched reports give now or gave before.
-    CREATE TEMP TABLE IF NOT EXISTS report_state ON COMMIT DROP AS
-    SELECT * FROM statistics_v2.fold_reports('infinity') WITH NO DATA;
-    TRUNCATE pg_temp.report_state;
+    DELETE FROM pg_temp.report_state;
     INSERT INTO pg_temp.report_state SELECT * FROM statistics_v2.fold_reports('infinity');
     INSERT INTO pg_temp.touched_keys
     SELECT DISTINCT v.indicator, v.period, v.area, v.dimensions
     FROM pg_temp.folded_reports f
     JOIN statistics_v2.submissions s ON s.reporting_unit = f.reporting_unit AND s.form = f.form AND s.period = f.period
     JOIN statistics_v2.observation_vintages v ON v.event_id = s.event_id;
-    ANALYZE pg_temp.touched_keys;
+    PERFORM statistics_v2.analyze_if_large('pg_temp.touched_keys');
 
     -- Keys whose current row a touched report held: dropped, and their other reports folded again as candidates.
-    CREATE TEMP TABLE IF NOT EXISTS released_keys (indicator text, period text, area text, dimensions jsonb)
-        ON COMMIT DROP;
-    TRUNCATE pg_temp.released_keys;
+    DELETE FROM pg_temp.released_keys;
     WITH released AS (
         DELETE FROM statistics_v2.observations_current c
         USING pg_temp.touched_keys t, pg_temp.folded_reports f
@@ -285,7 +349,7 @@ BEGIN
     )
     INSERT INTO pg_temp.released_keys SELECT * FROM released;
     IF EXISTS (SELECT 1 FROM pg_temp.released_keys) THEN
-        TRUNCATE pg_temp.folded_reports;
+        DELETE FROM pg_temp.folded_reports;
         INSERT INTO pg_temp.folded_reports
         SELECT DISTINCT s.reporting_unit, s.form, s.period
         FROM pg_temp.released_keys k
@@ -302,16 +366,17 @@ BEGIN
 
     -- The latest candidate per key wins, unless the current row (another report's) is later still.
     INSERT INTO statistics_v2.observations_current AS c
-    SELECT DISTINCT ON (s.indicator, s.period, s.area, s.dimensions)
+    -- In key order (the primary key's), so that a large batch appends to the index; the area's level is a join
+    -- (hashed when the batch is large), the latest item row valid at the reference date.
+    SELECT DISTINCT ON (s.indicator, s.area, s.period, s.dimensions)
            s.indicator, s.period, s.area, s.dimensions, s.value, s.status, s.confidentiality, s.comment, s.event_id,
-           s.reporting_unit, s.form, s.revision, s.recorded_time,
-           (SELECT i.level FROM statistics_v2.items_current i
-            WHERE i.classification = 'vn-admin-units' AND i.code = s.area
-              AND i.valid_from <= p.reference_date AND (i.valid_to IS NULL OR i.valid_to > p.reference_date)
-            ORDER BY i.valid_from DESC LIMIT 1)
+           s.reporting_unit, s.form, s.revision, s.recorded_time, i.level
     FROM pg_temp.report_state s
-    JOIN LATERAL (SELECT statistics_v2.period_reference_date(s.period) AS reference_date) p ON true
-    ORDER BY s.indicator, s.period, s.area, s.dimensions, s.recorded_time DESC, s.event_id DESC
+    CROSS JOIN LATERAL (SELECT statistics_v2.period_reference_date(s.period) AS reference_date) p
+    LEFT JOIN statistics_v2.items_current i
+      ON i.classification = 'vn-admin-units' AND i.code = s.area
+     AND i.valid_from <= p.reference_date AND (i.valid_to IS NULL OR i.valid_to > p.reference_date)
+    ORDER BY s.indicator, s.area, s.period, s.dimensions, s.recorded_time DESC, s.event_id DESC, i.valid_from DESC
     ON CONFLICT (indicator, area, period, dimensions) DO UPDATE
     SET value = excluded.value, status = excluded.status, confidentiality = excluded.confidentiality,
         comment = excluded.comment, event_id = excluded.event_id, reporting_unit = excluded.reporting_unit,

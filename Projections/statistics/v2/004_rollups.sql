@@ -53,10 +53,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     d integer;
 BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS affected_nodes (
-        indicator text, period text, area text, dimensions jsonb, area_level integer, depth integer,
-        reference_date date) ON COMMIT DROP;
-    TRUNCATE pg_temp.affected_nodes;
+    PERFORM statistics_v2.prepare_work_tables();
+    DELETE FROM pg_temp.affected_nodes;
     EXECUTE format($q$
         INSERT INTO pg_temp.touched_keys
         SELECT DISTINCT r.code, t.period, t.area, t.dimensions
@@ -87,18 +85,15 @@ BEGIN
             ORDER BY i.valid_from DESC LIMIT 1
         ) l ON true
     $q$, s);
-    ANALYZE pg_temp.affected_nodes;
+    PERFORM statistics_v2.analyze_if_large('pg_temp.affected_nodes');
     EXECUTE format($q$
         DELETE FROM %1$I.indicator_rollups x USING pg_temp.affected_nodes a
         WHERE x.indicator = a.indicator AND x.period = a.period AND x.area = a.area AND x.dimensions = a.dimensions
     $q$, s);
-    CREATE TEMP TABLE IF NOT EXISTS rollup_children (
-        indicator text, period text, area text, dimensions jsonb, area_level integer, child text,
-        aggregation text, weight_indicator text) ON COMMIT DROP;
     FOR d IN SELECT DISTINCT a.depth FROM pg_temp.affected_nodes a ORDER BY 1 DESC LOOP
         -- The nodes of this depth without a reported value, with their children (and statistics), so that each
         -- child's value is then one index lookup by its whole key.
-        TRUNCATE pg_temp.rollup_children;
+        DELETE FROM pg_temp.rollup_children;
         EXECUTE format($q$
             INSERT INTO pg_temp.rollup_children
             SELECT a.indicator, a.period, a.area, a.dimensions, a.area_level, h.code, r.aggregation, r.weight_indicator
@@ -112,7 +107,7 @@ BEGIN
                               WHERE o.indicator = a.indicator AND o.area = a.area AND o.period = a.period
                                 AND o.dimensions = a.dimensions)
         $q$, s) USING d;
-        ANALYZE pg_temp.rollup_children;
+        PERFORM statistics_v2.analyze_if_large('pg_temp.rollup_children');
         EXECUTE format($q$
             INSERT INTO %1$I.indicator_rollups
             WITH child_values AS (

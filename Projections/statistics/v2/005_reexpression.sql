@@ -25,6 +25,26 @@ CREATE TABLE statistics_v2.reexpressed_values (
     PRIMARY KEY (indicator, to_version, area, period, dimensions, from_version)
 );
 
+-- Every version of vn-admin-units with its span (first day, and the day after its last; 'infinity' while open):
+-- which periods each correspondence re-expresses. Kept by classification_changed (and, as known at an earlier
+-- time, by prepare_as_of in pg_temp) so that a batch does not aggregate the items for it.
+CREATE TABLE statistics_v2.version_spans (
+    version    text PRIMARY KEY,
+    valid_from date NOT NULL,
+    valid_to   date NOT NULL
+);
+
+CREATE FUNCTION statistics_v2.refresh_version_spans(s text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('DELETE FROM %1$I.version_spans', s);
+    EXECUTE format($q$
+        INSERT INTO %1$I.version_spans
+        SELECT i.version, min(i.valid_from), max(coalesce(i.valid_to, 'infinity'::date))
+        FROM %1$I.items_current i WHERE i.classification = 'vn-admin-units' GROUP BY i.version
+    $q$, s);
+END $$;
+
 -- Recomputes the re-expressions that the nodes in pg_temp.affected_nodes (values that changed, from
 -- refresh_rollups) reach: the targets their areas map into and those targets' ancestors in the target version.
 CREATE FUNCTION statistics_v2.refresh_reexpression(s text) RETURNS void
@@ -32,18 +52,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     d integer;
 BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS version_spans (version text PRIMARY KEY, valid_from date, valid_to date)
-        ON COMMIT DROP;
-    TRUNCATE pg_temp.version_spans;
-    EXECUTE format($q$
-        INSERT INTO pg_temp.version_spans
-        SELECT i.version, min(i.valid_from), max(coalesce(i.valid_to, 'infinity'::date))
-        FROM %1$I.items_current i WHERE i.classification = 'vn-admin-units' GROUP BY i.version
-    $q$, s);
-    CREATE TEMP TABLE IF NOT EXISTS affected_targets (
-        indicator text, from_version text, to_version text, period text, area text, dimensions jsonb,
-        area_level integer, depth integer, target_start date) ON COMMIT DROP;
-    TRUNCATE pg_temp.affected_targets;
+    PERFORM statistics_v2.prepare_work_tables();
+    DELETE FROM pg_temp.affected_targets;
     EXECUTE format($q$
         INSERT INTO pg_temp.affected_targets
         WITH RECURSIVE mapped AS (
@@ -52,9 +62,9 @@ BEGIN
             FROM pg_temp.affected_nodes a
             JOIN %1$I.indicator_rules r ON r.code = a.indicator AND r.aggregation = 'sum'
             JOIN %1$I.admin_mappings m ON m.source_code = a.area
-            JOIN pg_temp.version_spans f
+            JOIN %1$I.version_spans f
               ON f.version = m.source_version AND a.reference_date >= f.valid_from AND a.reference_date < f.valid_to
-            JOIN pg_temp.version_spans t ON t.version = m.target_version
+            JOIN %1$I.version_spans t ON t.version = m.target_version
         ), up AS (
             SELECT * FROM mapped
             UNION
@@ -74,7 +84,7 @@ BEGIN
             ORDER BY i.valid_from DESC LIMIT 1
         ) l ON true
     $q$, s);
-    ANALYZE pg_temp.affected_targets;
+    PERFORM statistics_v2.analyze_if_large('pg_temp.affected_targets');
     EXECUTE format($q$
         DELETE FROM %1$I.reexpressed_values x USING pg_temp.affected_targets t
         WHERE x.indicator = t.indicator AND x.to_version = t.to_version AND x.period = t.period
@@ -82,10 +92,7 @@ BEGIN
     $q$, s);
     -- Targets that sources are mapped into: their mapping rows first (with statistics), so that every source
     -- value is then one index lookup by its whole key.
-    CREATE TEMP TABLE IF NOT EXISTS target_sources (
-        indicator text, from_version text, to_version text, period text, area text, dimensions jsonb,
-        area_level integer, source_code text, relation text, weight numeric, exact boolean) ON COMMIT DROP;
-    TRUNCATE pg_temp.target_sources;
+    DELETE FROM pg_temp.target_sources;
     EXECUTE format($q$
         INSERT INTO pg_temp.target_sources
         SELECT t.indicator, t.from_version, t.to_version, t.period, t.area, t.dimensions, t.area_level,
@@ -94,7 +101,7 @@ BEGIN
         JOIN %1$I.admin_mappings m
           ON m.source_version = t.from_version AND m.target_version = t.to_version AND m.target_code = t.area
     $q$, s);
-    ANALYZE pg_temp.target_sources;
+    PERFORM statistics_v2.analyze_if_large('pg_temp.target_sources');
     EXECUTE format($q$
         INSERT INTO %1$I.reexpressed_values
         WITH source_values AS (
@@ -125,11 +132,8 @@ BEGIN
     $q$, s);
     -- Every other target: the sum of its children in the target version, deepest first (children listed first,
     -- with statistics, so that each child's value is one index lookup by its whole key).
-    CREATE TEMP TABLE IF NOT EXISTS target_children (
-        indicator text, from_version text, to_version text, period text, area text, dimensions jsonb,
-        area_level integer, child text) ON COMMIT DROP;
     FOR d IN SELECT DISTINCT t.depth FROM pg_temp.affected_targets t ORDER BY 1 DESC LOOP
-        TRUNCATE pg_temp.target_children;
+        DELETE FROM pg_temp.target_children;
         EXECUTE format($q$
             INSERT INTO pg_temp.target_children
             SELECT t.indicator, t.from_version, t.to_version, t.period, t.area, t.dimensions, t.area_level, h.code
@@ -143,7 +147,7 @@ BEGIN
                                 AND x.area = t.area AND x.period = t.period AND x.dimensions = t.dimensions
                                 AND x.from_version = t.from_version)
         $q$, s) USING d;
-        ANALYZE pg_temp.target_children;
+        PERFORM statistics_v2.analyze_if_large('pg_temp.target_children');
         EXECUTE format($q$
             INSERT INTO %1$I.reexpressed_values
             SELECT t.indicator, t.from_version, t.to_version, t.period, t.area, t.dimensions, t.area_level,
@@ -167,10 +171,8 @@ LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM statistics_v2.reexpressed_values x
     WHERE x.from_version = recompute_reexpression.from_version AND x.to_version = recompute_reexpression.to_version;
-    CREATE TEMP TABLE IF NOT EXISTS affected_nodes (
-        indicator text, period text, area text, dimensions jsonb, area_level integer, depth integer,
-        reference_date date) ON COMMIT DROP;
-    TRUNCATE pg_temp.affected_nodes;
+    PERFORM statistics_v2.prepare_work_tables();
+    DELETE FROM pg_temp.affected_nodes;
     INSERT INTO pg_temp.affected_nodes
     SELECT v.indicator, v.period, v.area, v.dimensions, v.area_level, coalesce(v.area_level, 0),
            statistics_v2.period_reference_date(v.period)
@@ -179,7 +181,7 @@ BEGIN
     WHERE EXISTS (SELECT 1 FROM statistics_v2.admin_mappings m
                   WHERE m.source_version = recompute_reexpression.from_version
                     AND m.target_version = recompute_reexpression.to_version AND m.source_code = v.area);
-    ANALYZE pg_temp.affected_nodes;
+    PERFORM statistics_v2.analyze_if_large('pg_temp.affected_nodes');
     PERFORM statistics_v2.refresh_reexpression('statistics_v2');
 END $$;
 
@@ -238,10 +240,8 @@ BEGIN
     IF target_start IS NULL THEN
         RAISE EXCEPTION 'version % of vn-admin-units is not published (as known at %)', in_version, known_at;
     END IF;
-    CREATE TEMP TABLE IF NOT EXISTS in_version_rows (
-        period text, area text, dimensions jsonb, value numeric, status text, confidentiality text,
-        non_comparable boolean, origin text, area_level integer) ON COMMIT DROP;
-    TRUNCATE pg_temp.in_version_rows;
+    PERFORM statistics_v2.prepare_work_tables();
+    DELETE FROM pg_temp.in_version_rows;
     INSERT INTO pg_temp.in_version_rows
     SELECT v.period, v.area, v.dimensions, v.value, v.status, v.confidentiality, false, v.origin, v.area_level
     FROM statistics_v2.indicator_values(indicator_code, known_at) v

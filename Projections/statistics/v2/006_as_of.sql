@@ -13,8 +13,8 @@ RETURNS TABLE (indicator text, period text, area text, dimensions jsonb, value n
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS folded_reports (reporting_unit text, form text, period text) ON COMMIT DROP;
-    TRUNCATE pg_temp.folded_reports;
+    PERFORM statistics_v2.prepare_work_tables();
+    DELETE FROM pg_temp.folded_reports;
     INSERT INTO pg_temp.folded_reports
     SELECT DISTINCT s.reporting_unit, s.form, s.period
     FROM statistics_v2.observation_vintages v JOIN statistics_v2.submissions s ON s.event_id = v.event_id
@@ -70,5 +70,6 @@ BEGIN
     ANALYZE pg_temp.admin_mappings;
     ANALYZE pg_temp.observations_current;
     PERFORM statistics_v2.prepare_touched_keys();
+    PERFORM statistics_v2.refresh_version_spans('pg_temp');
     INSERT INTO pg_temp.touched_keys SELECT o.indicator, o.period, o.area, o.dimensions FROM pg_temp.observations_current o;
 END $$;
