@@ -127,6 +127,11 @@ public final class ProjectionEngine<P: Projection> {
         reader: EventReader, options: ProjectionOptions = ProjectionOptions(), logger: Logger? = nil
     ) {
         self.projection = projection
+        var kafka = kafka
+        // How long a fetch may wait at the broker for data (librdkafka's default is 500 ms). A waiting fetch holds
+        // up the watermark requests the engine sends on the same connection (caught-up checks, lag), and a report
+        // published to an idle partition was measured waiting out the whole default before it was applied.
+        kafka["fetch.wait.max.ms"] = kafka["fetch.wait.max.ms"] ?? "20"
         self.kafka = kafka
         self.postgresURL = postgresURL
         self.migrations = migrations
@@ -207,6 +212,7 @@ public final class ProjectionEngine<P: Projection> {
         var barrier = try ReferenceBarrier(projection.referenceTopics, consumer: consumer)
         while !stop.isStopped {
             lease.tick()
+            lease.watch(backend: db.backendPID)
             guard lease.isHeld else { throw LeaseLost(state: lease.current) }
             if ContinuousClock.now - partitionsCheckedAt > options.partitionRefresh {
                 partitionsCheckedAt = ContinuousClock.now

@@ -68,6 +68,7 @@ public final class ProjectorLease: Sendable {
     private let lastTick = Mutex<ContinuousClock.Instant>(ContinuousClock.now)
     /// When the server last confirmed the lease session (acquired or renewed).
     private let lastRenewed = Mutex<ContinuousClock.Instant>(ContinuousClock.now)
+    private let watchedBackend = Mutex<Int32>(0)
     private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
@@ -128,6 +129,13 @@ public final class ProjectorLease: Sendable {
         lastTick.withLock { $0 = ContinuousClock.now }
     }
 
+    /// The server backend of the engine's batch session. While it runs a statement of ours (a large batch, or a
+    /// projection deriving its tables once caught up) the engine counts as alive without ticks; a stopped or hung
+    /// process leaves its backend idle, or waiting to read from the client, and the lease runs out as before.
+    public func watch(backend pid: Int32) {
+        watchedBackend.withLock { $0 = pid }
+    }
+
     /// Waits until the lease is held (true) or `stop` is signalled (false); logs once per change of holder.
     public func waitUntilHeld(stop: StopSignal) -> Bool {
         var reported: State? = nil
@@ -170,9 +178,36 @@ public final class ProjectorLease: Sendable {
         }
     }
 
+    /// Whether the watched backend is running a statement, asked on a session of its own: asking on the lease
+    /// session would itself keep that session from idling out.
+    private func backendIsWorking(_ observer: inout PostgresConnection?) -> Bool {
+        let pid = watchedBackend.withLock { $0 }
+        guard pid != 0 else { return false }
+        do {
+            if observer == nil {
+                observer = try PostgresConnection(
+                    url: postgresURL,
+                    defaults: timeouts.connectionDefaults(applicationName: applicationName + " (lease observer)", idleInTransaction: timeouts.lease))
+            }
+            return try observer!.query(
+                """
+                SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'
+                               AND wait_event IS DISTINCT FROM 'ClientRead')
+                """, [Int(pid)])[0].decode(Bool.self, at: 0)
+        } catch {
+            observer?.close()
+            observer = nil
+            return false
+        }
+    }
+
     private func renew() {
         var db: PostgresConnection? = nil
-        defer { db?.close() }
+        var observer: PostgresConnection? = nil
+        defer {
+            db?.close()
+            observer?.close()
+        }
         let clock = ContinuousClock()
         while !stopped.load(ordering: .acquiring) {
             do {
@@ -183,8 +218,9 @@ public final class ProjectorLease: Sendable {
                 }
                 let session = db!
                 if believesHeld {
-                    // Renew only while the engine shows life; a hung engine lets the session idle out.
-                    if clock.now - lastTick.withLock({ $0 }) < timeouts.lease {
+                    // Renew only while the engine shows life (ticks, or its batch session's backend at work on a
+                    // statement); a hung engine lets the session idle out.
+                    if clock.now - lastTick.withLock({ $0 }) < timeouts.lease || backendIsWorking(&observer) {
                         try session.execute("SELECT 1")
                         lastRenewed.withLock { $0 = clock.now }
                     }

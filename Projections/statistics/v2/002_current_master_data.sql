@@ -24,6 +24,10 @@ FROM statistics_v2.indicators i WHERE i.recorded_to IS NULL;
 -- What re-expression looks up: the sources mapped into a target.
 CREATE INDEX correspondences_by_target ON statistics_v2.correspondences
     (target_classification, target_version, target_code) WHERE recorded_to IS NULL;
+-- And the targets a changed source maps into (without it, each changed area scanned every correspondence of the
+-- classification: 2 ms each, 224 ms of a batch of 20 reports).
+CREATE INDEX correspondences_by_source ON statistics_v2.correspondences
+    (source_classification, source_code) WHERE recorded_to IS NULL;
 
 -- Correspondences between versions of vn-admin-units as believed now: what re-expression maps through.
 CREATE VIEW statistics_v2.admin_mappings AS

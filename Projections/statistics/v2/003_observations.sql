@@ -322,7 +322,7 @@ END $$;
 -- of them when the derived tables are built in one pass): each such report is folded again from its vintages, and each observation it gives or gave takes the latest value over every report that
 -- gives it. Only keys whose current row belonged to a touched report need the other reports read again; a key
 -- held by another report is decided by comparing with that report's current row.
-CREATE FUNCTION statistics_v2.refresh_reports() RETURNS void
+CREATE FUNCTION statistics_v2.refresh_reports(every_report boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM statistics_v2.prepare_touched_keys();
@@ -331,40 +331,48 @@ BEGIN
     -- Every key the touched reports give now or gave before.
     DELETE FROM pg_temp.report_state;
     INSERT INTO pg_temp.report_state SELECT * FROM statistics_v2.fold_reports('infinity');
-    INSERT INTO pg_temp.touched_keys
-    SELECT DISTINCT v.indicator, v.period, v.area, v.dimensions
-    FROM pg_temp.folded_reports f
-    JOIN statistics_v2.submissions s ON s.reporting_unit = f.reporting_unit AND s.form = f.form AND s.period = f.period
-    JOIN statistics_v2.observation_vintages v ON v.event_id = s.event_id;
-    PERFORM statistics_v2.analyze_if_large('pg_temp.touched_keys');
+    -- With every report folded into empty tables (derive_all) nothing current can be released, and the touched
+    -- keys are all current keys (below).
+    IF NOT every_report THEN
+        INSERT INTO pg_temp.touched_keys
+        SELECT DISTINCT v.indicator, v.period, v.area, v.dimensions
+        FROM pg_temp.folded_reports f
+        JOIN statistics_v2.submissions s
+          ON s.reporting_unit = f.reporting_unit AND s.form = f.form AND s.period = f.period
+        JOIN statistics_v2.observation_vintages v ON v.event_id = s.event_id;
+        PERFORM statistics_v2.analyze_if_large('pg_temp.touched_keys');
 
-    -- Keys whose current row a touched report held: dropped, and their other reports folded again as candidates.
-    DELETE FROM pg_temp.released_keys;
-    WITH released AS (
-        DELETE FROM statistics_v2.observations_current c
-        USING pg_temp.touched_keys t, pg_temp.folded_reports f
-        WHERE c.indicator = t.indicator AND c.period = t.period AND c.area = t.area AND c.dimensions = t.dimensions
-          AND c.reporting_unit = f.reporting_unit AND c.form = f.form AND c.period = f.period
-        RETURNING c.indicator, c.period, c.area, c.dimensions
-    )
-    INSERT INTO pg_temp.released_keys SELECT * FROM released;
-    IF EXISTS (SELECT 1 FROM pg_temp.released_keys) THEN
-        DELETE FROM pg_temp.folded_reports;
-        INSERT INTO pg_temp.folded_reports
-        SELECT DISTINCT s.reporting_unit, s.form, s.period
-        FROM pg_temp.released_keys k
-        JOIN statistics_v2.observation_vintages v
-          ON v.indicator = k.indicator AND v.area = k.area AND v.period = k.period AND v.dimensions = k.dimensions
-        JOIN statistics_v2.submissions s ON s.event_id = v.event_id
-        WHERE NOT EXISTS (SELECT 1 FROM pg_temp.incoming_reports r WHERE r.reporting_unit = s.reporting_unit
-                          AND r.form = s.form AND r.period = s.period);
-        INSERT INTO pg_temp.report_state
-        SELECT f.* FROM statistics_v2.fold_reports('infinity') f
-        JOIN pg_temp.released_keys k
-          ON k.indicator = f.indicator AND k.period = f.period AND k.area = f.area AND k.dimensions = f.dimensions;
+        -- Keys whose current row a touched report held: dropped, and their other reports folded again as
+        -- candidates.
+        DELETE FROM pg_temp.released_keys;
+        WITH released AS (
+            DELETE FROM statistics_v2.observations_current c
+            USING pg_temp.touched_keys t, pg_temp.folded_reports f
+            WHERE c.indicator = t.indicator AND c.period = t.period AND c.area = t.area AND c.dimensions = t.dimensions
+              AND c.reporting_unit = f.reporting_unit AND c.form = f.form AND c.period = f.period
+            RETURNING c.indicator, c.period, c.area, c.dimensions
+        )
+        INSERT INTO pg_temp.released_keys SELECT * FROM released;
+        IF EXISTS (SELECT 1 FROM pg_temp.released_keys) THEN
+            DELETE FROM pg_temp.folded_reports;
+            INSERT INTO pg_temp.folded_reports
+            SELECT DISTINCT s.reporting_unit, s.form, s.period
+            FROM pg_temp.released_keys k
+            JOIN statistics_v2.observation_vintages v
+              ON v.indicator = k.indicator AND v.area = k.area AND v.period = k.period AND v.dimensions = k.dimensions
+            JOIN statistics_v2.submissions s ON s.event_id = v.event_id
+            WHERE NOT EXISTS (SELECT 1 FROM pg_temp.incoming_reports r WHERE r.reporting_unit = s.reporting_unit
+                              AND r.form = s.form AND r.period = s.period);
+            INSERT INTO pg_temp.report_state
+            SELECT f.* FROM statistics_v2.fold_reports('infinity') f
+            JOIN pg_temp.released_keys k
+              ON k.indicator = f.indicator AND k.period = f.period AND k.area = f.area AND k.dimensions = f.dimensions;
+        END IF;
     END IF;
 
     -- The latest candidate per key wins, unless the current row (another report's) is later still.
+    -- Into empty tables a plain insert: arbitrating conflicts row by row cost half of derive_all.
+    EXECUTE format($q$
     INSERT INTO statistics_v2.observations_current AS c
     -- In key order (the primary key's), so that a large batch appends to the index; the area's level is a join
     -- (hashed when the batch is large), the latest item row valid at the reference date.
@@ -377,12 +385,20 @@ BEGIN
       ON i.classification = 'vn-admin-units' AND i.code = s.area
      AND i.valid_from <= p.reference_date AND (i.valid_to IS NULL OR i.valid_to > p.reference_date)
     ORDER BY s.indicator, s.area, s.period, s.dimensions, s.recorded_time DESC, s.event_id DESC, i.valid_from DESC
+    %s
+    $q$, CASE WHEN every_report THEN '' ELSE $c$
     ON CONFLICT (indicator, area, period, dimensions) DO UPDATE
     SET value = excluded.value, status = excluded.status, confidentiality = excluded.confidentiality,
         comment = excluded.comment, event_id = excluded.event_id, reporting_unit = excluded.reporting_unit,
         form = excluded.form, revision = excluded.revision, recorded_time = excluded.recorded_time,
         area_level = excluded.area_level
-    WHERE (excluded.recorded_time, excluded.event_id) > (c.recorded_time, c.event_id);
+    WHERE (excluded.recorded_time, excluded.event_id) > (c.recorded_time, c.event_id)
+    $c$ END);
+    IF every_report THEN
+        INSERT INTO pg_temp.touched_keys
+        SELECT o.indicator, o.period, o.area, o.dimensions FROM statistics_v2.observations_current o;
+        PERFORM statistics_v2.analyze_if_large('pg_temp.touched_keys');
+    END IF;
 
     PERFORM statistics_v2.refresh_derived('statistics_v2');
 END $$;

@@ -29,7 +29,7 @@ BEGIN
     PERFORM statistics_v2.prepare_folded_reports();
     INSERT INTO pg_temp.folded_reports
     SELECT DISTINCT s.reporting_unit, s.form, s.period FROM statistics_v2.submissions s;
-    PERFORM statistics_v2.refresh_reports();
+    PERFORM statistics_v2.refresh_reports(every_report => true);
     -- The tables went from empty to everything: the batches that follow are planned with their real sizes.
     ANALYZE statistics_v2.observations_current, statistics_v2.indicator_rollups, statistics_v2.reexpressed_values,
         statistics_v2.observation_vintages, statistics_v2.submissions;
