@@ -71,8 +71,59 @@ struct HangsInItsSecondBatch: Projection {
     }
 }
 
+/// ReportLog whose first batch holds one statement for `seconds` on the server, and which, once caught up,
+/// spends `seconds` more in `finishCatchUp` (the first time it is asked).
+struct RunsLongStatements: Projection {
+    let inner = ReportLog()
+    let seconds: Double
+    let finished = FinishedOnce()
+    var identity: ProjectionIdentity { inner.identity }
+    var topics: [String] { inner.topics }
+
+    func apply(_ batch: [ProjectionRecord<ProjectedEvent>], on db: PostgresConnection) throws {
+        if try db.query("SELECT count(*)::int FROM report_log_v1.events")[0].decode(Int.self, at: 0) == 0 {
+            try db.execute("SELECT pg_sleep(\(seconds))")
+        }
+        try inner.apply(batch, on: db)
+    }
+    func finishCatchUp(on db: PostgresConnection) throws -> Bool {
+        guard finished.first() else { return false }
+        try db.execute("SELECT pg_sleep(\(seconds))")
+        return true
+    }
+}
+
+final class FinishedOnce: Sendable {
+    private let done = Mutex(false)
+    /// True the first time only.
+    func first() -> Bool { done.withLock { was in defer { was = true }; return !was } }
+}
+
 @Suite("Engine reliability")
 struct ReliabilityTests {
+    @Test("statements that run longer than the lease timeout on the server (a long batch, a one-pass catch-up) keep the lease: the backend at work counts as life")
+    func longStatementsKeepTheLease() async throws {
+        let fixture = try ProjectionFixture()
+        try await fixture.publish((0..<120).map { report(unit: "unit-\($0 % ProjectionFixture.units)", value: Double($0), index: $0) })
+        let database = try fixture.database("long_statements")
+        var options = ProjectionOptions.testDefaults
+        options.batchSize = 50
+        options.timeouts.lease = .seconds(1)
+        options.timeouts.idleInTransaction = .seconds(1)
+        let chosen = options
+        let projection = RunsLongStatements(seconds: 3)
+        let summary = try await onThread {
+            try ProjectionEngine(
+                projection: projection, kafka: fixture.cluster.configuration(), postgresURL: database.url,
+                migrations: fixture.migrations, reader: EventReader(catalog: fixture.catalog, upcasters: Upcasters()),
+                options: chosen
+            ).run(stop: StopSignal())
+        }
+        #expect(summary.transientFaults == 0, "\(summary)")
+        #expect(summary.applied == 120 && summary.activated, "\(summary)")
+        #expect(try fixture.query(database, "SELECT count(*)::int FROM report_log_v1.events", Int.self) == [120])
+    }
+
     @Test(
         "errors are read as an outage, the data's fault or a bug",
         arguments: [
