@@ -137,7 +137,7 @@ struct DemoStory {
     func printResults(on db: PostgresConnection) throws {
         print("\n== national retail sales (VN) by month: 2024 units until 2025-M06, 2025 units from 2025-M07")
         let national = try IndicatorTable.fetch("RETAIL.SALES", area: "VN", on: db)
-        print(national.rendered(.table))
+        print(national.rendered())
 
         let merged = try db.query(
             """
@@ -147,7 +147,7 @@ struct DemoStory {
             WHERE c.target_code = '08' AND c.recorded_to IS NULL
             """)
         print("== Tuyên Quang (08) in 2025 units; before July 2025 re-expressed from \(try merged[0].decode(String.self, at: 0))")
-        print(try IndicatorTable.fetch("RETAIL.SALES", version: "2025", area: "08", on: db).rendered(.table))
+        print(try IndicatorTable.fetch("RETAIL.SALES", version: "2025", area: "08", on: db).rendered())
 
         let check = try db.query(
             """

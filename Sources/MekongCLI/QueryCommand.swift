@@ -42,9 +42,15 @@ struct IndicatorQuery: ParsableCommand {
         }
         let db = try PostgresConnection(url: try connection.resolve().postgres)
         defer { db.close() }
-        let table = try IndicatorTable.fetch(
-            code, knownAt: knownAt, version: classificationVersion, period: period, area: area, on: db)
-        print(table.rendered(format), terminator: "")
+        let selection = IndicatorSelection(code: code, knownAt: knownAt, version: classificationVersion, period: period, area: area)
+        switch format {
+        case .table:
+            print(try IndicatorTable.fetch(selection, on: db).rendered(), terminator: "")
+        case .csv, .sdmxCSV:
+            let output = StandardOutput()
+            try IndicatorExport(selection).write(format == .csv ? .csv : .sdmxCSV, on: db) { try output.write($0) }
+            try output.flush()
+        }
     }
 
     static let periodPattern = try! NSRegularExpression(pattern: "^[0-9]{4}(-(H[12]|Q[1-4]|M(0[1-9]|1[0-2])))?$")
@@ -57,7 +63,71 @@ struct IndicatorQuery: ParsableCommand {
     }
 }
 
-/// One indicator's rows as `mekong query indicator` and `mekong demo` print them.
+/// Which rows of one indicator a query asks for, and where they are read: the materialized
+/// `statistics.indicator_table` for current values (statistics v2 on), the query-time functions as known at a
+/// time or in another version's codes.
+///
+/// The values reach the server as session settings (`mekong.*`, set by one parameterized statement) and the
+/// queries read them with `current_setting`, so that the same text serves a plain query and a `COPY`, which
+/// takes no bind parameters; nothing asked for is ever put into a statement's text.
+struct IndicatorSelection {
+    var code: String
+    var knownAt = "infinity"
+    var version: String?
+    var period: String?
+    var area: String?
+
+    /// The indicator as defined at `knownAt`.
+    struct Definition {
+        var name: String
+        var unit: String
+        /// Dimension names besides `area`, sorted: the columns of the exports.
+        var dimensions: [String]
+    }
+
+    /// Sets the session settings, checks the indicator exists and returns its definition.
+    func bind(on db: PostgresConnection) throws -> Definition {
+        _ = try db.query(
+            """
+            SELECT set_config('mekong.indicator', $1, false), set_config('mekong.known_at', $2, false),
+                   set_config('mekong.version', coalesce($3, ''), false), set_config('mekong.period', coalesce($4, ''), false),
+                   set_config('mekong.area', coalesce($5, ''), false)
+            """, [code, knownAt, version, period, area])
+        let definition = try db.query(
+            """
+            SELECT name_vi, unit, dimensions::text FROM statistics.indicators
+            WHERE code = $1 AND recorded_from <= $2::timestamptz AND (recorded_to IS NULL OR recorded_to > $2::timestamptz)
+            """, [code, knownAt])
+        guard let first = definition.first else {
+            throw ValidationError("indicator \(code) is not defined (as known at \(knownAt)); see statistics.indicators")
+        }
+        let dimensions = (try JSON.parse(first.decode(String.self, at: 2)).objectValue?.keys).map { $0.filter { $0 != "area" }.sorted() } ?? []
+        return Definition(name: try first.decode(String.self, at: 0), unit: try first.decode(String.self, at: 1), dimensions: dimensions)
+    }
+
+    /// `FROM … WHERE …` over the bound settings: an index range of the materialized table when current values
+    /// are asked for in the codes they were reported in and that table exists, the functions otherwise.
+    func relation(on db: PostgresConnection) throws -> String {
+        var materialized = false
+        if version == nil, knownAt == "infinity" {
+            materialized = try db.query("SELECT to_regclass('statistics.indicator_table') IS NOT NULL")[0]
+                .decode(Bool.self, at: 0)
+        }
+        var text = materialized
+            ? "FROM statistics.indicator_table WHERE indicator = current_setting('mekong.indicator')"
+            : version == nil
+                ? "FROM statistics.indicator_values(current_setting('mekong.indicator'), current_setting('mekong.known_at')::timestamptz) WHERE true"
+                : "FROM statistics.indicator_in_version(current_setting('mekong.indicator'), current_setting('mekong.version'), current_setting('mekong.known_at')::timestamptz) WHERE true"
+        if period != nil { text += " AND period = current_setting('mekong.period')" }
+        if area != nil { text += " AND area = current_setting('mekong.area')" }
+        return text
+    }
+
+    /// Series order: area, then period, then the other dimensions (the materialized table's index order).
+    static let order = "ORDER BY area, period, dimensions"
+}
+
+/// One indicator's rows as `mekong query indicator` (table format) and `mekong demo` print them.
 struct IndicatorTable {
     struct Row {
         var period: String
@@ -78,32 +148,16 @@ struct IndicatorTable {
         _ code: String, knownAt: String = "infinity", version: String? = nil, period: String? = nil,
         area: String? = nil, on db: PostgresConnection
     ) throws -> IndicatorTable {
-        let definition = try db.query(
-            """
-            SELECT name_vi, unit FROM statistics.indicators
-            WHERE code = $1 AND recorded_from <= $2::timestamptz AND (recorded_to IS NULL OR recorded_to > $2::timestamptz)
-            """, [code, knownAt])
-        guard let first = definition.first else {
-            throw ValidationError("indicator \(code) is not defined (as known at \(knownAt)); see statistics.indicators")
-        }
-        // Now, on a version that materializes its tables (statistics v2 on): an index range of indicator_table.
-        // As known at a time, in another version's codes, or on v1: the functions.
-        var materialized = false
-        if version == nil, knownAt == "infinity" {
-            materialized = try db.query("SELECT to_regclass('statistics.indicator_table') IS NOT NULL")[0]
-                .decode(Bool.self, at: 0)
-        }
-        let source = materialized
-            ? "statistics.indicator_table WHERE indicator = $1 AND $2::timestamptz = 'infinity' AND"
-            : version == nil
-                ? "statistics.indicator_values($1, $2::timestamptz) WHERE"
-                : "statistics.indicator_in_version($1, $5, $2::timestamptz) WHERE"
+        try fetch(IndicatorSelection(code: code, knownAt: knownAt, version: version, period: period, area: area), on: db)
+    }
+
+    static func fetch(_ selection: IndicatorSelection, on db: PostgresConnection) throws -> IndicatorTable {
+        let definition = try selection.bind(on: db)
         let result = try db.query(
             """
-            SELECT period, area, dimensions::text, value::text, status, confidentiality, origin FROM \(source)
-            ($3::text IS NULL OR period = $3) AND ($4::text IS NULL OR area = $4)
-            ORDER BY period, area, dimensions::text
-            """, [code, knownAt, period, area] + (version.map { [$0] } ?? []))
+            SELECT period, area, dimensions::text, value::text, status, confidentiality, origin
+            \(try selection.relation(on: db)) \(IndicatorSelection.order)
+            """)
         let rows = try result.map { row in
             let text = try row.decode(String.self, at: 2)
             let dimensions = text == "{}" ? [] : try JSON.parse(text).objectValue.map { object in
@@ -115,21 +169,13 @@ struct IndicatorTable {
                 status: try row.decode(String.self, at: 4), confidentiality: try row.decode(String.self, at: 5),
                 origin: try row.decode(String.self, at: 6))
         }
-        return IndicatorTable(
-            code: code, unit: try first.decode(String.self, at: 1), name: try first.decode(String.self, at: 0), rows: rows)
-    }
-
-    func rendered(_ format: IndicatorQuery.Format) -> String {
-        switch format {
-        case .table: return table()
-        case .csv: return csv()
-        case .sdmxCSV: return sdmxCSV()
-        }
+        return IndicatorTable(code: selection.code, unit: definition.unit, name: definition.name, rows: rows)
     }
 
     private var dimensionNames: [String] { Set(rows.flatMap { $0.dimensions.map(\.0) }).sorted() }
 
-    private func table() -> String {
+    /// The rows as an aligned text table under a title line.
+    func rendered() -> String {
         var lines = [["period", "area"] + dimensionNames + ["value (\(unit))", "status", "confidentiality", "origin"]]
         for row in rows {
             let dims = Dictionary(row.dimensions, uniquingKeysWith: { a, _ in a })
@@ -143,64 +189,5 @@ struct IndicatorTable {
                 .joined(separator: "  ") + "\n"
         }
         return text
-    }
-
-    private func csv() -> String {
-        var text = (["indicator", "period", "area"] + dimensionNames + ["value", "unit", "status", "confidentiality", "origin"])
-            .joined(separator: ",") + "\n"
-        for row in rows {
-            let dims = Dictionary(row.dimensions, uniquingKeysWith: { a, _ in a })
-            text += ([code, row.period, row.area] + dimensionNames.map { dims[$0] ?? "" }
-                + [row.value ?? "", unit, row.status, row.confidentiality, row.origin]).map(Self.csvField)
-                .joined(separator: ",") + "\n"
-        }
-        return text
-    }
-
-    /// SDMX-CSV 1.0: DATAFLOW, the dimensions (INDICATOR, REF_AREA, the others upper-cased, TIME_PERIOD), OBS_VALUE,
-    /// then the attributes OBS_STATUS and CONF_STATUS with SDMX code lists; half-years are S1/S2 in SDMX.
-    private func sdmxCSV() -> String {
-        let others = dimensionNames.filter { $0 != "area" }
-        var text = (["DATAFLOW", "INDICATOR", "REF_AREA"] + others.map { $0.uppercased() }
-            + ["TIME_PERIOD", "OBS_VALUE", "OBS_STATUS", "CONF_STATUS"]).joined(separator: ",") + "\n"
-        text.reserveCapacity(rows.count * 48)
-        for row in rows {
-            let dims = others.isEmpty ? [:] : Dictionary(row.dimensions, uniquingKeysWith: { a, _ in a })
-            // Half-years are S1/S2 in SDMX: 2025-H1 → 2025-S1.
-            let period = row.period.utf8.count == 7 && row.period.utf8.dropFirst(5).first == UInt8(ascii: "H")
-                ? String(row.period.prefix(5)) + "S" + String(row.period.suffix(1)) : row.period
-            // Appended field by field: building an array per row and joining it was half of an export's time.
-            text += "VN_GSO:DF_NSD(1.0),"
-            text += Self.csvField(code)
-            text += ","
-            text += Self.csvField(row.area)
-            for name in others {
-                text += ","
-                text += Self.csvField(dims[name] ?? "")
-            }
-            text += ","
-            text += Self.csvField(period)
-            text += ","
-            text += Self.csvField(row.value ?? "")
-            text += ","
-            text += Self.obsStatus[row.status] ?? ""
-            text += ","
-            text += Self.confStatus[row.confidentiality] ?? ""
-            text += "\n"
-        }
-        return text
-    }
-
-    static let obsStatus = ["normal": "A", "estimated": "E", "forecast": "F", "provisional": "P", "missing": "M"]
-    static let confStatus = ["free": "F", "confidential": "C", "not-for-publication": "N"]
-
-    static func csvField(_ text: String) -> String {
-        // Printable ASCII without a comma or a quote needs no quoting (codes, numbers, periods): checked by bytes,
-        // which is most of an export's time otherwise.
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: "\"") }) {
-            return text
-        }
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

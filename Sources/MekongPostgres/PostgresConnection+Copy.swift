@@ -100,6 +100,55 @@ extension PostgresConnection {
             .prefixed(sendFailure.map { "COPY did not complete: \($0); " } ?? "COPY did not complete: ")
     }
 
+    /// Runs `COPY (query) TO STDOUT …` and hands each row to `receive` as the server sends it (text or CSV
+    /// bytes, with the row's line ending), so memory does not grow with the answer; returns the number of rows.
+    ///
+    /// COPY takes no bind parameters. Pass values with `set_config(name, $1, …)` in an earlier, parameterized
+    /// statement and read them in the query with `current_setting(name)`: never put a value into the statement's
+    /// text.
+    /// - Throws: `.copyFailed` with the server's diagnostics when the statement fails (before or during the
+    ///   rows); `.misuse` when it is not a `COPY … TO STDOUT` statement; `.connectionLost`; whatever `receive`
+    ///   throws (the rest of the answer is then read and dropped, and the connection stays usable).
+    @discardableResult
+    public func copyOut(_ copyStatement: String, _ receive: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        let handle = try openHandle()
+        try Self.refuseNUL(copyStatement, what: "COPY statement")
+        guard let start = PQexec(handle, copyStatement) else {
+            throw connectionError(query: copyStatement, fallback: .copyFailed)
+        }
+        guard PQresultStatus(start) == PGRES_COPY_OUT else {
+            PQclear(try checked(start, query: copyStatement, failure: .copyFailed))
+            throw PostgresError(
+                code: .misuse, message: "copyOut needs a COPY … TO STDOUT statement", query: copyStatement)
+        }
+        PQclear(start)
+        var receiveFailure: (any Error)?
+        var buffer: UnsafeMutablePointer<CChar>?
+        while true {
+            let length = PQgetCopyData(handle, &buffer, 0)
+            guard length > 0, let row = buffer else { break }
+            if receiveFailure == nil {
+                do { try receive(UnsafeRawBufferPointer(start: row, count: Int(length))) } catch { receiveFailure = error }
+            }
+            PQfreemem(row)
+            buffer = nil
+        }
+        var copied: Int?
+        var failure: PostgresError?
+        while let result = PQgetResult(handle) {
+            if PQresultStatus(result) == PGRES_COMMAND_OK {
+                copied = Self.rowsAffected(result)
+            } else if failure == nil {
+                failure = serverError(result, query: copyStatement, failure: .copyFailed)
+            }
+            PQclear(result)
+        }
+        if let receiveFailure { throw receiveFailure }
+        if let failure { throw failure }
+        if let copied { return copied }
+        throw connectionError(query: copyStatement, fallback: .copyFailed).prefixed("COPY did not complete: ")
+    }
+
     /// Bytes per `PQputCopyData` call.
     static let copyChunkSize = 64 * 1024
 }

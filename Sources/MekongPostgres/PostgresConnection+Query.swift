@@ -96,7 +96,7 @@ extension PostgresConnection {
             abandonCopy(status)
             throw PostgresError(
                 code: .misuse,
-                message: "COPY statements are not supported here; use copyIn(_:rows:) for COPY … FROM STDIN",
+                message: "COPY statements are not supported here; use copyIn(_:rows:) for COPY … FROM STDIN, copyOut(_:_:) for COPY … TO STDOUT",
                 query: query)
         default:
             let error = serverError(result, query: query, failure: failure)

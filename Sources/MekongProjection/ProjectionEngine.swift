@@ -341,6 +341,10 @@ public final class ProjectionEngine<P: Projection> {
     ) throws -> BatchOutcome {
         let partitions = Array(Set(batch.map(\.topicPartition)))
         return try db.transaction { db in
+            // A batch commits without waiting for its WAL flush (docs/projections.md, "Durability"): a server
+            // crash can undo the last batches, their checkpoints with them, and the engine applies them again
+            // from Kafka, where they are acknowledged and kept. Activation, catch-up and leases stay synchronous.
+            try db.execute("SET LOCAL synchronous_commit = off")
             var outcome = BatchOutcome()
             let stored = try checkpoints.lock(partitions, on: db)
             var records: [ProjectionRecord<P.Row>] = []

@@ -4,6 +4,8 @@ import Testing
 
 @testable import MekongPostgres
 
+private struct ReceiverFull: Error {}
+
 @Suite struct CopyTests {
     /// Values that need every kind of escaping, plus look-alikes of the NULL and end-of-data markers.
     static let tricky = [
@@ -206,6 +208,56 @@ import Testing
             }
             #expect(textStatement?.code == .misuse)
             #expect(try connection.query("SELECT 1").count == 1)  // the connection is still usable
+        }
+    }
+
+    @Test func copyOutStreamsEveryRowAsTheServerFormatsIt() throws {
+        try withDatabase { _, connection in
+            try connection.execute("CREATE TABLE source (id bigint PRIMARY KEY, a text, b text)")
+            let rows = (0..<20_000).map { i in [String(i), Self.tricky[i % Self.tricky.count] + ",\"q\"", i % 5 == 0 ? nil : "x"] }
+            _ = try connection.copyIn("COPY source FROM STDIN", rows: rows)
+            var text: [UInt8] = []
+            var calls = 0
+            let count = try connection.copyOut("COPY (SELECT id, a, b FROM source ORDER BY id) TO STDOUT") { bytes in
+                calls += 1
+                text.append(contentsOf: bytes)
+            }
+            #expect(count == 20_000)
+            #expect(calls == 20_000, "one call per row")
+            // Text format back through the same escaping the copyIn side writes.
+            var expected = CopyText()
+            for row in rows { expected.append(row) }
+            #expect(text == expected.bytes)
+            // CSV: RFC 4180 quoting of commas and quotes, NULL as an empty field.
+            var csv = ""
+            try connection.copyOut("COPY (SELECT id, a, b FROM source WHERE id IN (0, 1) ORDER BY id) TO STDOUT (FORMAT csv)") {
+                csv += String(decoding: $0, as: UTF8.self)
+            }
+            #expect(csv == "0,\"plain,\"\"q\"\"\",\n1,\",\"\"q\"\"\",x\n")
+        }
+    }
+
+    @Test func copyOutReportsAFailureMidStreamAndLeavesTheConnectionUsable() throws {
+        try withDatabase { (_: TestDatabase, connection: PostgresConnection) throws in
+            var received = 0
+            let failed = #expect(throws: PostgresError.self) {
+                try connection.copyOut("COPY (SELECT 1 / (5000 - i) FROM generate_series(1, 10000) i) TO STDOUT") { _ in received += 1 }
+            }
+            #expect(failed?.code == .copyFailed)
+            #expect(failed?.sqlState == "22012")
+            #expect(received < 10_000)
+            #expect(try connection.query("SELECT 1").count == 1)
+
+            #expect(throws: ReceiverFull.self) {
+                try connection.copyOut("COPY (SELECT i FROM generate_series(1, 1000) i) TO STDOUT") { _ in throw ReceiverFull() }
+            }
+            #expect(try connection.query("SELECT 2").count == 1)
+
+            let notCopy = #expect(throws: PostgresError.self) { try connection.copyOut("SELECT 1") { _ in } }
+            #expect(notCopy?.code == .misuse)
+            let wrongWay = #expect(throws: PostgresError.self) { try connection.copyOut("COPY (SELECT 1) TO STDOUT WITH (FORMAT nonsense)") { _ in } }
+            #expect(wrongWay?.code == .copyFailed)
+            #expect(try connection.query("SELECT 3").count == 1)
         }
     }
 }
