@@ -58,17 +58,18 @@ BEGIN
     END IF;
 
     PERFORM statistics_v2.prepare_touched_keys();
-    UPDATE statistics_v2.observations_current o SET area_level = h.level
-    FROM (SELECT c.indicator, c.period, c.area, c.dimensions,
-                 (SELECT i.level FROM statistics_v2.items_current i
-                  WHERE i.classification = 'vn-admin-units' AND i.code = c.area
-                    AND i.valid_from <= statistics_v2.period_reference_date(c.period)
-                    AND (i.valid_to IS NULL OR i.valid_to > statistics_v2.period_reference_date(c.period))
-                  ORDER BY i.valid_from DESC LIMIT 1) AS level
+    UPDATE statistics_v2.observations_current o SET area_level = h.level, parent = h.parent
+    FROM (SELECT c.indicator, c.period, c.area, c.dimensions, l.level, l.parent
           FROM statistics_v2.observations_current c
+          LEFT JOIN LATERAL (
+              SELECT i.level, i.parent FROM statistics_v2.items_current i
+              WHERE i.classification = 'vn-admin-units' AND i.code = c.area
+                AND i.valid_from <= statistics_v2.period_reference_date(c.period)
+                AND (i.valid_to IS NULL OR i.valid_to > statistics_v2.period_reference_date(c.period))
+              ORDER BY i.valid_from DESC LIMIT 1) l ON true
           WHERE statistics_v2.period_reference_date(c.period) >= changed_from) h
     WHERE o.indicator = h.indicator AND o.period = h.period AND o.area = h.area AND o.dimensions = h.dimensions
-      AND o.area_level IS DISTINCT FROM h.level;
+      AND (o.area_level, o.parent) IS DISTINCT FROM (h.level, h.parent);
     -- Roll-ups of the periods the change reaches are dropped and rebuilt from every value of those periods.
     DELETE FROM statistics_v2.indicator_rollups r WHERE statistics_v2.period_reference_date(r.period) >= changed_from;
     INSERT INTO pg_temp.touched_keys

@@ -40,8 +40,9 @@ CREATE INDEX observation_vintages_slice ON statistics_v2.observation_vintages (i
 -- The current value of every observation: per report (reporting unit, form, period), submissions count in the
 -- order (revision, recorded time, event id); the last submission listing an observation gives its value unless a
 -- later `replace` or `delete` withdrew it; when two reports give the same observation, the later recorded one
--- (then the greater event id) counts. `area_level` is the area's level in the hierarchy valid at the period's
--- reference date (NULL if the code is not valid then).
+-- (then the greater event id) counts. `area_level` and `parent` are the area's level and parent in the hierarchy
+-- valid at the period's reference date (NULL if the code is not valid then): a roll-up reads its children's
+-- values as one range of observations_children.
 CREATE TABLE statistics_v2.observations_current (
     indicator       text        NOT NULL,
     period          text        NOT NULL,
@@ -57,10 +58,14 @@ CREATE TABLE statistics_v2.observations_current (
     revision        integer     NOT NULL,
     recorded_time   timestamptz NOT NULL,
     area_level      integer,
+    parent          text,
     -- Area before period: one area's series is one index range; one period's areas are read through it too
     -- (docs/statistics.md, "Reading").
     PRIMARY KEY (indicator, area, period, dimensions)
 );
+-- The reported children of an area in one period: what a roll-up reads (only the children that have values,
+-- where walking the hierarchy probed every child area, reported or not).
+CREATE INDEX observations_children ON statistics_v2.observations_current (indicator, period, parent, dimensions);
 
 -- Every vintage of every observation: which submission, revision and recorded time.
 CREATE VIEW statistics_v2.observation_history AS
@@ -112,11 +117,8 @@ BEGIN
     ) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE released_keys (indicator text, period text, area text, dimensions jsonb) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE affected_nodes (
-        indicator text, period text, area text, dimensions jsonb, area_level integer, depth integer,
+        indicator text, period text, area text, dimensions jsonb, area_level integer, parent text, depth integer,
         reference_date date) ON COMMIT DELETE ROWS;
-    CREATE TEMP TABLE rollup_children (
-        indicator text, period text, area text, dimensions jsonb, area_level integer, child text,
-        aggregation text, weight_indicator text) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE version_spans (version text PRIMARY KEY, valid_from date, valid_to date) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE affected_targets (
         indicator text, from_version text, to_version text, period text, area text, dimensions jsonb,
@@ -134,7 +136,7 @@ BEGIN
     -- have at least ten, about a thousand rows, and a batch of one report is planned as if it were large).
     ANALYZE pg_temp.touched_keys, pg_temp.incoming_reports, pg_temp.incoming_observations, pg_temp.staged_periods,
         pg_temp.refused_reports, pg_temp.folded_reports, pg_temp.report_state, pg_temp.released_keys,
-        pg_temp.affected_nodes, pg_temp.rollup_children, pg_temp.version_spans, pg_temp.affected_targets,
+        pg_temp.affected_nodes, pg_temp.version_spans, pg_temp.affected_targets,
         pg_temp.target_sources, pg_temp.target_children, pg_temp.in_version_rows;
 END $$;
 
@@ -378,7 +380,7 @@ BEGIN
     -- (hashed when the batch is large), the latest item row valid at the reference date.
     SELECT DISTINCT ON (s.indicator, s.area, s.period, s.dimensions)
            s.indicator, s.period, s.area, s.dimensions, s.value, s.status, s.confidentiality, s.comment, s.event_id,
-           s.reporting_unit, s.form, s.revision, s.recorded_time, i.level
+           s.reporting_unit, s.form, s.revision, s.recorded_time, i.level, i.parent
     FROM pg_temp.report_state s
     CROSS JOIN LATERAL (SELECT statistics_v2.period_reference_date(s.period) AS reference_date) p
     LEFT JOIN statistics_v2.items_current i
@@ -391,7 +393,7 @@ BEGIN
     SET value = excluded.value, status = excluded.status, confidentiality = excluded.confidentiality,
         comment = excluded.comment, event_id = excluded.event_id, reporting_unit = excluded.reporting_unit,
         form = excluded.form, revision = excluded.revision, recorded_time = excluded.recorded_time,
-        area_level = excluded.area_level
+        area_level = excluded.area_level, parent = excluded.parent
     WHERE (excluded.recorded_time, excluded.event_id) > (c.recorded_time, c.event_id)
     $c$ END);
     IF every_report THEN

@@ -22,8 +22,12 @@ CREATE TABLE statistics_v2.indicator_rollups (
     status          text    NOT NULL,
     confidentiality text    NOT NULL,
     inputs          integer NOT NULL,
+    -- The area's parent at the period's reference date (NULL at the top): the roll-up above reads this row
+    -- through rollups_children.
+    parent          text,
     PRIMARY KEY (indicator, area, period, dimensions)
 );
+CREATE INDEX rollups_children ON statistics_v2.indicator_rollups (indicator, period, parent, dimensions);
 
 -- Every value of every indicator, reported or rolled up: what readers query (one index range per indicator and
 -- period, or per indicator and area).
@@ -76,10 +80,10 @@ BEGIN
              AND i.valid_from <= u.reference_date AND (i.valid_to IS NULL OR i.valid_to > u.reference_date)
             WHERE i.parent IS NOT NULL
         )
-        SELECT u.indicator, u.period, u.area, u.dimensions, l.level, coalesce(l.level, 0), u.reference_date
+        SELECT u.indicator, u.period, u.area, u.dimensions, l.level, l.parent, coalesce(l.level, 0), u.reference_date
         FROM up u
         LEFT JOIN LATERAL (
-            SELECT i.level FROM %1$I.items_current i
+            SELECT i.level, i.parent FROM %1$I.items_current i
             WHERE i.classification = 'vn-admin-units' AND i.code = u.area
               AND i.valid_from <= u.reference_date AND (i.valid_to IS NULL OR i.valid_to > u.reference_date)
             ORDER BY i.valid_from DESC LIMIT 1
@@ -91,43 +95,39 @@ BEGIN
         WHERE x.indicator = a.indicator AND x.period = a.period AND x.area = a.area AND x.dimensions = a.dimensions
     $q$, s);
     FOR d IN SELECT DISTINCT a.depth FROM pg_temp.affected_nodes a ORDER BY 1 DESC LOOP
-        -- The nodes of this depth without a reported value, with their children (and statistics), so that each
-        -- child's value is then one index lookup by its whole key.
-        DELETE FROM pg_temp.rollup_children;
-        EXECUTE format($q$
-            INSERT INTO pg_temp.rollup_children
-            SELECT a.indicator, a.period, a.area, a.dimensions, a.area_level, h.code, r.aggregation, r.weight_indicator
-            FROM pg_temp.affected_nodes a
-            JOIN %1$I.indicator_rules r ON r.code = a.indicator
-            JOIN %1$I.items_current h
-              ON h.classification = 'vn-admin-units' AND h.parent = a.area
-             AND h.valid_from <= a.reference_date AND (h.valid_to IS NULL OR h.valid_to > a.reference_date)
-            WHERE a.depth = $1
-              AND NOT EXISTS (SELECT 1 FROM %1$I.observations_current o
-                              WHERE o.indicator = a.indicator AND o.area = a.area AND o.period = a.period
-                                AND o.dimensions = a.dimensions)
-        $q$, s) USING d;
-        PERFORM statistics_v2.analyze_if_large('pg_temp.rollup_children');
+        -- The nodes of this depth without a reported value, each with the values of its children: reported
+        -- children through observations_children, aggregated ones through rollups_children (a child's parent is
+        -- stored with its value, from the hierarchy at the period's reference date). Children without a value
+        -- are not inputs.
         EXECUTE format($q$
             INSERT INTO %1$I.indicator_rollups
-            WITH child_values AS (
-                SELECT c.indicator, c.period, c.area, c.dimensions, c.area_level, c.aggregation, o.value,
+            WITH nodes AS (
+                SELECT a.indicator, a.period, a.area, a.dimensions, a.area_level, a.parent, r.aggregation,
+                       r.weight_indicator
+                FROM pg_temp.affected_nodes a
+                JOIN %1$I.indicator_rules r ON r.code = a.indicator
+                WHERE a.depth = $1
+                  AND NOT EXISTS (SELECT 1 FROM %1$I.observations_current o
+                                  WHERE o.indicator = a.indicator AND o.area = a.area AND o.period = a.period
+                                    AND o.dimensions = a.dimensions)
+            ), child_values AS (
+                SELECT n.indicator, n.period, n.area, n.dimensions, n.area_level, n.parent, n.aggregation, o.value,
                        w.value AS weight, statistics_v2.status_rank(o.status) AS status,
                        statistics_v2.confidentiality_rank(o.confidentiality) AS conf
-                FROM pg_temp.rollup_children c
+                FROM nodes n
                 JOIN %1$I.observations_current o
-                  ON o.indicator = c.indicator AND o.area = c.child AND o.period = c.period
-                 AND o.dimensions = c.dimensions
+                  ON o.indicator = n.indicator AND o.period = n.period AND o.parent = n.area
+                 AND o.dimensions = n.dimensions
                 LEFT JOIN %1$I.observations_current w
-                  ON w.indicator = c.weight_indicator AND w.area = c.child AND w.period = c.period
-                 AND w.dimensions = c.dimensions
+                  ON w.indicator = n.weight_indicator AND w.area = o.area AND w.period = n.period
+                 AND w.dimensions = n.dimensions
                 UNION ALL
-                SELECT c.indicator, c.period, c.area, c.dimensions, c.area_level, c.aggregation, x.value, x.weight,
-                       statistics_v2.status_rank(x.status), statistics_v2.confidentiality_rank(x.confidentiality)
-                FROM pg_temp.rollup_children c
+                SELECT n.indicator, n.period, n.area, n.dimensions, n.area_level, n.parent, n.aggregation, x.value,
+                       x.weight, statistics_v2.status_rank(x.status), statistics_v2.confidentiality_rank(x.confidentiality)
+                FROM nodes n
                 JOIN %1$I.indicator_rollups x
-                  ON x.indicator = c.indicator AND x.area = c.child AND x.period = c.period
-                 AND x.dimensions = c.dimensions
+                  ON x.indicator = n.indicator AND x.period = n.period AND x.parent = n.area
+                 AND x.dimensions = n.dimensions
             )
             SELECT v.indicator, v.period, v.area, v.dimensions, v.area_level,
                    CASE
@@ -143,10 +143,10 @@ BEGIN
                            THEN statistics_v2.status_rank('missing')
                        ELSE max(v.status)
                    END),
-                   statistics_v2.confidentiality_of_rank(max(v.conf)), count(*)::integer
+                   statistics_v2.confidentiality_of_rank(max(v.conf)), count(*)::integer, v.parent
             FROM child_values v
-            GROUP BY v.indicator, v.period, v.area, v.dimensions, v.area_level, v.aggregation
-        $q$, s);
+            GROUP BY v.indicator, v.period, v.area, v.dimensions, v.area_level, v.parent, v.aggregation
+        $q$, s) USING d;
     END LOOP;
 END $$;
 

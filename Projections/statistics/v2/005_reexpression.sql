@@ -173,7 +173,7 @@ BEGIN
     WHERE x.from_version = recompute_reexpression.from_version AND x.to_version = recompute_reexpression.to_version;
     PERFORM statistics_v2.prepare_work_tables();
     DELETE FROM pg_temp.affected_nodes;
-    INSERT INTO pg_temp.affected_nodes
+    INSERT INTO pg_temp.affected_nodes (indicator, period, area, dimensions, area_level, depth, reference_date)
     SELECT v.indicator, v.period, v.area, v.dimensions, v.area_level, coalesce(v.area_level, 0),
            statistics_v2.period_reference_date(v.period)
     FROM statistics_v2.indicator_table v

@@ -56,15 +56,16 @@ BEGIN
     CREATE TEMP TABLE reexpressed_values (LIKE statistics_v2.reexpressed_values INCLUDING ALL) ON COMMIT DROP;
     INSERT INTO pg_temp.observations_current
     SELECT o.indicator, o.period, o.area, o.dimensions, o.value, o.status, o.confidentiality, o.comment, o.event_id,
-           o.reporting_unit, '', o.revision, o.recorded_time,
-           (SELECT i.level FROM pg_temp.items_current i
-            WHERE i.code = o.area AND i.valid_from <= statistics_v2.period_reference_date(o.period)
-              AND (i.valid_to IS NULL OR i.valid_to > statistics_v2.period_reference_date(o.period))
-            ORDER BY i.valid_from DESC LIMIT 1)
+           o.reporting_unit, '', o.revision, o.recorded_time, h.level, h.parent
     FROM (SELECT DISTINCT x FROM unnest(indicator_codes || ARRAY(
               SELECT r.weight_indicator FROM pg_temp.indicator_rules r
               WHERE r.code = ANY (indicator_codes) AND r.weight_indicator IS NOT NULL)) x) wanted
-    CROSS JOIN LATERAL statistics_v2.observations_as_of(known_at, wanted.x) o;
+    CROSS JOIN LATERAL statistics_v2.observations_as_of(known_at, wanted.x) o
+    LEFT JOIN LATERAL (
+        SELECT i.level, i.parent FROM pg_temp.items_current i
+        WHERE i.code = o.area AND i.valid_from <= statistics_v2.period_reference_date(o.period)
+          AND (i.valid_to IS NULL OR i.valid_to > statistics_v2.period_reference_date(o.period))
+        ORDER BY i.valid_from DESC LIMIT 1) h ON true;
     ANALYZE pg_temp.items_current;
     ANALYZE pg_temp.indicator_rules;
     ANALYZE pg_temp.admin_mappings;
