@@ -224,11 +224,13 @@ func freshnessBenchmark(
     var options = ProjectionOptions()
     options.batchWait = .milliseconds(10)
     let chosen = options
+    let finished = Mutex<ProjectionRunSummary?>(nil)
     let projector = Thread {
-        _ = try? ProjectionEngine(
+        let summary = try? ProjectionEngine(
             projection: StatisticsProjection(), kafka: cluster.configuration(), postgresURL: url, migrations: migrations,
             reader: EventReader(catalog: catalog, upcasters: StatisticsUpcasters.all), options: chosen
         ).run(stop: stop)
+        finished.withLock { $0 = summary }
     }
     projector.start()
     try await Task.sleep(for: .seconds(3))
@@ -286,4 +288,13 @@ func freshnessBenchmark(
     let missing = acknowledged.withLock { $0.count }
     if missing > 0 { print("FAILED: \(missing) acknowledged reports never became visible") }
     latencies("freshness at 100 reports/s: acknowledged → visible, roll-ups included", seen.withLock { $0 })
+    // What the latency is made of: how many batches, how large, and how long each one's transaction took.
+    let deadline2 = ContinuousClock.now + .seconds(30)
+    while finished.withLock({ $0 == nil }), ContinuousClock.now < deadline2 { try await Task.sleep(for: .milliseconds(50)) }
+    if let summary = finished.withLock({ $0 }), summary.batches > 0 {
+        let transaction = Double(summary.transactionTime.components.seconds) + Double(summary.transactionTime.components.attoseconds) / 1e18
+        print(String(
+            format: "  projector while live: %d batches, %.1f records per batch, %.1f ms per batch transaction",
+            summary.batches, Double(summary.applied) / Double(summary.batches), transaction * 1000 / Double(summary.batches)))
+    }
 }

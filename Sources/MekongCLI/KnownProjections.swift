@@ -47,7 +47,7 @@ enum KnownProjections {
 /// Options shared by the commands that run the engine.
 struct EngineOptions: ParsableArguments {
     @Option(help: "Records per transaction.") var batchSize = 5_000
-    @Option(help: "Milliseconds a poll waits for a batch to fill.") var batchWaitMs = 100
+    @Option(help: "Milliseconds a poll waits for a first record; a batch is what has arrived, up to --batch-size.") var batchWaitMs = 100
     @Option(help: "Serve Prometheus metrics on this port at /metrics (0 = off).") var metricsPort = 0
     @Option(help: "How this instance names itself to PostgreSQL and to standbys (default: host:pid).")
     var instanceName: String?

@@ -9,7 +9,9 @@ import Synchronization
 public struct ProjectionOptions: Sendable {
     /// At most this many records per transaction.
     public var batchSize = 5_000
-    /// How long a poll waits for a batch to fill.
+    /// How long a poll waits for a first record when none is there; a batch is then what the client has already
+    /// fetched, up to `batchSize` (it never waits for a batch to fill: records arriving while a batch applies
+    /// make the next one).
     public var batchWait: Duration = .milliseconds(100)
     /// Return once every partition is applied up to its end (for demos, tests and catch-up jobs).
     public var stopWhenCaughtUp = false
@@ -92,6 +94,8 @@ public struct ProjectionRunSummary: Sendable, Equatable {
     /// Wall time from the first batch's arrival to the last batch's commit (excludes joining the group and the
     /// final idle wait), for throughput figures.
     public var activeTime: Duration = .zero
+    /// Time spent in batch transactions (from BEGIN to COMMIT's answer), summed over the batches.
+    public var transactionTime: Duration = .zero
 }
 
 /// The projection's tables or checkpoints are in a state the engine cannot continue from.
@@ -225,7 +229,7 @@ public final class ProjectionEngine<P: Projection> {
                 batch = next.messages
                 decoded = next.wait()
             } else {
-                batch = try consumer.poll(maxMessages: options.batchSize, timeout: options.batchWait)
+                batch = try Self.poll(consumer, options)
                 decoded = decode(batch)
             }
             if let holding = barrier {
@@ -277,7 +281,9 @@ public final class ProjectionEngine<P: Projection> {
                     continue
                 }
                 tracker.committed(outcome.moves)
-                metrics.applyDuration.recordNanoseconds((ContinuousClock.now - applyStarted).nanoseconds)
+                let transaction = ContinuousClock.now - applyStarted
+                summary.transactionTime += transaction
+                metrics.applyDuration.recordNanoseconds(transaction.nanoseconds)
                 metrics.batchSize.record(batch.count)
                 metrics.batches.increment()
                 metrics.applied.increment(by: outcome.applied)
@@ -553,6 +559,16 @@ public final class ProjectionEngine<P: Projection> {
             metrics.rebuildProgress.record(total > 0 ? Double(processed) / total : 1)
         }
         options.progress?(progress)
+    }
+
+    /// What the client has fetched, up to a batch; if nothing, the first record to arrive within `batchWait` and
+    /// what came with it. Waiting for a batch to fill added up to `batchWait` to every live record's latency.
+    static func poll(_ consumer: Consumer, _ options: ProjectionOptions) throws -> [ConsumedMessage] {
+        let ready = try consumer.poll(maxMessages: options.batchSize, timeout: .zero)
+        guard ready.isEmpty else { return ready }
+        let first = try consumer.poll(maxMessages: 1, timeout: options.batchWait)
+        guard !first.isEmpty, options.batchSize > 1 else { return first }
+        return first + (try consumer.poll(maxMessages: options.batchSize - 1, timeout: .zero))
     }
 
     static func isTransient(_ error: any Error) -> Bool { Fault(error) == .transient }
