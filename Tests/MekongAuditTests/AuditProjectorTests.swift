@@ -215,7 +215,9 @@ struct AuditProjectorTests {
         let fixture = try await AuditFixture(events: 3_000)
         let projector = Task { try await onThread { [fixture] in
             var options = ProjectionOptions()
-            options.batchSize = 10
+            // One record per batch: with batches committing asynchronously, 300 batches of 10 finished before the
+            // test had seen progress to kill after.
+            options.batchSize = 1
             options.batchWait = .milliseconds(50)
             options.stopWhenCaughtUp = true
             options.retryBackoff = (.milliseconds(50), .milliseconds(400))
@@ -242,7 +244,7 @@ struct AuditProjectorTests {
                     progressAtLastKill = count
                 }
             }
-            try await Task.sleep(for: .milliseconds(30))
+            try await Task.sleep(for: .milliseconds(10))
         }
         let summary = try await projector.value
         #expect(kills == 3)
