@@ -292,7 +292,7 @@ func freshnessBenchmark(
     let deadline2 = ContinuousClock.now + .seconds(30)
     while finished.withLock({ $0 == nil }), ContinuousClock.now < deadline2 { try await Task.sleep(for: .milliseconds(50)) }
     if let summary = finished.withLock({ $0 }), summary.batches > 0 {
-        let transaction = Double(summary.transactionTime.components.seconds) + Double(summary.transactionTime.components.attoseconds) / 1e18
+        let transaction = seconds(summary.transactionTime)
         print(String(
             format: "  projector while live: %d batches, %.1f records per batch, %.1f ms per batch transaction",
             summary.batches, Double(summary.applied) / Double(summary.batches), transaction * 1000 / Double(summary.batches)))

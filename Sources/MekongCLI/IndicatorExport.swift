@@ -27,15 +27,18 @@ struct IndicatorExport {
     @discardableResult
     func write(_ format: Format, on db: PostgresConnection, to output: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
         let definition = try selection.bind(on: db)
-        for (index, name) in definition.dimensions.enumerated() {
-            _ = try db.query("SELECT set_config($1, $2, false)", ["mekong.dimension_\(index)", name])
-        }
+        // The dimension names (mekong.dimension_0 …) and the unit, in one statement.
+        _ = try db.query(
+            """
+            SELECT set_config('mekong.unit', $1, false),
+                   (SELECT count(set_config('mekong.dimension_' || (n - 1), d, false))
+                    FROM unnest($2::text[]) WITH ORDINALITY AS x (d, n))
+            """, [definition.unit, PostgresArray.text(definition.dimensions)])
         let dimensions = definition.dimensions.indices.map { "dimensions->>current_setting('mekong.dimension_\($0)')" }
         let header: [String]
         let columns: [String]
         switch format {
         case .csv:
-            _ = try db.query("SELECT set_config('mekong.unit', $1, false)", [definition.unit])
             header = ["indicator", "period", "area"] + definition.dimensions + ["value", "unit", "status", "confidentiality", "origin"]
             columns = ["current_setting('mekong.indicator')", "period", "area"] + dimensions
                 + ["value::text", "current_setting('mekong.unit')", "status", "confidentiality", "origin"]

@@ -155,74 +155,42 @@ struct ProjectionEngineTests {
 
     @Test("connections killed mid-batch and the server restarted: the projector pauses, resumes, loses and repeats nothing")
     func databaseRestart() async throws {
-        let server = try PrivatePostgresServer()
-        let fixture = try ProjectionFixture()
-        let events = (0..<3_000).map { report(unit: "unit-\($0 % ProjectionFixture.units)", value: Double($0), index: $0) }
-        try await fixture.publish(events)
-        let clean = try fixture.database("restart_clean")
-        _ = try await fixture.runToEnd(clean)
-        let database = try fixture.database("restart", adminURL: server.url)
-        var options = ProjectionOptions.testDefaults
-        options.batchSize = 25
-        let chosen = options
-        let running = Task { try await onThread { try fixture.engine(database, options: chosen).run(stop: StopSignal()) } }
-        func applied() -> Int {
-            (try? fixture.query(database, "SELECT count(*)::int FROM report_log_v1.events", Int.self).first) ?? nil ?? 0
-        }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while applied() < 300, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        let admin = try PostgresConnection(url: server.url)
+        let run = try await ServerFaultRun.start("restart", batchSize: 25)
+        try await run.waitUntilApplied(300)
+        let admin = try PostgresConnection(url: run.server.url)
         let killed = try admin.query(
             "SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-            [database.name])[0].decode(Int.self, at: 0)
+            [run.database.name])[0].decode(Int.self, at: 0)
         admin.close()
         #expect(killed >= 1)
-        while applied() < 900, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        try server.stop(mode: "fast")
+        try await run.waitUntilApplied(900)
+        try run.server.stop(mode: "fast")
         try await Task.sleep(for: .seconds(1))
-        try server.start()
-        let summary = try await running.value
+        try run.server.start()
+        let summary = try await run.running.value
         // At least the killed batch session; the restart may fall while the engine waits for its lease again (the
         // lease thread reconnects, which the engine does not count as a fault of its own).
         #expect(summary.transientFaults >= 1)
         // A batch whose COMMIT reached the server but whose answer was lost to the restart is rolled back as far as
         // the engine knows; the checkpoints it reads again show it committed. Every record is counted exactly once.
         #expect(summary.applied + summary.skippedAlreadyApplied + summary.committedDespiteFault == 3_000, "\(summary)")
-        #expect(try fixture.query(database, "SELECT count(*)::int FROM report_log_v1.events", Int.self) == [3_000])
-        #expect(try fixture.checksum(database) == fixture.checksum(clean))
-        database.drop()
+        try run.expectEveryEventOnceAsInACleanRun()
     }
 
     @Test("the server crashes while batches commit asynchronously: the batches it lost are applied again from Kafka, nothing is lost or repeated")
     func serverCrashUnderAsynchronousCommit() async throws {
-        let server = try PrivatePostgresServer()
-        let fixture = try ProjectionFixture()
-        let events = (0..<3_000).map { report(unit: "unit-\($0 % ProjectionFixture.units)", value: Double($0), index: $0) }
-        try await fixture.publish(events)
-        let clean = try fixture.database("crash_clean")
-        _ = try await fixture.runToEnd(clean)
-        let database = try fixture.database("crash", adminURL: server.url)
-        var options = ProjectionOptions.testDefaults
-        options.batchSize = 10
-        let chosen = options
-        let running = Task { try await onThread { try fixture.engine(database, options: chosen).run(stop: StopSignal()) } }
-        func applied() -> Int {
-            (try? fixture.query(database, "SELECT count(*)::int FROM report_log_v1.events", Int.self).first) ?? nil ?? 0
-        }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while applied() < 500, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        let run = try await ServerFaultRun.start("crash", batchSize: 10)
+        try await run.waitUntilApplied(500, polling: .milliseconds(5))
         // Like a power cut: no shutdown checkpoint; commits whose WAL was not yet flushed are gone.
-        let before = applied()
-        try server.stop(mode: "immediate")
-        try server.start()
-        let summary = try await running.value
+        let before = run.applied()
+        try run.server.stop(mode: "immediate")
+        try run.server.start()
+        let summary = try await run.running.value
         #expect(before >= 500)
         #expect(summary.transientFaults >= 1)
         // Batches the crash undid were applied a second time; none is counted in the table twice.
         #expect(summary.applied + summary.skippedAlreadyApplied + summary.committedDespiteFault >= 3_000, "\(summary)")
-        #expect(try fixture.query(database, "SELECT count(*)::int FROM report_log_v1.events", Int.self) == [3_000])
-        #expect(try fixture.checksum(database) == fixture.checksum(clean))
-        database.drop()
+        try run.expectEveryEventOnceAsInACleanRun()
     }
 
     @Test("rebuild while events keep arriving: readers keep the old version until the new one has caught up; equal to a fresh rebuild")
@@ -312,4 +280,46 @@ final class ProgressLog: @unchecked Sendable {
     private var reports: [ProjectionProgress] = []
     func add(_ progress: ProjectionProgress) { lock.withLock { reports.append(progress) } }
     var last: ProjectionProgress? { lock.withLock { reports.last } }
+}
+
+/// 3 000 reports, a clean run of them to compare with, and a projector applying them on a private server that the
+/// test restarts or crashes.
+private struct ServerFaultRun {
+    let server: PrivatePostgresServer
+    let fixture: ProjectionFixture
+    let clean: TestDatabase
+    let database: TestDatabase
+    let running: Task<ProjectionRunSummary, any Error>
+    let deadline = ContinuousClock.now + .seconds(60)
+
+    static func start(_ label: String, batchSize: Int) async throws -> ServerFaultRun {
+        let server = try PrivatePostgresServer()
+        let fixture = try ProjectionFixture()
+        try await fixture.publish((0..<3_000).map {
+            report(unit: "unit-\($0 % ProjectionFixture.units)", value: Double($0), index: $0)
+        })
+        let clean = try fixture.database("\(label)_clean")
+        _ = try await fixture.runToEnd(clean)
+        let database = try fixture.database(label, adminURL: server.url)
+        var options = ProjectionOptions.testDefaults
+        options.batchSize = batchSize
+        let chosen = options
+        let running = Task { try await onThread { try fixture.engine(database, options: chosen).run(stop: StopSignal()) } }
+        return ServerFaultRun(server: server, fixture: fixture, clean: clean, database: database, running: running)
+    }
+
+    func applied() -> Int {
+        (try? fixture.query(database, "SELECT count(*)::int FROM report_log_v1.events", Int.self).first) ?? nil ?? 0
+    }
+
+    func waitUntilApplied(_ count: Int, polling: Duration = .milliseconds(20)) async throws {
+        while applied() < count, ContinuousClock.now < deadline { try await Task.sleep(for: polling) }
+    }
+
+    /// Every event in the table exactly once, and the checksum of the clean run; drops the database.
+    func expectEveryEventOnceAsInACleanRun() throws {
+        #expect(try fixture.query(database, "SELECT count(*)::int FROM report_log_v1.events", Int.self) == [3_000])
+        #expect(try fixture.checksum(database) == fixture.checksum(clean))
+        database.drop()
+    }
 }
