@@ -86,58 +86,80 @@ CREATE FUNCTION statistics_v2.confidentiality_of_rank(r integer) RETURNS text LA
     SELECT (ARRAY['free', 'confidential', 'not-for-publication'])[r]
 $$;
 
--- The work tables of a batch, created once per session and emptied at every commit: creating and dropping them
--- in every transaction cost more than a small batch's work (catalog rows, and every plan that reads them made
--- again). Every routine that uses them calls this first; each empties what it fills before filling it.
+-- The work tables of a batch, created once per session: creating and dropping them in every transaction cost more
+-- than a small batch's work (catalog rows, and every plan that reads them made again). Every routine that uses
+-- them calls this first; each empties what it fills before filling it, so rows a transaction leaves behind are
+-- never read again. They keep their rows past COMMIT (start_batch bounds what piles up): emptying them at every
+-- commit (ON COMMIT DELETE ROWS) truncated all of them and rebuilt their TOAST and primary-key indexes, 8-9 ms
+-- per commit, a third of a live batch.
 CREATE FUNCTION statistics_v2.prepare_work_tables() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF to_regclass('pg_temp.touched_keys') IS NOT NULL THEN
         RETURN;
     END IF;
     -- The keys a batch changed, which roll-ups and re-expressions recompute from (see refresh_derived).
-    CREATE TEMP TABLE touched_keys (indicator text, period text, area text, dimensions jsonb) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE touched_keys (indicator text, period text, area text, dimensions jsonb);
     -- The staging tables a batch of reports is copied into (COPY, binary) before apply_reports. `dimensions` is
     -- the JSON of the dimensions without area; `dimension_names` all names, area included, joined by U+001F in
     -- any order.
     CREATE TEMP TABLE incoming_reports (
         ordinal integer, event_id text, reporting_unit text, form text, period text, action text, revision integer,
         supersedes text, recorded_time text, kafka_topic text, kafka_partition integer, kafka_offset bigint
-    ) ON COMMIT DELETE ROWS;
+    );
     CREATE TEMP TABLE incoming_observations (
         event_id text, position integer, indicator text, area text, dimensions text, dimension_names text,
         value text, unit_multiplier integer, status text, confidentiality text, comment text
-    ) ON COMMIT DELETE ROWS;
-    CREATE TEMP TABLE staged_periods (period text PRIMARY KEY, reference_date date, period_type text)
-        ON COMMIT DELETE ROWS;
-    CREATE TEMP TABLE refused_reports (ordinal integer PRIMARY KEY, reason text) ON COMMIT DELETE ROWS;
-    CREATE TEMP TABLE folded_reports (reporting_unit text, form text, period text) ON COMMIT DELETE ROWS;
+    );
+    CREATE TEMP TABLE staged_periods (period text PRIMARY KEY, reference_date date, period_type text);
+    CREATE TEMP TABLE refused_reports (ordinal integer PRIMARY KEY, reason text);
+    CREATE TEMP TABLE folded_reports (reporting_unit text, form text, period text);
     CREATE TEMP TABLE report_state (
         indicator text, period text, area text, dimensions jsonb, value numeric, status text, confidentiality text,
         comment text, event_id text, reporting_unit text, form text, revision integer, recorded_time timestamptz
-    ) ON COMMIT DELETE ROWS;
-    CREATE TEMP TABLE released_keys (indicator text, period text, area text, dimensions jsonb) ON COMMIT DELETE ROWS;
+    );
+    CREATE TEMP TABLE released_keys (indicator text, period text, area text, dimensions jsonb);
     CREATE TEMP TABLE affected_nodes (
         indicator text, period text, area text, dimensions jsonb, area_level integer, parent text, depth integer,
-        reference_date date) ON COMMIT DELETE ROWS;
-    CREATE TEMP TABLE version_spans (version text PRIMARY KEY, valid_from date, valid_to date) ON COMMIT DELETE ROWS;
+        reference_date date);
+    CREATE TEMP TABLE version_spans (version text PRIMARY KEY, valid_from date, valid_to date);
     CREATE TEMP TABLE affected_targets (
         indicator text, from_version text, to_version text, period text, area text, dimensions jsonb,
-        area_level integer, depth integer, target_start date) ON COMMIT DELETE ROWS;
+        area_level integer, depth integer, target_start date);
     CREATE TEMP TABLE target_sources (
         indicator text, from_version text, to_version text, period text, area text, dimensions jsonb,
-        area_level integer, source_code text, relation text, weight numeric, exact boolean) ON COMMIT DELETE ROWS;
+        area_level integer, source_code text, relation text, weight numeric, exact boolean);
     CREATE TEMP TABLE target_children (
         indicator text, from_version text, to_version text, period text, area text, dimensions jsonb,
-        area_level integer, child text) ON COMMIT DELETE ROWS;
+        area_level integer, child text);
     CREATE TEMP TABLE in_version_rows (
         period text, area text, dimensions jsonb, value numeric, status text, confidentiality text,
-        non_comparable boolean, origin text, area_level integer) ON COMMIT DELETE ROWS;
+        non_comparable boolean, origin text, area_level integer);
     -- Analyzed once while empty: the planner then sizes them by their pages (a never-analyzed table is taken to
     -- have at least ten, about a thousand rows, and a batch of one report is planned as if it were large).
     ANALYZE pg_temp.touched_keys, pg_temp.incoming_reports, pg_temp.incoming_observations, pg_temp.staged_periods,
         pg_temp.refused_reports, pg_temp.folded_reports, pg_temp.report_state, pg_temp.released_keys,
         pg_temp.affected_nodes, pg_temp.version_spans, pg_temp.affected_targets,
         pg_temp.target_sources, pg_temp.target_children, pg_temp.in_version_rows;
+END $$;
+
+-- Called at the start of every batch, before anything fills a work table (StatisticsProjection): creates the work
+-- tables in a new session, and truncates them all once any of them has grown past 8 pages (64 kB), so the rows
+-- and dead rows that earlier transactions left stay few, and a small batch is planned as small. A truncation costs
+-- about 9 ms; live batches of a few reports reach it every few dozen batches.
+CREATE FUNCTION statistics_v2.start_batch() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM statistics_v2.prepare_work_tables();
+    IF EXISTS (
+        SELECT 1 FROM unnest(ARRAY['pg_temp.touched_keys', 'pg_temp.incoming_reports', 'pg_temp.incoming_observations',
+            'pg_temp.staged_periods', 'pg_temp.refused_reports', 'pg_temp.folded_reports', 'pg_temp.report_state',
+            'pg_temp.released_keys', 'pg_temp.affected_nodes', 'pg_temp.version_spans', 'pg_temp.affected_targets',
+            'pg_temp.target_sources', 'pg_temp.target_children', 'pg_temp.in_version_rows']::regclass[]) t
+        WHERE pg_relation_size(t) > 8 * 8192) THEN
+        TRUNCATE pg_temp.touched_keys, pg_temp.incoming_reports, pg_temp.incoming_observations, pg_temp.staged_periods,
+            pg_temp.refused_reports, pg_temp.folded_reports, pg_temp.report_state, pg_temp.released_keys,
+            pg_temp.affected_nodes, pg_temp.version_spans, pg_temp.affected_targets,
+            pg_temp.target_sources, pg_temp.target_children, pg_temp.in_version_rows;
+    END IF;
 END $$;
 
 -- ANALYZE of a work table, only once it holds more than a few hundred rows. The planner needs statistics for a
