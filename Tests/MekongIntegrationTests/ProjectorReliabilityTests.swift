@@ -50,7 +50,10 @@ struct ProjectorReliabilityTests {
             let waited = try await fixture.progress(beyond: before, within: .seconds(60))
             #expect(waited != nil, "round \(round): no progress at all; \(child.standardError)")
             // A Kafka consumer group kept the killed member until its session timed out: 10–28 s without progress.
-            if round > 0, let waited { #expect(waited < .seconds(8), "round \(round): first progress after \(waited)") }
+            // On failure the child's log says where the time went (start, lease, first batch); CI once saw 8.5 s.
+            if round > 0, let waited {
+                #expect(waited < .seconds(8), "round \(round): first progress after \(waited); \(child.standardError)")
+            }
             child.signal(SIGKILL)
             _ = try await onThread { try child.wait(timeout: .seconds(30)) }
             try await Task.sleep(for: .seconds(1))
