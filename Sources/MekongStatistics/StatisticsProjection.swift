@@ -59,10 +59,6 @@ public struct StatisticsProjection: Projection {
 
     private func write(_ batch: [ProjectionRecord<Row>], on db: PostgresConnection) throws -> [Int: Refusal] {
         let schema = identity.schema
-        if identity.version >= 2 {
-            // The work tables keep rows past COMMIT; this bounds them (003_observations.sql, start_batch).
-            try db.execute("SELECT \(schema).start_batch()")
-        }
         var reportIndexes: [Int] = []
         for (index, record) in batch.enumerated() {
             let event = record.row.event.event

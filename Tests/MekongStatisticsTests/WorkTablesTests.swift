@@ -2,10 +2,10 @@ import MekongPostgres
 import Testing
 
 /// The batch work tables keep their rows past COMMIT (emptying them at every commit cost 8–9 ms of a live batch);
-/// `start_batch` must keep what piles up bounded.
+/// `prepare_report_staging` must keep what piles up bounded.
 @Suite("Batch work tables")
 struct WorkTablesTests {
-    @Test("start_batch truncates the work tables once one has grown past 8 pages, and leaves small ones alone")
+    @Test("prepare_report_staging truncates the work tables once one has grown past 8 pages, and leaves small ones alone")
     func startBatchBoundsTheWorkTables() async throws {
         let fixture = try StatisticsFixture()
         try await fixture.project()  // migrates statistics_v2
@@ -18,28 +18,28 @@ struct WorkTablesTests {
             try db.query("SELECT (pg_relation_size('pg_temp.\(table)') / 8192)::int")[0].decode(Int.self, at: 0)
         }
         let fill = """
-            INSERT INTO pg_temp.incoming_observations (event_id, position, indicator, area, dimensions, value)
-            SELECT 'e' || n, n, 'IND', 'A' || n, '{}', n::text FROM generate_series(1, $1::int) n
+            INSERT INTO pg_temp.touched_keys (indicator, period, area, dimensions)
+            SELECT 'IND', '2026-M01', 'A' || n, '{}' FROM generate_series(1, $1::int) n
             """
 
         // A few rows stay after COMMIT, and the next batch does not pay for a truncation.
         try db.transaction { db in
-            try db.execute("SELECT statistics_v2.start_batch()")
+            try db.execute("SELECT statistics_v2.prepare_report_staging()")
             try db.execute(fill, [3])
         }
-        #expect(try rows("incoming_observations") == 3)
-        try db.transaction { db in try db.execute("SELECT statistics_v2.start_batch()") }
-        #expect(try rows("incoming_observations") == 3)
+        #expect(try rows("touched_keys") == 3)
+        try db.transaction { db in try db.execute("SELECT statistics_v2.prepare_report_staging()") }
+        #expect(try rows("touched_keys") == 3)
 
         // A large batch's rows, or the dead rows of many small ones, are gone at the next batch's start.
         try db.transaction { db in
-            try db.execute("SELECT statistics_v2.start_batch()")
-            try db.execute("DELETE FROM pg_temp.incoming_observations")
+            try db.execute("SELECT statistics_v2.prepare_report_staging()")
+            try db.execute("DELETE FROM pg_temp.touched_keys")
             try db.execute(fill, [5_000])
         }
-        #expect(try pages("incoming_observations") > 8)
-        try db.transaction { db in try db.execute("SELECT statistics_v2.start_batch()") }
-        #expect(try rows("incoming_observations") == 0)
-        #expect(try pages("incoming_observations") == 0)
+        #expect(try pages("touched_keys") > 8)
+        try db.transaction { db in try db.execute("SELECT statistics_v2.prepare_report_staging()") }
+        #expect(try rows("touched_keys") == 0)
+        #expect(try pages("touched_keys") == 0)
     }
 }

@@ -86,12 +86,20 @@ CREATE FUNCTION statistics_v2.confidentiality_of_rank(r integer) RETURNS text LA
     SELECT (ARRAY['free', 'confidential', 'not-for-publication'])[r]
 $$;
 
+-- The work tables, by name, for the statements that treat them all alike.
+CREATE FUNCTION statistics_v2.work_tables() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['pg_temp.touched_keys', 'pg_temp.incoming_reports', 'pg_temp.incoming_observations',
+        'pg_temp.staged_periods', 'pg_temp.refused_reports', 'pg_temp.folded_reports', 'pg_temp.report_state',
+        'pg_temp.released_keys', 'pg_temp.affected_nodes', 'pg_temp.version_spans', 'pg_temp.affected_targets',
+        'pg_temp.target_sources', 'pg_temp.target_children', 'pg_temp.in_version_rows']
+$$;
+
 -- The work tables of a batch, created once per session: creating and dropping them in every transaction cost more
 -- than a small batch's work (catalog rows, and every plan that reads them made again). Every routine that uses
 -- them calls this first; each empties what it fills before filling it, so rows a transaction leaves behind are
--- never read again. They keep their rows past COMMIT (start_batch bounds what piles up): emptying them at every
--- commit (ON COMMIT DELETE ROWS) truncated all of them and rebuilt their TOAST and primary-key indexes, 8-9 ms
--- per commit, a third of a live batch.
+-- never read again. They keep their rows past COMMIT (prepare_report_staging bounds what piles up): emptying them
+-- at every commit (ON COMMIT DELETE ROWS) truncated all of them and rebuilt their TOAST and primary-key indexes,
+-- 8-9 ms per commit, a third of a live batch.
 CREATE FUNCTION statistics_v2.prepare_work_tables() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF to_regclass('pg_temp.touched_keys') IS NOT NULL THEN
@@ -136,30 +144,7 @@ BEGIN
         non_comparable boolean, origin text, area_level integer);
     -- Analyzed once while empty: the planner then sizes them by their pages (a never-analyzed table is taken to
     -- have at least ten, about a thousand rows, and a batch of one report is planned as if it were large).
-    ANALYZE pg_temp.touched_keys, pg_temp.incoming_reports, pg_temp.incoming_observations, pg_temp.staged_periods,
-        pg_temp.refused_reports, pg_temp.folded_reports, pg_temp.report_state, pg_temp.released_keys,
-        pg_temp.affected_nodes, pg_temp.version_spans, pg_temp.affected_targets,
-        pg_temp.target_sources, pg_temp.target_children, pg_temp.in_version_rows;
-END $$;
-
--- Called at the start of every batch, before anything fills a work table (StatisticsProjection): creates the work
--- tables in a new session, and truncates them all once any of them has grown past 8 pages (64 kB), so the rows
--- and dead rows that earlier transactions left stay few, and a small batch is planned as small. A truncation costs
--- about 9 ms; live batches of a few reports reach it every few dozen batches.
-CREATE FUNCTION statistics_v2.start_batch() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM statistics_v2.prepare_work_tables();
-    IF EXISTS (
-        SELECT 1 FROM unnest(ARRAY['pg_temp.touched_keys', 'pg_temp.incoming_reports', 'pg_temp.incoming_observations',
-            'pg_temp.staged_periods', 'pg_temp.refused_reports', 'pg_temp.folded_reports', 'pg_temp.report_state',
-            'pg_temp.released_keys', 'pg_temp.affected_nodes', 'pg_temp.version_spans', 'pg_temp.affected_targets',
-            'pg_temp.target_sources', 'pg_temp.target_children', 'pg_temp.in_version_rows']::regclass[]) t
-        WHERE pg_relation_size(t) > 8 * 8192) THEN
-        TRUNCATE pg_temp.touched_keys, pg_temp.incoming_reports, pg_temp.incoming_observations, pg_temp.staged_periods,
-            pg_temp.refused_reports, pg_temp.folded_reports, pg_temp.report_state, pg_temp.released_keys,
-            pg_temp.affected_nodes, pg_temp.version_spans, pg_temp.affected_targets,
-            pg_temp.target_sources, pg_temp.target_children, pg_temp.in_version_rows;
-    END IF;
+    EXECUTE 'ANALYZE ' || array_to_string(statistics_v2.work_tables(), ', ');
 END $$;
 
 -- ANALYZE of a work table, only once it holds more than a few hundred rows. The planner needs statistics for a
@@ -182,10 +167,16 @@ BEGIN
     DELETE FROM pg_temp.touched_keys;
 END $$;
 
--- Empties the staging tables for a batch of reports (COPY, binary, then apply_reports).
+-- Empties the staging tables for a batch of reports (COPY, binary, then apply_reports). First, while no routine is
+-- using a work table, truncates them all once any has grown past 8 pages (64 kB), so the rows and dead rows that
+-- earlier transactions left stay few and a small batch is planned as small. A truncation costs about 9 ms; live
+-- batches of a few reports reach it every few dozen batches.
 CREATE FUNCTION statistics_v2.prepare_report_staging() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM statistics_v2.prepare_work_tables();
+    IF EXISTS (SELECT 1 FROM unnest(statistics_v2.work_tables()) t WHERE pg_relation_size(t::regclass) > 8 * 8192) THEN
+        EXECUTE 'TRUNCATE ' || array_to_string(statistics_v2.work_tables(), ', ');
+    END IF;
     DELETE FROM pg_temp.incoming_reports;
     DELETE FROM pg_temp.incoming_observations;
 END $$;
