@@ -51,7 +51,10 @@ let package = Package(
             dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // PostgreSQL through libpq: connections, parameterized queries, COPY, migrations.
-        .target(name: "MekongPostgres", dependencies: ["CLibPQ"], swiftSettings: strict),
+        .target(
+            name: "MekongPostgres",
+            dependencies: ["CLibPQ", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict),
         // Reading event files and publishing them all-or-nothing.
         .target(
             name: "MekongPublishing",
@@ -102,9 +105,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("openapi.yaml")],
             swiftSettings: strict),
@@ -119,13 +119,29 @@ let package = Package(
                 "MekongEvents", "MekongKafka", "MekongPostgres", "MekongProjection", "MekongLZ4", "MekongStatisticalEvents",
             ],
             swiftSettings: strict),
+        // Reading the statistics projection's indicator tables: selections, disclosure, CSV / SDMX-CSV / JSON streamed
+        // by the server. What `mekong query` and the read API both ask through.
+        .target(name: "MekongIndicatorQueries", dependencies: ["MekongEvents", "MekongPostgres"], swiftSettings: strict),
+        // The read API (`mekong serve`, openapi.yaml): the indicator tables over HTTP, open and secured data.
+        .target(
+            name: "MekongReadAPI",
+            dependencies: [
+                "MekongEvents", "MekongPostgres", "MekongIndicatorQueries", "MekongMetrics",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("openapi.yaml")],
+            swiftSettings: strict),
         // The `mekong` command-line tool.
         .executableTarget(
             name: "MekongCLI",
             dependencies: [
                 "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing",
                 "MekongProjection", "MekongAudit", "MekongStatistics", "MekongStatisticalEvents", "MekongMetrics", "MekongEvidence",
-                "MekongGateway",
+                "MekongGateway", "MekongIndicatorQueries", "MekongReadAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -141,7 +157,10 @@ let package = Package(
         // Shared by the tests only: throwaway databases on the real server, mock clusters, the built binary.
         .target(
             name: "MekongTestSupport",
-            dependencies: ["MekongEvents", "MekongPostgres", "MekongKafka"],
+            dependencies: [
+                "MekongEvents", "MekongPostgres", "MekongKafka", "MekongCatalog", "MekongProjection", "MekongPublishing",
+                "MekongStatistics", "MekongStatisticalEvents",
+            ],
             swiftSettings: strict),
 
         .testTarget(name: "MekongEventsTests", dependencies: ["MekongEvents"], swiftSettings: strict),
@@ -189,6 +208,14 @@ let package = Package(
             dependencies: [
                 "MekongEvents", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongStatisticalEvents",
                 "MekongTestSupport",
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "MekongReadAPITests",
+            dependencies: [
+                "MekongReadAPI", "MekongIndicatorQueries", "MekongPostgres", "MekongPublishing", "MekongStatistics",
+                "MekongStatisticalEvents", "MekongProjection", "MekongTestSupport", "MekongGateway",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict),
         // `mekong dev`, the gateway and projectors as child processes while `mekong dev chaos` breaks the cluster.

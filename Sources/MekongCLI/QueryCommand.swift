@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MekongEvents
+import MekongIndicatorQueries
 import MekongPostgres
 
 struct QueryCommand: ParsableCommand {
@@ -37,23 +38,26 @@ struct IndicatorQuery: ParsableCommand {
 
     func run() throws {
         let knownAt = try Self.knownAt(asOf)
-        if let period, Self.periodPattern.firstMatch(in: period, range: NSRange(period.startIndex..., in: period)) == nil {
+        if let period, !IndicatorSelection.isPeriod(period) {
             throw ValidationError("--period \(period) is not a period (2025, 2025-H1, 2025-Q3, 2025-M07)")
         }
         let db = try PostgresConnection(url: try connection.resolve().postgres)
         defer { db.close() }
-        let selection = IndicatorSelection(code: code, knownAt: knownAt, version: classificationVersion, period: period, area: area)
+        let selection = IndicatorSelection(
+            code: code, knownAt: knownAt, version: classificationVersion, period: period, areas: area.map { [$0] } ?? [])
         switch format {
         case .table:
             print(try IndicatorTable.fetch(selection, on: db).rendered(), terminator: "")
         case .csv, .sdmxCSV:
             let output = StandardOutput()
-            try IndicatorExport(selection).write(format == .csv ? .csv : .sdmxCSV, on: db) { try output.write($0) }
+            do {
+                try IndicatorExport(selection).write(format == .csv ? .csv : .sdmxCSV, on: db) { try output.write($0) }
+            } catch let error as IndicatorQueryError {
+                throw ValidationError(error.message)
+            }
             try output.flush()
         }
     }
-
-    static let periodPattern = try! NSRegularExpression(pattern: "^[0-9]{4}(-(H[12]|Q[1-4]|M(0[1-9]|1[0-2])))?$")
 
     static func knownAt(_ text: String?) throws -> String {
         guard let text else { return "infinity" }
@@ -61,70 +65,6 @@ struct IndicatorQuery: ParsableCommand {
         if let day = Timestamp(rfc3339: text + "T00:00:00Z") { return day.text }
         throw ValidationError("--as-of \(text) is neither an RFC 3339 time (2025-07-01T08:00:00+07:00) nor a date (2025-07-01)")
     }
-}
-
-/// Which rows of one indicator a query asks for, and where they are read: the materialized
-/// `statistics.indicator_table` for current values (statistics v2 on), the query-time functions as known at a
-/// time or in another version's codes.
-///
-/// The values reach the server as session settings (`mekong.*`, set by one parameterized statement) and the
-/// queries read them with `current_setting`, so that the same text serves a plain query and a `COPY`, which
-/// takes no bind parameters; nothing asked for is ever put into a statement's text.
-struct IndicatorSelection {
-    var code: String
-    var knownAt = "infinity"
-    var version: String?
-    var period: String?
-    var area: String?
-
-    /// The indicator as defined at `knownAt`.
-    struct Definition {
-        var name: String
-        var unit: String
-        /// Dimension names besides `area`, sorted: the columns of the exports.
-        var dimensions: [String]
-    }
-
-    /// Sets the session settings, checks the indicator exists and returns its definition.
-    func bind(on db: PostgresConnection) throws -> Definition {
-        _ = try db.query(
-            """
-            SELECT set_config('mekong.indicator', $1, false), set_config('mekong.known_at', $2, false),
-                   set_config('mekong.version', coalesce($3, ''), false), set_config('mekong.period', coalesce($4, ''), false),
-                   set_config('mekong.area', coalesce($5, ''), false)
-            """, [code, knownAt, version, period, area])
-        let definition = try db.query(
-            """
-            SELECT name_vi, unit, dimensions::text FROM statistics.indicators
-            WHERE code = $1 AND recorded_from <= $2::timestamptz AND (recorded_to IS NULL OR recorded_to > $2::timestamptz)
-            """, [code, knownAt])
-        guard let first = definition.first else {
-            throw ValidationError("indicator \(code) is not defined (as known at \(knownAt)); see statistics.indicators")
-        }
-        let dimensions = (try JSON.parse(first.decode(String.self, at: 2)).objectValue?.keys).map { $0.filter { $0 != "area" }.sorted() } ?? []
-        return Definition(name: try first.decode(String.self, at: 0), unit: try first.decode(String.self, at: 1), dimensions: dimensions)
-    }
-
-    /// `FROM … WHERE …` over the bound settings: an index range of the materialized table when current values
-    /// are asked for in the codes they were reported in and that table exists, the functions otherwise.
-    func relation(on db: PostgresConnection) throws -> String {
-        var materialized = false
-        if version == nil, knownAt == "infinity" {
-            materialized = try db.query("SELECT to_regclass('statistics.indicator_table') IS NOT NULL")[0]
-                .decode(Bool.self, at: 0)
-        }
-        var text = materialized
-            ? "FROM statistics.indicator_table WHERE indicator = current_setting('mekong.indicator')"
-            : version == nil
-                ? "FROM statistics.indicator_values(current_setting('mekong.indicator'), current_setting('mekong.known_at')::timestamptz) WHERE true"
-                : "FROM statistics.indicator_in_version(current_setting('mekong.indicator'), current_setting('mekong.version'), current_setting('mekong.known_at')::timestamptz) WHERE true"
-        if period != nil { text += " AND period = current_setting('mekong.period')" }
-        if area != nil { text += " AND area = current_setting('mekong.area')" }
-        return text
-    }
-
-    /// Series order: area, then period, then the other dimensions (the materialized table's index order).
-    static let order = "ORDER BY area, period, dimensions"
 }
 
 /// One indicator's rows as `mekong query indicator` (table format) and `mekong demo` print them.
@@ -148,11 +88,15 @@ struct IndicatorTable {
         _ code: String, knownAt: String = "infinity", version: String? = nil, period: String? = nil,
         area: String? = nil, on db: PostgresConnection
     ) throws -> IndicatorTable {
-        try fetch(IndicatorSelection(code: code, knownAt: knownAt, version: version, period: period, area: area), on: db)
+        try fetch(
+            IndicatorSelection(code: code, knownAt: knownAt, version: version, period: period, areas: area.map { [$0] } ?? []),
+            on: db)
     }
 
     static func fetch(_ selection: IndicatorSelection, on db: PostgresConnection) throws -> IndicatorTable {
-        let definition = try selection.bind(on: db)
+        guard let definition = try selection.bind(on: db) else {
+            throw ValidationError(IndicatorQueryError.undefined(selection).message)
+        }
         let result = try db.query(
             """
             SELECT period, area, dimensions::text, value::text, status, confidentiality, origin
@@ -189,5 +133,25 @@ struct IndicatorTable {
                 .joined(separator: "  ") + "\n"
         }
         return text
+    }
+}
+
+/// Standard output through a 64 KiB buffer, written to the file descriptor directly (for streamed answers).
+final class StandardOutput {
+    private var buffer: [UInt8] = []
+
+    init() { buffer.reserveCapacity(Self.capacity) }
+
+    static let capacity = 64 * 1024
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if buffer.count + bytes.count > Self.capacity { try flush() }
+        buffer.append(contentsOf: bytes)
+    }
+
+    func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try FileHandle.standardOutput.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
     }
 }

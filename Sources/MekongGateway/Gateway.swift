@@ -15,7 +15,7 @@ import Synchronization
 /// confirmed the write. ``GatewayServer`` puts it behind the routes of `openapi.yaml`.
 public final class Gateway: Sendable {
     public let configuration: GatewayConfiguration
-    let database: Database
+    let database: PostgresPool
     let producer: Producer
     let admin: KafkaAdmin
     let limiter = RateLimiter()
@@ -32,7 +32,7 @@ public final class Gateway: Sendable {
         self.configuration = configuration
         self.producer = try Producer(configuration: kafka)
         self.admin = try KafkaAdmin(configuration: configuration.kafka)
-        self.database = Database(url: configuration.postgres, threads: configuration.databaseThreads)
+        self.database = PostgresPool(url: configuration.postgres, threads: configuration.databaseThreads)
         self.logger = logger
         // Counters recorded before the exporter is bootstrapped would go nowhere.
         _ = MetricsExporter.bootstrap()

@@ -6,23 +6,17 @@ import MekongEvents
 import MekongMetrics
 import Metrics
 import NIOCore
-import ServiceLifecycle
-import Synchronization
-import UnixSignals
 
 /// The gateway's HTTP server: the routes of `openapi.yaml` (served at `/openapi.yaml`) over a ``Gateway``.
 public final class GatewayServer: Sendable {
     public let gateway: Gateway
+    private let server: RunningServer
     /// The bound port (also when configured with port 0).
-    public let port: Int
-    private let serviceGroup: ServiceGroup
-    private let task: Task<Void, Never>
+    public var port: Int { server.port }
 
-    private init(gateway: Gateway, port: Int, serviceGroup: ServiceGroup, task: Task<Void, Never>) {
+    private init(gateway: Gateway, server: RunningServer) {
         self.gateway = gateway
-        self.port = port
-        self.serviceGroup = serviceGroup
-        self.task = task
+        self.server = server
     }
 
     /// Starts listening and returns once the socket is bound. With `stopOnSignals`, SIGINT and SIGTERM end the
@@ -30,37 +24,20 @@ public final class GatewayServer: Sendable {
     public static func start(
         _ gateway: Gateway, stopOnSignals: Bool = false, logger: Logger = Logger(label: "mekong.gateway")
     ) async throws -> GatewayServer {
-        let bound = BoundPort()
-        let application = Application(
-            router: makeRouter(gateway),
-            configuration: ApplicationConfiguration(
-                address: .hostname(gateway.configuration.host, port: gateway.configuration.port),
-                serverName: "mekong-gateway"),
-            onServerRunning: { channel in bound.resolve(.success(channel.localAddress?.port ?? 0)) },
-            logger: logger)
-        let serviceGroup = ServiceGroup(configuration: .init(
-            services: [application], gracefulShutdownSignals: stopOnSignals ? [.sigterm, .sigint] : [], logger: logger))
-        let task = Task {
-            do {
-                try await serviceGroup.run()
-                bound.resolve(.failure(GatewayServerError(message: "the server stopped before it was listening")))
-            } catch {
-                bound.resolve(.failure(error))
-            }
-        }
-        let port = try await bound.value()
-        return GatewayServer(gateway: gateway, port: port, serviceGroup: serviceGroup, task: task)
+        let server = try await RunningServer.start(
+            makeRouter(gateway), host: gateway.configuration.host, port: gateway.configuration.port,
+            serverName: "mekong-gateway", stopOnSignals: stopOnSignals, logger: logger)
+        return GatewayServer(gateway: gateway, server: server)
     }
 
     /// Runs until the server stops (a signal, or ``stop()``).
     public func wait() async {
-        await task.value
+        await server.wait()
     }
 
     /// Stops accepting requests, finishes those in progress, then closes Kafka and PostgreSQL.
     public func stop() async {
-        await serviceGroup.triggerGracefulShutdown()
-        await task.value
+        await server.stop()
         await gateway.shutdown()
     }
 
@@ -220,38 +197,6 @@ extension HTTPField.Name {
     static let mekongSigningKey = HTTPField.Name("Mekong-Signing-Key")!
     /// Ed25519 over the SHA-256 of a plain body, base64.
     static let mekongSignature = HTTPField.Name("Mekong-Signature")!
-}
-
-/// Why the gateway server could not start.
-public struct GatewayServerError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public var description: String { "gateway: \(message)" }
-}
-
-/// The bound port, or why there is none, handed from the server's start callback to `start`.
-private final class BoundPort: Sendable {
-    private let state = Mutex<(result: Result<Int, any Error>?, waiter: CheckedContinuation<Int, any Error>?)>((nil, nil))
-
-    func resolve(_ result: Result<Int, any Error>) {
-        let waiter: CheckedContinuation<Int, any Error>? = state.withLock { state in
-            guard state.result == nil else { return nil }
-            state.result = result
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume(with: result)
-    }
-
-    func value() async throws -> Int {
-        try await withCheckedThrowingContinuation { continuation in
-            let ready: Result<Int, any Error>? = state.withLock { state in
-                if let result = state.result { return result }
-                state.waiter = continuation
-                return nil
-            }
-            if let ready { continuation.resume(with: ready) }
-        }
-    }
 }
 
 /// `openapi.yaml`, the gateway's contract, as shipped beside the module.

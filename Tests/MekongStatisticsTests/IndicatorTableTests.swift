@@ -2,6 +2,7 @@ import Foundation
 import MekongEvents
 import MekongStatisticalEvents
 import MekongStatistics
+import MekongTestSupport
 import Testing
 
 /// Small scenarios whose expected tables were computed by hand (docs/statistics.md states the rules).

@@ -1,6 +1,7 @@
 import Foundation
 import MekongEvents
 import MekongStatistics
+import MekongTestSupport
 import Testing
 
 @Suite(.serialized) struct MasterDataTests {

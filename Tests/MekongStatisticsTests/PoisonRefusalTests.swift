@@ -4,6 +4,7 @@ import MekongPostgres
 import MekongProjection
 import MekongStatisticalEvents
 import MekongStatistics
+import MekongTestSupport
 import Testing
 
 /// The statistics projection without applyRefusing: every bad report is found by halving batches.

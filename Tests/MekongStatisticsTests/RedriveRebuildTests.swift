@@ -4,6 +4,7 @@ import MekongKafka
 import MekongPostgres
 import MekongProjection
 import MekongStatistics
+import MekongTestSupport
 import Testing
 
 @Suite("Redrive and rebuild")

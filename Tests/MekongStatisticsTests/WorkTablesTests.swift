@@ -1,4 +1,5 @@
 import MekongPostgres
+import MekongTestSupport
 import Testing
 
 /// The batch work tables keep their rows past COMMIT (emptying them at every commit cost 8–9 ms of a live batch);

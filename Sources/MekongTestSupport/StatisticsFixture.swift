@@ -7,17 +7,16 @@ import MekongProjection
 import MekongPublishing
 import MekongStatisticalEvents
 import MekongStatistics
-import MekongTestSupport
 
 /// A mock cluster with the statistical topics, the repository's Projections/ and Topics/, and a throwaway database
 /// per test; runs the `statistics` projection on the real engine.
-final class StatisticsFixture: @unchecked Sendable {
-    let cluster: MockCluster
-    let catalog: Catalog
-    let events = StatisticalEvents()
-    let database: TestDatabase
+public final class StatisticsFixture: @unchecked Sendable {
+    public let cluster: MockCluster
+    public let catalog: Catalog
+    public let events = StatisticalEvents()
+    public let database: TestDatabase
 
-    init(_ label: String = #function) throws {
+    public init(_ label: String = #function) throws {
         cluster = try MockCluster(brokers: 1)
         try cluster.createTopic("master-data", partitions: 3, replicationFactor: 1)
         try cluster.createTopic("reports", partitions: 6, replicationFactor: 1)
@@ -30,11 +29,11 @@ final class StatisticsFixture: @unchecked Sendable {
 
     deinit { database.drop() }
 
-    var migrations: MigrationRunner {
+    public var migrations: MigrationRunner {
         MigrationRunner(directory: MekongBinary.repositoryRoot.appendingPathComponent("Projections"))
     }
 
-    func publish(_ events: [CloudEvent]) async throws {
+    public func publish(_ events: [CloudEvent]) async throws {
         let producer = try Producer(configuration: cluster.configuration(["message.max.bytes": "4000000"]))
         defer { producer.close() }
         let topics = [
@@ -48,13 +47,13 @@ final class StatisticsFixture: @unchecked Sendable {
 
     /// Runs the statistics projection until caught up (on its own thread).
     @discardableResult
-    func project(version: Int = 2, batchSize: Int = 500) async throws -> ProjectionRunSummary {
+    public func project(version: Int = 2, batchSize: Int = 500) async throws -> ProjectionRunSummary {
         try await project(StatisticsProjection(version: version), batchSize: batchSize)
     }
 
     /// Runs `projection` until caught up (on its own thread).
     @discardableResult
-    func project<P: Projection>(_ projection: P, batchSize: Int = 500) async throws
+    public func project<P: Projection>(_ projection: P, batchSize: Int = 500) async throws
         -> ProjectionRunSummary
     {
         var options = ProjectionOptions()
@@ -73,7 +72,7 @@ final class StatisticsFixture: @unchecked Sendable {
     }
 
     /// Rows of a query, each column as text (NULL as nil).
-    func rows(_ sql: String, _ parameters: [(any PostgresBindable)?] = []) throws -> [[String?]] {
+    public func rows(_ sql: String, _ parameters: [(any PostgresBindable)?] = []) throws -> [[String?]] {
         let db = try database.connect()
         defer { db.close() }
         return try db.query(sql, parameters).map { row in
@@ -81,11 +80,11 @@ final class StatisticsFixture: @unchecked Sendable {
         }
     }
 
-    func deadLetterReasons() throws -> [String] {
+    public func deadLetterReasons() throws -> [String] {
         try rows("SELECT reason FROM mekong.dead_letters ORDER BY topic, partition, kafka_offset").map { $0[0]! }
     }
 
-    func checksum(version: Int = 2) throws -> String {
+    public func checksum(version: Int = 2) throws -> String {
         let db = try database.connect()
         defer { db.close() }
         return try ProjectionVersions(db: db).checksum(StatisticsProjection(version: version).identity).digest
@@ -93,9 +92,9 @@ final class StatisticsFixture: @unchecked Sendable {
 }
 
 /// A time on 2024-01-01 plus `minutes`, for recorded times that order events.
-func at(_ minutes: Int) -> Timestamp {
+public func at(_ minutes: Int) -> Timestamp {
     Timestamp(date: Date(timeIntervalSince1970: 1_704_067_200 + Double(minutes) * 60))
 }
 
-typealias Item = StatisticalEvents.Item
-typealias Observation = StatisticalEvents.Observation
+public typealias Item = StatisticalEvents.Item
+public typealias Observation = StatisticalEvents.Observation

@@ -1,15 +1,16 @@
-import MekongPostgres
 import NIOPosix
 import Synchronization
 
-/// PostgreSQL for the gateway: libpq connections used on a thread pool of their own, so that a slow query never
-/// blocks the event loops or Swift's cooperative threads.
-final class Database: Sendable {
+/// Connections for a server (the gateway, the read API): libpq connections used on a thread pool of their own, so
+/// that a slow query never blocks the event loops or Swift's cooperative threads. Idle connections are kept for
+/// reuse; a connection whose session broke is closed instead.
+public final class PostgresPool: Sendable {
     private let url: String
     private let threads: NIOThreadPool
     private let idle: Mutex<[ConnectionBox]>
 
-    init(url: String, threads: Int) {
+    /// - Parameters: url: a libpq connection string; threads: how many queries may run at once.
+    public init(url: String, threads: Int) {
         self.url = url
         self.threads = NIOThreadPool(numberOfThreads: threads)
         self.idle = Mutex([])
@@ -17,7 +18,7 @@ final class Database: Sendable {
     }
 
     /// Runs `body` with a connection on the pool. A connection whose session broke is closed instead of reused.
-    func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    public func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await threads.runIfActive { [self] in
             let box = try idle.withLock { $0.popLast() } ?? ConnectionBox(try PostgresConnection(url: url))
             do {
@@ -31,7 +32,8 @@ final class Database: Sendable {
         }
     }
 
-    func shutdown() async {
+    /// Finishes the queries in progress and closes every connection.
+    public func shutdown() async {
         try? await threads.shutdownGracefully()
         idle.withLock { boxes in
             for box in boxes { box.connection.close() }

@@ -1,0 +1,153 @@
+import Foundation
+import MekongPostgres
+
+/// Who may see which values (docs/read-api.md, "Open and secured data").
+public enum Disclosure: Sendable, Equatable {
+    /// Every value with its flags: operators on the database (`mekong query`) and readers whose scope covers it.
+    case full
+    /// Published data only: a value that is not `free` is withheld (no value, its CONF_STATUS kept), and so is
+    /// every value above a withheld one in its period's hierarchy (confidentiality `secondary`, SDMX `D`), reported
+    /// or aggregated, so that no published total contains a withheld value.
+    case published
+}
+
+/// One indicator's rows formatted by the server and streamed with `COPY … TO STDOUT`: the client copies bytes, so
+/// an answer runs at the speed of one index range and memory does not grow with it.
+///
+/// Formats (docs/statistics.md, "Exporting"; docs/read-api.md, "Formats"):
+/// - `csv`: indicator, period, area, the other dimensions, value, unit, status, confidentiality, origin;
+/// - `sdmxCSV`, SDMX-CSV 2.0: STRUCTURE, STRUCTURE_ID (the indicator's dataflow, ``SDMX``), REF_AREA, the other
+///   dimensions upper-cased, TIME_PERIOD (half-years as S1/S2), OBS_VALUE, then OBS_STATUS and CONF_STATUS;
+/// - `json`: one JSON object per row, `{"period", "area", "dimensions", "value", "status", "confidentiality",
+///   "origin"}`, written one per line so that the caller can join them into an array.
+///
+/// Dimension columns are the indicator's declared dimensions besides `area`, sorted; a row without one has an
+/// empty field. Quoting is RFC 4180's (PostgreSQL's CSV output): a field with a comma, a quote or a line break is
+/// quoted, a missing value is empty.
+public struct IndicatorExport: Sendable {
+    public enum Format: Sendable { case csv, sdmxCSV, json }
+
+    public let selection: IndicatorSelection
+    public let disclosure: Disclosure
+
+    public init(_ selection: IndicatorSelection, disclosure: Disclosure = .full) {
+        self.selection = selection
+        self.disclosure = disclosure
+    }
+
+    /// Binds the selection and returns the indicator's definition, or nil if it is not defined.
+    public func prepare(on db: PostgresConnection) throws -> IndicatorSelection.Definition? {
+        guard let definition = try selection.bind(on: db) else { return nil }
+        // The dimension names (mekong.dimension_0 …), the unit and the dataflow, in one statement.
+        _ = try db.query(
+            """
+            SELECT set_config('mekong.unit', $1, false), set_config('mekong.dataflow', $3, false),
+                   (SELECT count(set_config('mekong.dimension_' || (n - 1), d, false))
+                    FROM unnest($2::text[]) WITH ORDINALITY AS x (d, n))
+            """, [definition.unit, PostgresArray.text(definition.dimensions), SDMX.dataflowReference(indicator: selection.code)])
+        return definition
+    }
+
+    /// The header line of a CSV format (nil for JSON), with its line break.
+    public func header(_ format: Format, _ definition: IndicatorSelection.Definition) -> String? {
+        let names: [String]
+        switch format {
+        case .csv:
+            names = ["indicator", "period", "area"] + definition.dimensions + ["value", "unit", "status", "confidentiality", "origin"]
+        case .sdmxCSV:
+            names = ["STRUCTURE", "STRUCTURE_ID", "REF_AREA"] + definition.dimensions.map { $0.uppercased() }
+                + ["TIME_PERIOD", "OBS_VALUE", "OBS_STATUS", "CONF_STATUS"]
+        case .json:
+            return nil
+        }
+        return names.map(Self.csvField).joined(separator: ",") + "\n"
+    }
+
+    /// Streams every row of a prepared selection to `output`, one call per row (a CSV line or a JSON object, each
+    /// with its line break); returns the number of rows.
+    @discardableResult
+    public func rows(
+        _ format: Format, _ definition: IndicatorSelection.Definition, on db: PostgresConnection,
+        to output: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int {
+        let published = disclosure == .published
+        let confidentiality = published ? "disclosed.confidentiality" : "answer.confidentiality"
+        let value = published ? "CASE WHEN disclosed.confidentiality = 'free' THEN answer.value END" : "answer.value"
+        let dimensions = definition.dimensions.indices.map { "answer.dimensions->>current_setting('mekong.dimension_\($0)')" }
+        let statement: String
+        let options: String
+        switch format {
+        case .csv:
+            statement = (["current_setting('mekong.indicator')", "answer.period", "answer.area"] + dimensions
+                + ["\(value)::text", "current_setting('mekong.unit')", "answer.status", confidentiality, "answer.origin"])
+                .joined(separator: ", ")
+            options = "FORMAT csv"
+        case .sdmxCSV:
+            statement = (["'dataflow'", "current_setting('mekong.dataflow')", "answer.area"] + dimensions
+                + ["CASE WHEN substr(answer.period, 6, 1) = 'H' THEN left(answer.period, 5) || 'S' || right(answer.period, 1) ELSE answer.period END",
+                   "\(value)::text", Self.caseExpression("answer.status", SDMX.obsStatus),
+                   Self.caseExpression(confidentiality, SDMX.confStatus)]).joined(separator: ", ")
+            options = "FORMAT csv"
+        case .json:
+            // JSON text has no raw line breaks and escapes every control character, so a CSV field with a control
+            // character as its quote and delimiter comes out exactly as the server wrote it.
+            statement = """
+                json_build_object('period', answer.period, 'area', answer.area, 'dimensions', answer.dimensions,
+                                  'value', \(value), 'status', answer.status, 'confidentiality', \(confidentiality),
+                                  'origin', answer.origin)::text
+                """
+            options = "FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02'"
+        }
+        let query = published
+            ? "\(try selection.withheldAbove(on: db)) SELECT \(statement) \(try selection.publishedRelation(on: db))"
+            : "SELECT \(statement) \(try selection.relation(on: db))"
+        return try db.copyOut("COPY (\(query) \(IndicatorSelection.order)) TO STDOUT (\(options))", output)
+    }
+
+    /// Writes the header line (CSV formats), then every row; returns the number of rows (without the header).
+    /// - Throws: `IndicatorQueryError` if the indicator is not defined.
+    @discardableResult
+    public func write(_ format: Format, on db: PostgresConnection, to output: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        guard let definition = try prepare(on: db) else { throw IndicatorQueryError.undefined(selection) }
+        if let header = header(format, definition) {
+            try Array(header.utf8).withUnsafeBytes { try output($0) }
+        }
+        return try rows(format, definition, on: db, to: output)
+    }
+
+    /// `CASE column WHEN 'a' THEN 'A' … END` from a table of constants defined above (never from input).
+    private static func caseExpression(_ column: String, _ codes: [String: String]) -> String {
+        "CASE \(column) " + codes.sorted { $0.key < $1.key }.map { "WHEN '\($0.key)' THEN '\($0.value)'" }
+            .joined(separator: " ") + " END"
+    }
+
+    /// A header field quoted as PostgreSQL's CSV output quotes the rows.
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// Why an indicator query has no answer: the module's one error, with a stable code.
+public struct IndicatorQueryError: Error, CustomStringConvertible, Equatable, Sendable {
+    public enum Code: String, Sendable {
+        /// The indicator is not defined as known at the time asked for.
+        case undefinedIndicator = "undefined-indicator"
+        /// `parent` reads the hierarchy stored with current values; as-of and re-expressed answers have none.
+        case parentNeedsCurrentValues = "parent-needs-current-values"
+    }
+    public let code: Code
+    public let message: String
+
+    public static func undefined(_ selection: IndicatorSelection) -> IndicatorQueryError {
+        IndicatorQueryError(
+            code: .undefinedIndicator,
+            message: "indicator \(selection.code) is not defined (as known at \(selection.knownAt)); see statistics.indicators")
+    }
+
+    public static let parentNeedsCurrentValues = IndicatorQueryError(
+        code: .parentNeedsCurrentValues,
+        message: "children of an area are answered for current values in their own codes only (not with an as-of time or a classification version)")
+
+    public var description: String { message }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import MekongEvents
+import MekongPostgres
+
+/// Which rows of one indicator a query asks for, and where they are read: the materialized
+/// `statistics.indicator_table` for current values in the codes they were reported in, the query-time functions as
+/// known at a time or in another version's codes. `mekong query indicator` and `mekong serve` both ask through it.
+///
+/// The values reach the server as session settings (`mekong.*`, set by one parameterized statement) and the
+/// queries read them with `current_setting`, so that the same text serves a plain query and a `COPY`, which
+/// takes no bind parameters; nothing asked for is ever put into a statement's text.
+public struct IndicatorSelection: Sendable, Equatable {
+    /// The indicator's code, e.g. `RETAIL.SALES`.
+    public var code: String
+    /// As known at this recorded time (RFC 3339), or `infinity` for now.
+    public var knownAt: String
+    /// Express every period in the codes of this `vn-admin-units` version.
+    public var version: String?
+    /// Only this period.
+    public var period: String?
+    /// Only these areas (none: every area).
+    public var areas: [String]
+    /// Only the areas whose parent at the period's reference date is this one.
+    public var parent: String?
+    /// Only periods that start on or after this period's first day.
+    public var startPeriod: String?
+    /// Only periods that end on or before this period's last day.
+    public var endPeriod: String?
+
+    public init(
+        code: String, knownAt: String = "infinity", version: String? = nil, period: String? = nil,
+        areas: [String] = [], parent: String? = nil, startPeriod: String? = nil, endPeriod: String? = nil
+    ) {
+        self.code = code
+        self.knownAt = knownAt
+        self.version = version
+        self.period = period
+        self.areas = areas
+        self.parent = parent
+        self.startPeriod = startPeriod
+        self.endPeriod = endPeriod
+    }
+
+    /// The indicator as defined at `knownAt`.
+    public struct Definition: Sendable, Equatable {
+        public var name: String
+        public var unit: String
+        /// Dimension names besides `area`, sorted: the columns of the exports.
+        public var dimensions: [String]
+        /// `sum`, `weighted-mean` or `none`.
+        public var aggregation: String
+    }
+
+    /// A period of the calendar: `2025`, `2025-H1`, `2025-Q3`, `2025-M07`.
+    public static func isPeriod(_ text: String) -> Bool {
+        (try? #/^[0-9]{4}(-(H[12]|Q[1-4]|M(0[1-9]|1[0-2])))?$/#.wholeMatch(in: text)) != nil
+    }
+
+    /// Sets the session settings, checks the indicator exists and returns its definition, or nil if it is not
+    /// defined (as known at `knownAt`).
+    public func bind(on db: PostgresConnection) throws -> Definition? {
+        _ = try db.query(
+            """
+            SELECT set_config('mekong.indicator', $1, false), set_config('mekong.known_at', $2, false),
+                   set_config('mekong.version', coalesce($3, ''), false), set_config('mekong.period', coalesce($4, ''), false),
+                   set_config('mekong.areas', $5, false), set_config('mekong.parent', coalesce($6, ''), false),
+                   set_config('mekong.start_period', coalesce($7, ''), false),
+                   set_config('mekong.end_period', coalesce($8, ''), false)
+            """, [code, knownAt, version, period, PostgresArray.text(areas), parent, startPeriod, endPeriod])
+        let definition = try db.query(
+            """
+            SELECT name_vi, unit, dimensions::text, aggregation FROM statistics.indicators
+            WHERE code = $1 AND recorded_from <= $2::timestamptz AND (recorded_to IS NULL OR recorded_to > $2::timestamptz)
+            """, [code, knownAt])
+        guard let first = definition.first else { return nil }
+        let dimensions = (try JSON.parse(first.decode(String.self, at: 2)).objectValue?.keys)
+            .map { $0.filter { $0 != "area" }.sorted() } ?? []
+        return Definition(
+            name: try first.decode(String.self, at: 0), unit: try first.decode(String.self, at: 1),
+            dimensions: dimensions, aggregation: try first.decode(String.self, at: 3))
+    }
+
+    /// `FROM … AS answer WHERE …` over the bound settings: an index range of the materialized table when current
+    /// values are asked for in the codes they were reported in and that table exists, the functions otherwise.
+    /// - Throws: ``IndicatorQueryError/Code/parentNeedsCurrentValues`` for `parent` with an as-of time or a version.
+    public func relation(on db: PostgresConnection) throws -> String {
+        let materialized = try readsMaterializedTable(on: db)
+        return Self.source(materialized: materialized, version: version) + " AS answer WHERE "
+            + (periodFilters(materialized: materialized) + (try areaFilters(materialized: materialized))).joined(separator: " AND ")
+    }
+
+    /// The relation a published answer reads after ``withheldAbove(on:)``: the same rows as ``relation(on:)``,
+    /// each with `disclosed.confidentiality`: its own, or `secondary` when it lies above a withheld value.
+    public func publishedRelation(on db: PostgresConnection) throws -> String {
+        let materialized = try readsMaterializedTable(on: db)
+        let from = materialized ? Self.source(materialized: true, version: nil) : "FROM answers"
+        let filters = (materialized ? periodFilters(materialized: true) : ["true"]) + (try areaFilters(materialized: materialized))
+        return """
+            \(from) AS answer CROSS JOIN LATERAL (
+                SELECT CASE WHEN answer.confidentiality = 'free' AND EXISTS (
+                    SELECT FROM withheld_above w
+                    WHERE w.area = answer.area AND w.period = answer.period AND w.dimensions = answer.dimensions)
+                THEN 'secondary' ELSE answer.confidentiality END AS confidentiality) AS disclosed
+            WHERE \(filters.joined(separator: " AND "))
+            """
+    }
+
+    /// `WITH RECURSIVE withheld_above (area, period, dimensions) AS (…)`: every key (of the periods asked for, all
+    /// areas) that lies above a value that is not free in the hierarchy of its period. Published answers withhold
+    /// these too (docs/read-api.md, "Open and secured data"), so that no published total contains a withheld value.
+    ///
+    /// Current values climb the materialized `parent` column, one primary-key lookup per level; as-of and
+    /// re-expressed answers have no such column, so each withheld row's path is read from the hierarchy valid on
+    /// its period's reference date (in a version's codes: not before the version's first day, as re-expression
+    /// uses it).
+    public func withheldAbove(on db: PostgresConnection) throws -> String {
+        let materialized = try readsMaterializedTable(on: db)
+        let periods = periodFilters(materialized: materialized)
+        if materialized {
+            return """
+                WITH RECURSIVE withheld_above (area, period, dimensions) AS (
+                    SELECT parent, period, dimensions FROM statistics.indicator_table AS answer
+                    WHERE \((periods + ["confidentiality <> 'free'", "parent IS NOT NULL"]).joined(separator: " AND "))
+                  UNION
+                    SELECT t.parent, t.period, t.dimensions FROM withheld_above w
+                    JOIN statistics.indicator_table t ON t.indicator = current_setting('mekong.indicator')
+                     AND t.area = w.area AND t.period = w.period AND t.dimensions = w.dimensions
+                    WHERE t.parent IS NOT NULL)
+                """
+        }
+        var validOn = "(\(Self.end(of: "w.period")) - interval '1 day')::date"
+        if version != nil {
+            validOn = """
+                greatest(\(validOn), (SELECT min(v.valid_from) FROM statistics.classification_versions v
+                    WHERE v.classification = 'vn-admin-units' AND v.version = current_setting('mekong.version')
+                      AND v.recorded_from <= current_setting('mekong.known_at')::timestamptz
+                      AND (v.recorded_to IS NULL OR v.recorded_to > current_setting('mekong.known_at')::timestamptz)))
+                """
+        }
+        return """
+            WITH RECURSIVE answers AS MATERIALIZED (
+                SELECT * \(Self.source(materialized: false, version: version)) AS answer
+                WHERE \(periods.joined(separator: " AND "))),
+            withheld_above (area, period, dimensions) AS (
+                SELECT DISTINCT p.code, w.period, w.dimensions FROM answers w
+                CROSS JOIN LATERAL statistics.hierarchy_path('vn-admin-units', w.area, \(validOn),
+                                                             current_setting('mekong.known_at')::timestamptz) p
+                WHERE w.confidentiality <> 'free' AND p.code <> w.area)
+            """
+    }
+
+    private func readsMaterializedTable(on db: PostgresConnection) throws -> Bool {
+        guard version == nil, knownAt == "infinity" else { return false }
+        return try db.query("SELECT to_regclass('statistics.indicator_table') IS NOT NULL")[0].decode(Bool.self, at: 0)
+    }
+
+    private static func source(materialized: Bool, version: String?) -> String {
+        materialized
+            ? "FROM statistics.indicator_table"
+            : version == nil
+                ? "FROM statistics.indicator_values(current_setting('mekong.indicator'), current_setting('mekong.known_at')::timestamptz)"
+                : "FROM statistics.indicator_in_version(current_setting('mekong.indicator'), current_setting('mekong.version'), current_setting('mekong.known_at')::timestamptz)"
+    }
+
+    /// The indicator (materialized table only: the functions read one indicator) and the periods asked for.
+    private func periodFilters(materialized: Bool) -> [String] {
+        var filters = materialized ? ["indicator = current_setting('mekong.indicator')"] : ["true"]
+        if period != nil { filters.append("period = current_setting('mekong.period')") }
+        if startPeriod != nil {
+            filters.append("\(Self.start(of: "period")) >= \(Self.start(of: "current_setting('mekong.start_period')"))")
+        }
+        if endPeriod != nil {
+            filters.append("\(Self.end(of: "period")) <= \(Self.end(of: "current_setting('mekong.end_period')"))")
+        }
+        return filters
+    }
+
+    private func areaFilters(materialized: Bool) throws -> [String] {
+        var filters: [String] = []
+        if !areas.isEmpty { filters.append("area = ANY (current_setting('mekong.areas')::text[])") }
+        if parent != nil {
+            guard materialized else { throw IndicatorQueryError.parentNeedsCurrentValues }
+            filters.append("parent = current_setting('mekong.parent')")
+        }
+        return filters
+    }
+
+    /// The first day of the period that `expression` (SQL text) names, as `statistics_v2.period_start` computes it.
+    static func start(of expression: String) -> String {
+        """
+        make_date(left(\(expression), 4)::int, CASE substr(\(expression), 6, 1) \
+        WHEN 'H' THEN (substr(\(expression), 7, 1)::int - 1) * 6 + 1 \
+        WHEN 'Q' THEN (substr(\(expression), 7, 1)::int - 1) * 3 + 1 \
+        WHEN 'M' THEN substr(\(expression), 7, 2)::int ELSE 1 END, 1)
+        """
+    }
+
+    /// The day after the period's last day: `startPeriod`/`endPeriod` keep the periods of any periodicity that lie
+    /// within [first day of startPeriod, last day of endPeriod].
+    static func end(of expression: String) -> String {
+        """
+        (\(start(of: expression)) + CASE substr(\(expression), 6, 1) WHEN '' THEN interval '1 year' \
+        WHEN 'H' THEN interval '6 months' WHEN 'Q' THEN interval '3 months' ELSE interval '1 month' END)
+        """
+    }
+
+    /// Series order: area, then period, then the other dimensions (the materialized table's index order).
+    public static let order = "ORDER BY area, period, dimensions"
+}

@@ -1,0 +1,117 @@
+import MekongEvents
+import MekongIndicatorQueries
+
+/// `GET /v1/data/{indicator}`'s query string, checked: every parameter known, every value well formed, or a 400
+/// that names the parameter (docs/read-api.md, "Data").
+struct DataQuery: Sendable, Equatable {
+    enum Format: String, Sendable, CaseIterable {
+        case json
+        case sdmxCSV = "sdmx-csv"
+        case csv
+
+        var mediaType: String {
+            switch self {
+            case .json: "application/json"
+            case .sdmxCSV: "application/vnd.sdmx.data+csv; version=2.0.0; charset=utf-8"
+            case .csv: "text/csv; charset=utf-8"
+            }
+        }
+
+        var export: IndicatorExport.Format {
+            switch self {
+            case .json: .json
+            case .sdmxCSV: .sdmxCSV
+            case .csv: .csv
+            }
+        }
+
+        /// The format an `Accept` header asks for: the first media range the server has, `*/*` and none being JSON.
+        static func negotiated(accept: String?) -> Format? {
+            guard let accept, !accept.isEmpty else { return .json }
+            for range in accept.split(separator: ",") {
+                let type = range.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+                switch type {
+                case "application/json", "*/*", "application/*": return .json
+                case "application/vnd.sdmx.data+csv": return .sdmxCSV
+                case "text/csv", "text/*": return .csv
+                default: continue
+                }
+            }
+            return nil
+        }
+    }
+
+    var selection: IndicatorSelection
+    var format: Format
+
+    static let parameters: Set<String> = ["area", "parent", "startPeriod", "endPeriod", "classificationVersion", "asOf", "format"]
+    static let maxAreas = 500
+
+    /// - Throws: ``ReadAPIError`` (400 naming the parameter, 406 for an `Accept` the server cannot answer).
+    init(indicator: String, parameters: [(String, String)], accept: String?) throws {
+        guard Self.isCode(indicator) else {
+            throw ReadAPIError.invalidParameter("indicator", "\(indicator) is not an indicator code (letters, digits, . _ -, at most 32)")
+        }
+        var values: [String: String] = [:]
+        for (name, value) in parameters {
+            guard Self.parameters.contains(name) else {
+                throw ReadAPIError.invalidParameter(name, "unknown parameter \(name); this route takes \(Self.parameters.sorted().joined(separator: ", "))")
+            }
+            guard values[name] == nil else { throw ReadAPIError.invalidParameter(name, "\(name) is given more than once") }
+            values[name] = value
+        }
+        var selection = IndicatorSelection(code: indicator)
+        if let area = values["area"] {
+            let areas = area.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard areas.count <= Self.maxAreas else {
+                throw ReadAPIError.invalidParameter("area", "at most \(Self.maxAreas) areas, not \(areas.count)")
+            }
+            if let bad = areas.first(where: { !Self.isCode($0) }) {
+                throw ReadAPIError.invalidParameter("area", "\"\(bad)\" is not an area code")
+            }
+            selection.areas = areas
+        }
+        if let parent = values["parent"] {
+            guard Self.isCode(parent) else { throw ReadAPIError.invalidParameter("parent", "\"\(parent)\" is not an area code") }
+            selection.parent = parent
+        }
+        for name in ["startPeriod", "endPeriod"] {
+            if let period = values[name], !IndicatorSelection.isPeriod(period) {
+                throw ReadAPIError.invalidParameter(name, "\(period) is not a period (2025, 2025-H1, 2025-Q3, 2025-M07)")
+            }
+        }
+        selection.startPeriod = values["startPeriod"]
+        selection.endPeriod = values["endPeriod"]
+        if let version = values["classificationVersion"] {
+            guard Self.isCode(version) else {
+                throw ReadAPIError.invalidParameter("classificationVersion", "\"\(version)\" is not a version label")
+            }
+            selection.version = version
+        }
+        if let asOf = values["asOf"] {
+            guard let knownAt = Timestamp(rfc3339: asOf) ?? Timestamp(rfc3339: asOf + "T00:00:00Z") else {
+                throw ReadAPIError.invalidParameter("asOf", "\(asOf) is neither an RFC 3339 time nor a date (YYYY-MM-DD)")
+            }
+            selection.knownAt = knownAt.text
+        }
+        if selection.parent != nil, selection.version != nil || values["asOf"] != nil {
+            throw ReadAPIError.invalidParameter("parent", IndicatorQueryError.parentNeedsCurrentValues.message)
+        }
+        if let name = values["format"] {
+            guard let format = Format(rawValue: name) else {
+                throw ReadAPIError.invalidParameter("format", "format is one of \(Format.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            self.format = format
+        } else if let format = Format.negotiated(accept: accept) {
+            self.format = format
+        } else {
+            throw ReadAPIError(406, "not-acceptable", "Not acceptable", detail:
+                "Accept \(accept ?? "") names no format this server has: application/json, application/vnd.sdmx.data+csv, text/csv")
+        }
+        self.selection = selection
+    }
+
+    static func isCode(_ text: String) -> Bool {
+        (try? #/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/#.wholeMatch(in: text)) != nil
+    }
+}

@@ -1,0 +1,297 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MekongEvents
+import MekongIndicatorQueries
+import MekongMetrics
+import MekongPostgres
+import Metrics
+import NIOCore
+import Synchronization
+
+/// Where the read API listens and what it reads.
+public struct ReadAPIConfiguration: Sendable {
+    public var host: String
+    /// 0: any free port (``ReadAPIServer/port`` tells which).
+    public var port: Int
+    /// The database holding the statistics projection (its public schema `statistics`).
+    public var postgres: String
+    /// Queries that may run at once (each holds one connection while its answer streams).
+    public var databaseThreads: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8090, postgres: String, databaseThreads: Int = 8) {
+        self.host = host
+        self.port = port
+        self.postgres = postgres
+        self.databaseThreads = databaseThreads
+    }
+}
+
+/// The read API's HTTP server (`mekong serve`): the routes of `openapi.yaml` (served at `/openapi.yaml`) over the
+/// statistics projection's public tables. Anonymous readers get published data only (docs/read-api.md).
+public final class ReadAPIServer: Sendable {
+    private let server: RunningServer
+    private let pool: PostgresPool
+    /// The bound port (also when configured with port 0).
+    public var port: Int { server.port }
+
+    private init(server: RunningServer, pool: PostgresPool) {
+        self.server = server
+        self.pool = pool
+    }
+
+    /// Starts listening and returns once the socket is bound. With `stopOnSignals`, SIGINT and SIGTERM end the
+    /// server gracefully (the CLI); otherwise call ``stop()`` (tests).
+    public static func start(
+        _ configuration: ReadAPIConfiguration, stopOnSignals: Bool = false,
+        logger: Logger = Logger(label: "mekong.read-api")
+    ) async throws -> ReadAPIServer {
+        let pool = PostgresPool(url: configuration.postgres, threads: configuration.databaseThreads)
+        do {
+            let server = try await RunningServer.start(
+                Routes(pool: pool, logger: logger).router(), host: configuration.host, port: configuration.port,
+                serverName: "mekong-read-api", stopOnSignals: stopOnSignals, logger: logger)
+            return ReadAPIServer(server: server, pool: pool)
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+    }
+
+    /// Runs until the server stops (a signal, or ``stop()``), then closes its connections.
+    public func wait() async {
+        await server.wait()
+        await pool.shutdown()
+    }
+
+    /// Stops accepting requests, finishes those in progress, then closes PostgreSQL.
+    public func stop() async {
+        await server.stop()
+        await pool.shutdown()
+    }
+}
+
+/// The routes, over one pool of connections.
+struct Routes: Sendable {
+    let pool: PostgresPool
+    let logger: Logger
+    let readiness = Readiness()
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/healthz") { _, _ in Self.json(200, ["status": "ok"]) }
+        router.get("/readyz") { _, _ in
+            let problem: String?
+            do {
+                problem = try await readiness.check(pool)
+            } catch {
+                problem = "PostgreSQL cannot be reached"
+            }
+            return Self.json(problem == nil ? 200 : 503, [
+                "status": .string(problem == nil ? "ready" : "unavailable"),
+                "postgres": .string(problem ?? "ok"),
+            ])
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: MetricsServer.contentType],
+                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: MetricsExporter.bootstrap().emitToBuffer())))
+        }
+        router.get("/openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+        }
+        router.get("/v1/data/{indicator}") { request, context in
+            await measured("data") {
+                let query = try DataQuery(
+                    indicator: context.parameters.get("indicator") ?? "",
+                    parameters: request.uri.queryParameters.map { (String($0.key), String($0.value)) },
+                    accept: request.headers[.accept])
+                return try await data(query)
+            }
+        }
+        return router
+    }
+
+    /// One indicator's rows, streamed from one snapshot: a repeatable-read transaction, so the definition and
+    /// every row come from the same committed batches. (Not `READ ONLY`: the as-of and re-expression functions
+    /// build their answers in temporary tables; the server's role needs no more than `SELECT` and `TEMPORARY`.)
+    func data(_ query: DataQuery) async throws -> Response {
+        if let problem = try await readiness.check(pool) { throw ReadAPIError.notReady(problem) }
+        let stream = AnswerStream<IndicatorSelection.Definition>()
+        let export = IndicatorExport(query.selection, disclosure: .published)
+        let format = query.format
+        let producer = Task { [pool] in
+            do {
+                try await pool.run { db in
+                    try db.transaction { db in
+                        try db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                        guard let definition = try export.prepare(on: db) else {
+                            throw ReadAPIError.notFound(IndicatorQueryError.undefined(query.selection).message)
+                        }
+                        // The response starts with the first chunk (or the end), so that a query that fails
+                        // before it still gets a problem answer rather than a broken stream.
+                        var chunk = ChunkWriter(stream, head: definition)
+                        if format == .json {
+                            try chunk.append(Array(Self.jsonHead(query.selection.code, definition).utf8))
+                        } else if let header = export.header(format.export, definition) {
+                            try chunk.append(Array(header.utf8))
+                        }
+                        var first = true
+                        try export.rows(format.export, definition, on: db) { row in
+                            if format == .json {
+                                // One object per row, its line break dropped: joined with commas into the array.
+                                if !first { try chunk.append(UInt8(ascii: ",")) }
+                                try chunk.append(UnsafeRawBufferPointer(rebasing: row[..<(row.count - 1)]))
+                            } else {
+                                try chunk.append(row)
+                            }
+                            first = false
+                        }
+                        if format == .json { try chunk.append(Array("]}\n".utf8)) }
+                        try chunk.flush()
+                        stream.begin(definition)  // an empty answer
+                    }
+                }
+                stream.finish()
+            } catch let error as IndicatorQueryError {
+                stream.fail(ReadAPIError.invalidParameter("parent", error.message))
+            } catch {
+                stream.fail(error)
+            }
+        }
+        _ = producer
+        _ = try await stream.head()
+        return Response(
+            status: .ok, headers: [.contentType: format.mediaType, .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                do {
+                    while let chunk = try await stream.next() { try await writer.write(chunk) }
+                } catch {
+                    stream.cancel()
+                    throw error
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// The JSON answer up to its observations array.
+    static func jsonHead(_ code: String, _ definition: IndicatorSelection.Definition) -> String {
+        let head: JSONObject = [
+            "indicator": .string(code), "dataflow": .string(SDMX.dataflowReference(indicator: code)),
+            "name": .string(definition.name), "unit": .string(definition.unit),
+            "aggregation": .string(definition.aggregation),
+            "dimensions": .array(definition.dimensions.map { .string($0) }),
+        ]
+        let text = JSON.serialize(.object(head))
+        return String(text.dropLast()) + ",\"observations\":["
+    }
+
+    /// Runs a route, turns every refusal into problem+json, counts and times each request.
+    func measured(_ route: String, _ body: () async throws -> Response) async -> Response {
+        let started = ContinuousClock.now
+        let response: Response
+        do {
+            response = try await body()
+        } catch let error as ReadAPIError {
+            response = Self.problem(error)
+        } catch let error as PostgresError where error.code == .connectionFailed || error.code == .connectionLost {
+            logger.error("PostgreSQL unavailable", metadata: ["route": "\(route)", "code": "\(error.code)"])
+            response = Self.problem(.databaseUnavailable("the answer could not be read; try again"))
+        } catch let error as PostgresError {
+            logger.error("query failed", metadata: ["route": "\(route)", "code": "\(error.code)", "message": "\(error.message)"])
+            response = Self.problem(ReadAPIError(500, "internal", "Internal error", detail: "the read API failed"))
+        } catch {
+            logger.error("request failed", metadata: ["route": "\(route)", "error": "\(type(of: error))"])
+            response = Self.problem(ReadAPIError(500, "internal", "Internal error", detail: "the read API failed"))
+        }
+        Counter(label: "mekong_read_requests_total", dimensions: [("route", route), ("status", String(response.status.code))])
+            .increment()
+        let elapsed = (ContinuousClock.now - started).components
+        Timer(label: "mekong_read_request_duration_seconds", dimensions: [("route", route)])
+            .recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        return response
+    }
+
+    static func json(_ status: Int, _ object: JSONObject) -> Response {
+        Response(
+            status: HTTPResponse.Status(code: status), headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSON.serializeBytes(.object(object)))))
+    }
+
+    static func problem(_ error: ReadAPIError) -> Response {
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(
+            status: HTTPResponse.Status(code: error.status), headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSON.serializeBytes(error.json))))
+    }
+}
+
+/// Whether the database holds a statistics projection this server can read: the public `indicator_table` with the
+/// columns the queries name (`parent` came with statistics v2's migration 008, applied by the projector). Once
+/// true it stays true (schemas only move forward), so requests stop asking.
+final class Readiness: Sendable {
+    private let ready = Mutex(false)
+
+    /// nil when readable, else what is missing.
+    func check(_ pool: PostgresPool) async throws -> String? {
+        if ready.withLock({ $0 }) { return nil }
+        let problem: String? = try await pool.run { db in
+            let columns = try db.query(
+                """
+                SELECT count(*) FILTER (WHERE column_name = 'parent'), count(*) FROM information_schema.columns
+                WHERE table_schema = 'statistics' AND table_name = 'indicator_table'
+                """)[0]
+            if try columns.decode(Int.self, at: 1) == 0 { return "no statistics projection is active in this database" }
+            if try columns.decode(Int.self, at: 0) == 0 {
+                return "the statistics projection predates this server; run `mekong project statistics` once to migrate it"
+            }
+            return nil
+        }
+        if problem == nil { ready.withLock { $0 = true } }
+        return problem
+    }
+}
+
+/// Gathers a streamed answer into chunks of about 64 KiB for ``AnswerStream``.
+struct ChunkWriter {
+    private let stream: AnswerStream<IndicatorSelection.Definition>
+    private let head: IndicatorSelection.Definition
+    private var buffer: ByteBuffer
+    static let size = 64 * 1024
+
+    init(_ stream: AnswerStream<IndicatorSelection.Definition>, head: IndicatorSelection.Definition) {
+        self.stream = stream
+        self.head = head
+        self.buffer = ByteBuffer()
+        buffer.reserveCapacity(Self.size)
+    }
+
+    mutating func append(_ bytes: some Sequence<UInt8>) throws {
+        buffer.writeBytes(bytes)
+        if buffer.readableBytes >= Self.size { try flush() }
+    }
+
+    mutating func append(_ byte: UInt8) throws {
+        buffer.writeInteger(byte)
+    }
+
+    mutating func flush() throws {
+        guard buffer.readableBytes > 0 else { return }
+        stream.begin(head)
+        try stream.put(buffer)
+        buffer = ByteBuffer()
+        buffer.reserveCapacity(Self.size)
+    }
+}
+
+/// `openapi.yaml`, the read API's contract, as shipped beside the module.
+enum OpenAPIDocument {
+    static let bytes: [UInt8] = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+            let data = FileManager.default.contents(atPath: url.path)
+        else { return Array("openapi.yaml is missing from the read API's resources\n".utf8) }
+        return Array(data)
+    }()
+}

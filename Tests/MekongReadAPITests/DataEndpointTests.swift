@@ -1,0 +1,177 @@
+import Foundation
+import MekongEvents
+import MekongGateway
+import MekongReadAPI
+import MekongStatisticalEvents
+import MekongTestSupport
+import Testing
+
+/// Published events → the statistics projection on the engine → `mekong serve`'s `/v1/data` over HTTP, against
+/// the same tables read with SQL and with `mekong query`.
+@Suite(.serialized) struct DataEndpointTests {
+    /// VN → P1 (D11: C111, C112; D12: C121), P2 (D21: C211); POP (sum) and RATE (mean weighted by POP) for
+    /// 2024-M01 and 2024-M02. C121's population is confidential, so D12, P1 and VN carry it as an input; in
+    /// 2024-M01 the province P1 also reports its own population, as free: P1 − D11 would give C121's value.
+    static func scenario(_ fixture: StatisticsFixture) async throws {
+        let e = fixture.events
+        let units = e.classificationPublished(
+            "vn-admin-units", version: "2024", validFrom: "2024-01-01",
+            items: [
+                Item(code: "VN", parent: nil, level: 1, nameVi: "Việt Nam"),
+                Item(code: "P1", parent: "VN", level: 2, nameVi: "Tỉnh Một"),
+                Item(code: "P2", parent: "VN", level: 2, nameVi: "Tỉnh Hai"),
+                Item(code: "D11", parent: "P1", level: 3, nameVi: "Huyện 11"),
+                Item(code: "D12", parent: "P1", level: 3, nameVi: "Huyện 12"),
+                Item(code: "D21", parent: "P2", level: 3, nameVi: "Huyện 21"),
+                Item(code: "C111", parent: "D11", level: 4, nameVi: "Xã 111"),
+                Item(code: "C112", parent: "D11", level: 4, nameVi: "Xã 112"),
+                Item(code: "C121", parent: "D12", level: 4, nameVi: "Xã 121"),
+                Item(code: "C211", parent: "D21", level: 4, nameVi: "Xã 211"),
+            ], at: at(0))
+        let indicators = [
+            e.indicatorDefined("POP", nameVi: "Dân số", nameEn: "Population", unit: "person", periodicities: ["month"], at: at(1)),
+            e.indicatorDefined("RATE", nameVi: "Tỷ lệ", nameEn: "Rate", unit: "percent", periodicities: ["month"], weight: "POP", at: at(2)),
+        ]
+        let communes: [(String, Double, String, String, Double)] = [
+            ("C111", 100, "normal", "free", 10), ("C112", 50, "provisional", "free", 20),
+            ("C121", 37, "normal", "confidential", 30), ("C211", 20, "normal", "free", 40),
+        ]
+        var reports: [CloudEvent] = []
+        for (month, period) in ["2024-M01", "2024-M02"].enumerated() {
+            for (index, (area, population, status, confidentiality, rate)) in communes.enumerated() {
+                reports.append(e.reportSubmitted(
+                    unit: "U-\(area)", form: "F1", period: period,
+                    observations: [
+                        Observation(indicator: "POP", area: area, value: population + Double(month), status: status,
+                                    confidentiality: confidentiality),
+                        Observation(indicator: "RATE", area: area, value: rate),
+                    ], source: "urn:test", at: at(10 + month * 10 + index)))
+            }
+        }
+        reports.append(e.reportSubmitted(
+            unit: "U-P1", form: "F1", period: "2024-M01",
+            observations: [Observation(indicator: "POP", area: "P1", value: 187)], source: "urn:test", at: at(40)))
+        try await fixture.publish([units] + indicators + reports)
+        let summary = try await fixture.project()
+        let reasons = try fixture.deadLetterReasons()
+        #expect(summary.deadLettered == 0, "\(reasons)")
+    }
+
+    @Test func dataAnswersEqualTheTablesAndWithholdWhatIsNotFree() async throws {
+        let fixture = try StatisticsFixture()
+        try await Self.scenario(fixture)
+        let server = try await ReadAPIServer.start(ReadAPIConfiguration(port: 0, postgres: fixture.database.url, databaseThreads: 2))
+        let client = GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(server.port)")!, apiKey: nil)
+
+        // JSON: every row of the table, in series order; values that are not free come without a value.
+        let table = try fixture.rows(
+            """
+            SELECT period, area, value::text, status, confidentiality, origin FROM statistics.indicator_table
+            WHERE indicator = 'POP' ORDER BY area, period, dimensions
+            """)
+        let answer = try await client.send("GET", "/v1/data/POP")
+        #expect(answer.status == 200)
+        #expect(answer.headers["content-type"] == "application/json")
+        let message = try #require(answer.json?.objectValue)
+        #expect(message["dataflow"]?.stringValue == "VN_GSO:DF_POP(1.0)")
+        #expect(message["aggregation"]?.stringValue == "sum")
+        let observations = try #require(message["observations"]?.arrayValue)
+        #expect(observations.count == table.count)
+        #expect(table.count == 2 * 10)
+        // C121's value is confidential; every value above it (D12, P1 and VN), reported or aggregated, is withheld
+        // too, so no published total contains it: P1's own report of 187 is withheld as `secondary`.
+        let above: Set<String> = ["D12", "P1", "VN"]
+        var withheld = 0
+        for (observation, row) in zip(observations, table) {
+            let object = try #require(observation.objectValue)
+            let confidentiality = row[4] == "free" && above.contains(row[1]!) ? "secondary" : row[4]
+            #expect(object["period"]?.stringValue == row[0])
+            #expect(object["area"]?.stringValue == row[1])
+            #expect(object["status"]?.stringValue == row[3])
+            #expect(object["confidentiality"]?.stringValue == confidentiality, "\(object)")
+            #expect(object["origin"]?.stringValue == row[5])
+            if confidentiality == "free" {
+                #expect(object["value"]?.numberValue == Double(row[2]!), "\(object)")
+            } else {
+                #expect(object["value"] == .null, "a \(confidentiality!) value was sent: \(object)")
+                withheld += 1
+            }
+        }
+        // C121, D12, P1 and VN in both months; P1's report in January is the only free one of them.
+        #expect(withheld == 8)
+        #expect(table.filter { $0[1] == "P1" && $0[0] == "2024-M01" }.map { $0[4] } == ["free"])
+        let body = String(decoding: answer.body, as: UTF8.self)
+        #expect(!body.contains("37") && !body.contains("38") && !body.contains("187"), "a withheld population leaked")
+
+        // SDMX-CSV 2.0 by content negotiation, CSV by parameter: the same rows as `mekong query`, less the
+        // withheld values.
+        let sdmx = try await client.send("GET", "/v1/data/POP?area=C111,C121&startPeriod=2024-M02", headers: ["Accept": "application/vnd.sdmx.data+csv"])
+        #expect(sdmx.status == 200)
+        #expect(String(decoding: sdmx.body, as: UTF8.self) == """
+            STRUCTURE,STRUCTURE_ID,REF_AREA,TIME_PERIOD,OBS_VALUE,OBS_STATUS,CONF_STATUS
+            dataflow,VN_GSO:DF_POP(1.0),C111,2024-M02,101,A,F
+            dataflow,VN_GSO:DF_POP(1.0),C121,2024-M02,,A,C
+
+            """)
+        let csv = try await client.send("GET", "/v1/data/RATE?format=csv&parent=P1")
+        #expect(csv.status == 200)
+        let query = try ChildProcess.run(["query", "indicator", "RATE", "--format", "csv", "--postgres", fixture.database.url])
+        #expect(query.status == 0, "\(query.errors)")
+        let expected = query.output.split(separator: "\n").enumerated().filter { index, line in
+            index == 0 || line.contains(",D11,") || line.contains(",D12,")
+        }.map { _, line in
+            // RATE's aggregates over C121 take its confidentiality from the weight.
+            line.contains(",confidential,") ? line.replacingOccurrences(of: #",[0-9.]+,percent,"#, with: ",,percent,", options: .regularExpression) : String(line)
+        }
+        #expect(String(decoding: csv.body, as: UTF8.self).split(separator: "\n").map(String.init) == expected)
+
+        // As known before P1's own report (the query-time functions), and in the codes of version 2024 (the
+        // re-expression function: P1's report counts): `mekong query`'s rows, published by the same rule.
+        for (parameters, options) in [("asOf=\(at(25).text)", ["--as-of", at(25).text]), ("classificationVersion=2024", ["--classification-version", "2024"])] {
+            let answer = try await client.send("GET", "/v1/data/POP?format=csv&\(parameters)")
+            #expect(answer.status == 200, "\(parameters): \(String(decoding: answer.body, as: UTF8.self))")
+            let query = try ChildProcess.run(["query", "indicator", "POP", "--format", "csv", "--postgres", fixture.database.url] + options)
+            #expect(query.status == 0, "\(query.errors)")
+            let published = query.output.split(separator: "\n").enumerated().map { index, line -> String in
+                var fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                guard index > 0, fields.count == 8 else { return String(line) }
+                if fields[6] == "free", above.contains(fields[2]) { fields[6] = "secondary" }
+                if fields[6] != "free" { fields[3] = "" }
+                return fields.joined(separator: ",")
+            }
+            #expect(String(decoding: answer.body, as: UTF8.self).split(separator: "\n").map(String.init) == published, "\(parameters)")
+            #expect(published.contains { $0.contains(",secondary,") } == parameters.hasPrefix("classificationVersion"))
+        }
+
+        await server.stop()
+    }
+
+    @Test func refusalsNameTheParameter() async throws {
+        let fixture = try StatisticsFixture()
+        try await Self.scenario(fixture)
+        let server = try await ReadAPIServer.start(ReadAPIConfiguration(port: 0, postgres: fixture.database.url, databaseThreads: 2))
+        let client = GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(server.port)")!, apiKey: nil)
+        let cases: [(String, [String: String], Int, String, String?)] = [
+            ("/v1/data/POP?areas=C111", [:], 400, "invalid-parameter", "areas"),
+            ("/v1/data/POP?startPeriod=2024-13", [:], 400, "invalid-parameter", "startPeriod"),
+            ("/v1/data/POP?area=C111,,C112", [:], 400, "invalid-parameter", "area"),
+            ("/v1/data/POP?format=xml", [:], 400, "invalid-parameter", "format"),
+            ("/v1/data/POP?parent=P1&asOf=2024-06-01", [:], 400, "invalid-parameter", "parent"),
+            ("/v1/data/POP", ["Accept": "application/xml"], 406, "not-acceptable", nil),
+            ("/v1/data/GDP", [:], 404, "not-found", nil),
+        ]
+        for (path, headers, status, code, parameter) in cases {
+            let answer = try await client.send("GET", path, headers: headers)
+            #expect(answer.status == status, "\(path): \(String(decoding: answer.body, as: UTF8.self))")
+            #expect(answer.headers["content-type"] == "application/problem+json", "\(path)")
+            let problem = answer.json?.objectValue
+            #expect(problem?["code"]?.stringValue == code, "\(path)")
+            #expect(problem?["parameter"]?.stringValue == parameter, "\(path)")
+        }
+        let ready = try await client.send("GET", "/readyz")
+        #expect(ready.status == 200)
+        let openapi = try await client.send("GET", "/openapi.yaml")
+        #expect(String(decoding: openapi.body, as: UTF8.self).hasPrefix("openapi: 3.1.0"))
+        await server.stop()
+    }
+}

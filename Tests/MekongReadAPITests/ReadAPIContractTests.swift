@@ -1,0 +1,61 @@
+import Foundation
+import MekongGateway
+import MekongTestSupport
+import Testing
+
+@testable import MekongReadAPI
+
+/// `openapi.yaml` and the code that answers it say the same thing.
+@Suite struct ReadAPIContractTests {
+    static let document = String(decoding: OpenAPIDocument.bytes, as: UTF8.self)
+
+    /// The `- name:` entries of a path's parameters, read from the YAML text (one operation per path here).
+    static func parameterNames(of path: String) -> [String] {
+        let lines = document.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let start = lines.firstIndex(of: "  \(path):"[...]) else { return [] }
+        var names: [String] = []
+        for line in lines[(start + 1)...] {
+            if line.hasPrefix("  "), !line.hasPrefix("   ") { break }  // the next path
+            if line.hasPrefix("components:") { break }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("- name: ") { names.append(String(trimmed.dropFirst("- name: ".count))) }
+        }
+        return names
+    }
+
+    @Test func theShippedDocumentIsTheOneInTheRepository() throws {
+        let file = try String(
+            contentsOf: MekongBinary.repositoryRoot.appendingPathComponent("Sources/MekongReadAPI/openapi.yaml"), encoding: .utf8)
+        #expect(Self.document == file)
+        #expect(Self.document.hasPrefix("openapi: 3.1.0\n"))
+    }
+
+    @Test func theDataRouteTakesExactlyTheDocumentedParametersAndFormats() {
+        #expect(Set(Self.parameterNames(of: "/v1/data/{indicator}")) == DataQuery.parameters.union(["indicator"]))
+        let formats = DataQuery.Format.allCases.map(\.rawValue).joined(separator: ", ")
+        #expect(Self.document.contains("schema: {type: string, enum: [\(formats)]}"))
+        for format in DataQuery.Format.allCases {
+            // Each format's media type (less its charset) is one of the documented 200 answers.
+            let type = format.mediaType.replacingOccurrences(of: "; charset=utf-8", with: "")
+            #expect(Self.document.contains("            \(type):"), "\(type) is not documented")
+        }
+    }
+
+    /// Every documented path has a route (no database needed: an unreachable one gives 503s, not 404s), and an
+    /// undocumented one has none.
+    @Test func everyDocumentedPathIsServed() async throws {
+        let paths = Self.document.split(separator: "\n").filter { $0.hasPrefix("  /") }.map { String($0.dropFirst(2).dropLast()) }
+        #expect(paths == ["/healthz", "/readyz", "/metrics", "/openapi.yaml", "/v1/data/{indicator}"])
+        let server = try await ReadAPIServer.start(ReadAPIConfiguration(
+            port: 0, postgres: "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", databaseThreads: 1))
+        let client = GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(server.port)")!, apiKey: nil)
+        for path in paths {
+            let answer = try await client.send("GET", path.replacingOccurrences(of: "{indicator}", with: "POP"))
+            #expect(answer.status != 404, "\(path)")
+        }
+        #expect(try await client.send("GET", "/readyz").status == 503)
+        #expect(try await client.send("GET", "/v1/data/POP").status == 503)
+        #expect(try await client.send("GET", "/v1/nothing").status == 404)
+        await server.stop()
+    }
+}
