@@ -217,6 +217,7 @@ let package = Package(
                 "MekongStatisticalEvents", "MekongProjection", "MekongTestSupport", "MekongGateway",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            exclude: ["sdmx_check.py"],
             swiftSettings: strict),
         // `mekong dev`, the gateway and projectors as child processes while `mekong dev chaos` breaks the cluster.
         .testTarget(

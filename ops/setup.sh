@@ -18,8 +18,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The Python example client (examples/python) and the tests that run it need requests and cryptography.
+# The Python example client (examples/python) and the tests that run it need requests and cryptography; the read
+# API's tests run Schemathesis (property-based, from openapi.yaml) and sdmx1 (an independent SDMX reader).
 python3 -c 'import requests, cryptography' 2>/dev/null || python3 -m pip install --quiet requests cryptography
+python3 -c 'import schemathesis, sdmx' 2>/dev/null || python3 -m pip install --quiet schemathesis sdmx1
 
 bash ops/postgres-up.sh
 

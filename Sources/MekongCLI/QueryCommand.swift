@@ -30,6 +30,7 @@ struct IndicatorQuery: ParsableCommand {
     @Argument(help: "Indicator code, e.g. RETAIL.SALES.") var code: String
     @Option(help: "Only this period (2025, 2025-H1, 2025-Q3, 2025-M07).") var period: String?
     @Option(help: "Only this area code (VN for the country).") var area: String?
+    @Option(help: "Only the areas directly below this one in each period's hierarchy.") var parent: String?
     @Option(help: "As known at this recorded time (RFC 3339, or a date meaning its start in UTC).") var asOf: String?
     @Option(help: "Express every period in the codes of this vn-admin-units version (e.g. 2025).")
     var classificationVersion: String?
@@ -44,25 +45,25 @@ struct IndicatorQuery: ParsableCommand {
         let db = try PostgresConnection(url: try connection.resolve().postgres)
         defer { db.close() }
         let selection = IndicatorSelection(
-            code: code, knownAt: knownAt, version: classificationVersion, period: period, areas: area.map { [$0] } ?? [])
-        switch format {
-        case .table:
-            print(try IndicatorTable.fetch(selection, on: db).rendered(), terminator: "")
-        case .csv, .sdmxCSV:
-            let output = StandardOutput()
-            do {
+            code: code, knownAt: knownAt, version: classificationVersion, period: period, areas: area.map { [$0] } ?? [],
+            parent: parent)
+        do {
+            switch format {
+            case .table:
+                print(try IndicatorTable.fetch(selection, on: db).rendered(), terminator: "")
+            case .csv, .sdmxCSV:
+                let output = StandardOutput()
                 try IndicatorExport(selection).write(format == .csv ? .csv : .sdmxCSV, on: db) { try output.write($0) }
-            } catch let error as IndicatorQueryError {
-                throw ValidationError(error.message)
+                try output.flush()
             }
-            try output.flush()
+        } catch let error as IndicatorQueryError {
+            throw ValidationError(error.message)
         }
     }
 
     static func knownAt(_ text: String?) throws -> String {
         guard let text else { return "infinity" }
-        if let timestamp = Timestamp(rfc3339: text) { return timestamp.text }
-        if let day = Timestamp(rfc3339: text + "T00:00:00Z") { return day.text }
+        if let knownAt = IndicatorSelection.knownAt(parsing: text) { return knownAt }
         throw ValidationError("--as-of \(text) is neither an RFC 3339 time (2025-07-01T08:00:00+07:00) nor a date (2025-07-01)")
     }
 }
@@ -95,13 +96,13 @@ struct IndicatorTable {
 
     static func fetch(_ selection: IndicatorSelection, on db: PostgresConnection) throws -> IndicatorTable {
         guard let definition = try selection.bind(on: db) else {
-            throw ValidationError(IndicatorQueryError.undefined(selection).message)
+            throw IndicatorQueryError.undefined(selection)
         }
-        let result = try db.query(
-            """
-            SELECT period, area, dimensions::text, value::text, status, confidentiality, origin
-            \(try selection.relation(on: db)) \(IndicatorSelection.order)
-            """)
+        let result = try db.query(try selection.statement(
+            selecting: """
+                answer.period, answer.area, answer.dimensions::text, answer.value::text, answer.status,
+                answer.confidentiality, answer.origin
+                """, published: false, on: db))
         let rows = try result.map { row in
             let text = try row.decode(String.self, at: 2)
             let dimensions = text == "{}" ? [] : try JSON.parse(text).objectValue.map { object in

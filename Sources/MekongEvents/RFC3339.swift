@@ -72,7 +72,8 @@ public enum RFC3339 {
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for an instant.
-    static func format(epochSeconds: Int64, millisecond: Int) -> String {
+    /// `YYYY-MM-DDThh:mm:ss.<fraction>Z` in UTC, the fraction written with `digits` digits.
+    static func format(epochSeconds: Int64, fraction: Int64, digits: Int) -> String {
         var days = epochSeconds / 86_400
         var secondOfDay = epochSeconds % 86_400
         if secondOfDay < 0 {
@@ -86,7 +87,7 @@ public enum RFC3339 {
         }
         return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T"
             + pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
-            + "." + pad(Int64(millisecond), 3) + "Z"
+            + "." + pad(fraction, digits) + "Z"
     }
 
     private static func digitValue(_ byte: UInt8) -> Int? {

@@ -33,7 +33,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
             scaled.isNaN ? 0 : Int64(min(max(scaled, Self.earliestMilliseconds), Self.latestMilliseconds))
         let seconds = milliseconds.floorDivided(by: 1000)
         let millisecond = milliseconds - seconds * 1000
-        self.text = RFC3339.format(epochSeconds: seconds, millisecond: Int(millisecond))
+        self.text = RFC3339.format(epochSeconds: seconds, fraction: millisecond, digits: 3)
         self.epochSeconds = seconds
         self.nanoseconds = Int32(millisecond * 1_000_000)
     }
@@ -41,6 +41,13 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, the range RFC 3339 can write.
     private static let earliestMilliseconds: Double = -62_167_219_200_000
     private static let latestMilliseconds: Double = 253_402_300_799_999
+
+    /// The instant in UTC to the microsecond (truncated, as PostgreSQL stores times), e.g.
+    /// `2025-07-01T01:30:00.250000Z` for `2025-07-01T08:30:00.25+07:00`: a spelling PostgreSQL always accepts
+    /// (it refuses offsets beyond ±15:59, which RFC 3339 allows).
+    public var utcMicroseconds: String {
+        RFC3339.format(epochSeconds: epochSeconds, fraction: Int64(nanoseconds / 1000), digits: 6)
+    }
 
     /// The instant as a `Date` (sub-microsecond precision may be lost).
     public var date: Date { Date(timeIntervalSince1970: secondsSinceEpoch) }

@@ -16,7 +16,8 @@ public enum Disclosure: Sendable, Equatable {
 ///
 /// Formats (docs/statistics.md, "Exporting"; docs/read-api.md, "Formats"):
 /// - `csv`: indicator, period, area, the other dimensions, value, unit, status, confidentiality, origin;
-/// - `sdmxCSV`, SDMX-CSV 2.0: STRUCTURE, STRUCTURE_ID (the indicator's dataflow, ``SDMX``), REF_AREA, the other
+/// - `sdmxCSV`, SDMX-CSV 2.0: STRUCTURE, STRUCTURE_ID (the indicator's dataflow, ``SDMX``), ACTION (`I`,
+///   information), REF_AREA, the other
 ///   dimensions upper-cased, TIME_PERIOD (half-years as S1/S2), OBS_VALUE, then OBS_STATUS and CONF_STATUS;
 /// - `json`: one JSON object per row, `{"period", "area", "dimensions", "value", "status", "confidentiality",
 ///   "origin"}`, written one per line so that the caller can join them into an array.
@@ -55,7 +56,7 @@ public struct IndicatorExport: Sendable {
         case .csv:
             names = ["indicator", "period", "area"] + definition.dimensions + ["value", "unit", "status", "confidentiality", "origin"]
         case .sdmxCSV:
-            names = ["STRUCTURE", "STRUCTURE_ID", "REF_AREA"] + definition.dimensions.map { $0.uppercased() }
+            names = ["STRUCTURE", "STRUCTURE_ID", "ACTION", "REF_AREA"] + definition.dimensions.map { $0.uppercased() }
                 + ["TIME_PERIOD", "OBS_VALUE", "OBS_STATUS", "CONF_STATUS"]
         case .json:
             return nil
@@ -83,7 +84,7 @@ public struct IndicatorExport: Sendable {
                 .joined(separator: ", ")
             options = "FORMAT csv"
         case .sdmxCSV:
-            statement = (["'dataflow'", "current_setting('mekong.dataflow')", "answer.area"] + dimensions
+            statement = (["'dataflow'", "current_setting('mekong.dataflow')", "'I'", "answer.area"] + dimensions
                 + ["CASE WHEN substr(answer.period, 6, 1) = 'H' THEN left(answer.period, 5) || 'S' || right(answer.period, 1) ELSE answer.period END",
                    "\(value)::text", Self.caseExpression("answer.status", SDMX.obsStatus),
                    Self.caseExpression(confidentiality, SDMX.confStatus)]).joined(separator: ", ")
@@ -98,10 +99,8 @@ public struct IndicatorExport: Sendable {
                 """
             options = "FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02'"
         }
-        let query = published
-            ? "\(try selection.withheldAbove(on: db)) SELECT \(statement) \(try selection.publishedRelation(on: db))"
-            : "SELECT \(statement) \(try selection.relation(on: db))"
-        return try db.copyOut("COPY (\(query) \(IndicatorSelection.order)) TO STDOUT (\(options))", output)
+        let query = try selection.statement(selecting: statement, published: published, on: db)
+        return try db.copyOut("COPY (\(query)) TO STDOUT (\(options))", output)
     }
 
     /// Writes the header line (CSV formats), then every row; returns the number of rows (without the header).
@@ -133,8 +132,8 @@ public struct IndicatorQueryError: Error, CustomStringConvertible, Equatable, Se
     public enum Code: String, Sendable {
         /// The indicator is not defined as known at the time asked for.
         case undefinedIndicator = "undefined-indicator"
-        /// `parent` reads the hierarchy stored with current values; as-of and re-expressed answers have none.
-        case parentNeedsCurrentValues = "parent-needs-current-values"
+        /// The classification version asked for is not a published version of `vn-admin-units`.
+        case unpublishedVersion = "unpublished-version"
     }
     public let code: Code
     public let message: String
@@ -145,9 +144,11 @@ public struct IndicatorQueryError: Error, CustomStringConvertible, Equatable, Se
             message: "indicator \(selection.code) is not defined (as known at \(selection.knownAt)); see statistics.indicators")
     }
 
-    public static let parentNeedsCurrentValues = IndicatorQueryError(
-        code: .parentNeedsCurrentValues,
-        message: "children of an area are answered for current values in their own codes only (not with an as-of time or a classification version)")
+    public static func unpublishedVersion(_ selection: IndicatorSelection) -> IndicatorQueryError {
+        IndicatorQueryError(
+            code: .unpublishedVersion,
+            message: "version \(selection.version ?? "") of vn-admin-units is not published (as known at \(selection.knownAt)); see statistics.classification_versions")
+    }
 
     public var description: String { message }
 }

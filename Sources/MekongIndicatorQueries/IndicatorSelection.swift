@@ -51,13 +51,25 @@ public struct IndicatorSelection: Sendable, Equatable {
         public var aggregation: String
     }
 
-    /// A period of the calendar: `2025`, `2025-H1`, `2025-Q3`, `2025-M07`.
+    /// The `knownAt` of an as-of time given as RFC 3339 or as a date (its start in UTC), or nil if it is neither:
+    /// the instant in UTC to the microsecond, kept within years 1970 to 9999 (nothing was recorded before 1970,
+    /// so earlier times ask the same question).
+    public static func knownAt(parsing text: String) -> String? {
+        guard let time = Timestamp(rfc3339: text) ?? Timestamp(rfc3339: text + "T00:00:00Z") else { return nil }
+        if time.epochSeconds < 0 { return "1970-01-01T00:00:00.000000Z" }
+        if time.epochSeconds > 253_402_300_799 { return "9999-12-31T23:59:59.999999Z" }
+        return time.utcMicroseconds
+    }
+
+    /// A period of the calendar: `2025`, `2025-H1`, `2025-Q3`, `2025-M07` (years 1000 to 9999).
     public static func isPeriod(_ text: String) -> Bool {
-        (try? #/^[0-9]{4}(-(H[12]|Q[1-4]|M(0[1-9]|1[0-2])))?$/#.wholeMatch(in: text)) != nil
+        (try? #/^[1-9][0-9]{3}(-(H[12]|Q[1-4]|M(0[1-9]|1[0-2])))?$/#.wholeMatch(in: text)) != nil
     }
 
     /// Sets the session settings, checks the indicator exists and returns its definition, or nil if it is not
     /// defined (as known at `knownAt`).
+    /// - Throws: ``IndicatorQueryError`` `unpublished-version` if `version` is not a published version of
+    ///   `vn-admin-units` (as known at `knownAt`).
     public func bind(on db: PostgresConnection) throws -> Definition? {
         _ = try db.query(
             """
@@ -73,6 +85,15 @@ public struct IndicatorSelection: Sendable, Equatable {
             WHERE code = $1 AND recorded_from <= $2::timestamptz AND (recorded_to IS NULL OR recorded_to > $2::timestamptz)
             """, [code, knownAt])
         guard let first = definition.first else { return nil }
+        if let version {
+            let published = try db.query(
+                """
+                SELECT EXISTS (SELECT FROM statistics.classification_versions
+                               WHERE classification = 'vn-admin-units' AND version = $1 AND recorded_from <= $2::timestamptz
+                                 AND (recorded_to IS NULL OR recorded_to > $2::timestamptz))
+                """, [version, knownAt])[0].decode(Bool.self, at: 0)
+            guard published else { throw IndicatorQueryError.unpublishedVersion(self) }
+        }
         let dimensions = (try JSON.parse(first.decode(String.self, at: 2)).objectValue?.keys)
             .map { $0.filter { $0 != "area" }.sorted() } ?? []
         return Definition(
@@ -80,47 +101,65 @@ public struct IndicatorSelection: Sendable, Equatable {
             dimensions: dimensions, aggregation: try first.decode(String.self, at: 3))
     }
 
-    /// `FROM … AS answer WHERE …` over the bound settings: an index range of the materialized table when current
-    /// values are asked for in the codes they were reported in and that table exists, the functions otherwise.
-    /// - Throws: ``IndicatorQueryError/Code/parentNeedsCurrentValues`` for `parent` with an as-of time or a version.
-    public func relation(on db: PostgresConnection) throws -> String {
-        let materialized = try readsMaterializedTable(on: db)
-        return Self.source(materialized: materialized, version: version) + " AS answer WHERE "
-            + (periodFilters(materialized: materialized) + (try areaFilters(materialized: materialized))).joined(separator: " AND ")
-    }
-
-    /// The relation a published answer reads after ``withheldAbove(on:)``: the same rows as ``relation(on:)``,
-    /// each with `disclosed.confidentiality`: its own, or `secondary` when it lies above a withheld value.
-    public func publishedRelation(on db: PostgresConnection) throws -> String {
-        let materialized = try readsMaterializedTable(on: db)
-        let from = materialized ? Self.source(materialized: true, version: nil) : "FROM answers"
-        let filters = (materialized ? periodFilters(materialized: true) : ["true"]) + (try areaFilters(materialized: materialized))
-        return """
-            \(from) AS answer CROSS JOIN LATERAL (
-                SELECT CASE WHEN answer.confidentiality = 'free' AND EXISTS (
-                    SELECT FROM withheld_above w
-                    WHERE w.area = answer.area AND w.period = answer.period AND w.dimensions = answer.dimensions)
-                THEN 'secondary' ELSE answer.confidentiality END AS confidentiality) AS disclosed
-            WHERE \(filters.joined(separator: " AND "))
-            """
-    }
-
-    /// `WITH RECURSIVE withheld_above (area, period, dimensions) AS (…)`: every key (of the periods asked for, all
-    /// areas) that lies above a value that is not free in the hierarchy of its period. Published answers withhold
-    /// these too (docs/read-api.md, "Open and secured data"), so that no published total contains a withheld value.
+    /// The whole statement over the bound settings, `[WITH …] SELECT <columns> FROM … ORDER BY …` in series order.
+    /// `columns` name the answer's columns as `answer.<column>`; in a published answer the confidentiality to show
+    /// is `disclosed.confidentiality` (docs/read-api.md, "Open and secured data").
     ///
-    /// Current values climb the materialized `parent` column, one primary-key lookup per level; as-of and
-    /// re-expressed answers have no such column, so each withheld row's path is read from the hierarchy valid on
-    /// its period's reference date (in a version's codes: not before the version's first day, as re-expression
-    /// uses it).
-    public func withheldAbove(on db: PostgresConnection) throws -> String {
+    /// Current values in the codes they were reported in are an index range of the materialized table (when it
+    /// exists); an as-of time or a version reads the query-time functions once, into the CTE `answers`.
+    public func statement(selecting columns: String, published: Bool, on db: PostgresConnection) throws -> String {
         let materialized = try readsMaterializedTable(on: db)
-        let periods = periodFilters(materialized: materialized)
+        var ctes: [String] = []
+        var from: String
+        var filters: [String] = []
+        if materialized {
+            from = "statistics.indicator_table AS answer"
+            filters = periodFilters(materialized: true)
+            if parent != nil { filters.append("answer.parent = current_setting('mekong.parent')") }
+        } else {
+            ctes.append("answers AS (SELECT * FROM \(functionCall) AS answer WHERE \(periodFilters(materialized: false).joined(separator: " AND ")))")
+            from = "answers AS answer"
+            if parent != nil {
+                // The areas directly below `parent` in each period's hierarchy: one lookup per period, not per row.
+                ctes.append("""
+                    children (period, area) AS (
+                        SELECT w.period, c.code FROM (SELECT DISTINCT period FROM answers) w
+                        CROSS JOIN LATERAL statistics.classification_at('vn-admin-units', \(validOn),
+                                                                        current_setting('mekong.known_at')::timestamptz) c
+                        WHERE c.parent = current_setting('mekong.parent'))
+                    """)
+                filters.append("(answer.period, answer.area) IN (SELECT period, area FROM children)")
+            }
+        }
+        if !areas.isEmpty { filters.append("answer.area = ANY (current_setting('mekong.areas')::text[])") }
+        if published {
+            ctes.append(withheldAbove(materialized: materialized))
+            from += """
+                 CROSS JOIN LATERAL (
+                    SELECT CASE WHEN answer.confidentiality = 'free' AND EXISTS (
+                        SELECT FROM withheld_above w
+                        WHERE w.area = answer.area AND w.period = answer.period AND w.dimensions = answer.dimensions)
+                    THEN 'secondary' ELSE answer.confidentiality END AS confidentiality) AS disclosed
+                """
+        }
+        let with = ctes.isEmpty ? "" : "WITH RECURSIVE " + ctes.joined(separator: ",\n") + "\n"
+        let condition = filters.isEmpty ? "" : " WHERE " + filters.joined(separator: " AND ")
+        return "\(with)SELECT \(columns) FROM \(from)\(condition) ORDER BY answer.area, answer.period, answer.dimensions"
+    }
+
+    /// `withheld_above (area, period, dimensions)`: every key (of the periods asked for, all areas) that lies above
+    /// a value that is not free in the hierarchy of its period. Published answers withhold these too, so that no
+    /// published total contains a withheld value.
+    ///
+    /// Current values climb the materialized `parent` column, one primary-key lookup per level, from the values
+    /// that are not free (partial indexes); the functions' answers have no such column, so each withheld row's
+    /// path is read from the hierarchy valid on its period's reference date.
+    private func withheldAbove(materialized: Bool) -> String {
         if materialized {
             return """
-                WITH RECURSIVE withheld_above (area, period, dimensions) AS (
-                    SELECT parent, period, dimensions FROM statistics.indicator_table AS answer
-                    WHERE \((periods + ["confidentiality <> 'free'", "parent IS NOT NULL"]).joined(separator: " AND "))
+                withheld_above (area, period, dimensions) AS (
+                    SELECT answer.parent, answer.period, answer.dimensions FROM statistics.indicator_table AS answer
+                    WHERE \((periodFilters(materialized: true) + ["answer.confidentiality <> 'free'", "answer.parent IS NOT NULL"]).joined(separator: " AND "))
                   UNION
                     SELECT t.parent, t.period, t.dimensions FROM withheld_above w
                     JOIN statistics.indicator_table t ON t.indicator = current_setting('mekong.indicator')
@@ -128,19 +167,7 @@ public struct IndicatorSelection: Sendable, Equatable {
                     WHERE t.parent IS NOT NULL)
                 """
         }
-        var validOn = "(\(Self.end(of: "w.period")) - interval '1 day')::date"
-        if version != nil {
-            validOn = """
-                greatest(\(validOn), (SELECT min(v.valid_from) FROM statistics.classification_versions v
-                    WHERE v.classification = 'vn-admin-units' AND v.version = current_setting('mekong.version')
-                      AND v.recorded_from <= current_setting('mekong.known_at')::timestamptz
-                      AND (v.recorded_to IS NULL OR v.recorded_to > current_setting('mekong.known_at')::timestamptz)))
-                """
-        }
         return """
-            WITH RECURSIVE answers AS MATERIALIZED (
-                SELECT * \(Self.source(materialized: false, version: version)) AS answer
-                WHERE \(periods.joined(separator: " AND "))),
             withheld_above (area, period, dimensions) AS (
                 SELECT DISTINCT p.code, w.period, w.dimensions FROM answers w
                 CROSS JOIN LATERAL statistics.hierarchy_path('vn-admin-units', w.area, \(validOn),
@@ -149,38 +176,39 @@ public struct IndicatorSelection: Sendable, Equatable {
             """
     }
 
+    /// The day whose hierarchy places the row `w` of a function's answer: its period's reference date (last day),
+    /// in a version's codes not before the version's first day (as re-expression places earlier periods).
+    private var validOn: String {
+        let reference = "(\(Self.end(of: "w.period")) - interval '1 day')::date"
+        guard version != nil else { return reference }
+        return """
+            greatest(\(reference), (SELECT min(v.valid_from) FROM statistics.classification_versions v
+                WHERE v.classification = 'vn-admin-units' AND v.version = current_setting('mekong.version')
+                  AND v.recorded_from <= current_setting('mekong.known_at')::timestamptz
+                  AND (v.recorded_to IS NULL OR v.recorded_to > current_setting('mekong.known_at')::timestamptz)))
+            """
+    }
+
+    private var functionCall: String {
+        version == nil
+            ? "statistics.indicator_values(current_setting('mekong.indicator'), current_setting('mekong.known_at')::timestamptz)"
+            : "statistics.indicator_in_version(current_setting('mekong.indicator'), current_setting('mekong.version'), current_setting('mekong.known_at')::timestamptz)"
+    }
+
     private func readsMaterializedTable(on db: PostgresConnection) throws -> Bool {
         guard version == nil, knownAt == "infinity" else { return false }
         return try db.query("SELECT to_regclass('statistics.indicator_table') IS NOT NULL")[0].decode(Bool.self, at: 0)
     }
 
-    private static func source(materialized: Bool, version: String?) -> String {
-        materialized
-            ? "FROM statistics.indicator_table"
-            : version == nil
-                ? "FROM statistics.indicator_values(current_setting('mekong.indicator'), current_setting('mekong.known_at')::timestamptz)"
-                : "FROM statistics.indicator_in_version(current_setting('mekong.indicator'), current_setting('mekong.version'), current_setting('mekong.known_at')::timestamptz)"
-    }
-
     /// The indicator (materialized table only: the functions read one indicator) and the periods asked for.
     private func periodFilters(materialized: Bool) -> [String] {
-        var filters = materialized ? ["indicator = current_setting('mekong.indicator')"] : ["true"]
-        if period != nil { filters.append("period = current_setting('mekong.period')") }
+        var filters = materialized ? ["answer.indicator = current_setting('mekong.indicator')"] : ["true"]
+        if period != nil { filters.append("answer.period = current_setting('mekong.period')") }
         if startPeriod != nil {
-            filters.append("\(Self.start(of: "period")) >= \(Self.start(of: "current_setting('mekong.start_period')"))")
+            filters.append("\(Self.start(of: "answer.period")) >= \(Self.start(of: "current_setting('mekong.start_period')"))")
         }
         if endPeriod != nil {
-            filters.append("\(Self.end(of: "period")) <= \(Self.end(of: "current_setting('mekong.end_period')"))")
-        }
-        return filters
-    }
-
-    private func areaFilters(materialized: Bool) throws -> [String] {
-        var filters: [String] = []
-        if !areas.isEmpty { filters.append("area = ANY (current_setting('mekong.areas')::text[])") }
-        if parent != nil {
-            guard materialized else { throw IndicatorQueryError.parentNeedsCurrentValues }
-            filters.append("parent = current_setting('mekong.parent')")
+            filters.append("\(Self.end(of: "answer.period")) <= \(Self.end(of: "current_setting('mekong.end_period')"))")
         }
         return filters
     }
@@ -204,6 +232,4 @@ public struct IndicatorSelection: Sendable, Equatable {
         """
     }
 
-    /// Series order: area, then period, then the other dimensions (the materialized table's index order).
-    public static let order = "ORDER BY area, period, dimensions"
 }

@@ -89,13 +89,10 @@ struct DataQuery: Sendable, Equatable {
             selection.version = version
         }
         if let asOf = values["asOf"] {
-            guard let knownAt = Timestamp(rfc3339: asOf) ?? Timestamp(rfc3339: asOf + "T00:00:00Z") else {
+            guard let knownAt = IndicatorSelection.knownAt(parsing: asOf) else {
                 throw ReadAPIError.invalidParameter("asOf", "\(asOf) is neither an RFC 3339 time nor a date (YYYY-MM-DD)")
             }
-            selection.knownAt = knownAt.text
-        }
-        if selection.parent != nil, selection.version != nil || values["asOf"] != nil {
-            throw ReadAPIError.invalidParameter("parent", IndicatorQueryError.parentNeedsCurrentValues.message)
+            selection.knownAt = knownAt
         }
         if let name = values["format"] {
             guard let format = Format(rawValue: name) else {

@@ -80,6 +80,7 @@ struct Routes: Sendable {
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: ReadOnlyMiddleware())
         router.get("/healthz") { _, _ in Self.json(200, ["status": "ok"]) }
         router.get("/readyz") { _, _ in
             let problem: String?
@@ -154,8 +155,8 @@ struct Routes: Sendable {
                     }
                 }
                 stream.finish()
-            } catch let error as IndicatorQueryError {
-                stream.fail(ReadAPIError.invalidParameter("parent", error.message))
+            } catch let error as IndicatorQueryError where error.code == .unpublishedVersion {
+                stream.fail(ReadAPIError(404, "not-found", "Not found", detail: error.message, parameter: "classificationVersion"))
             } catch {
                 stream.fail(error)
             }
@@ -225,6 +226,22 @@ struct Routes: Sendable {
         return Response(
             status: HTTPResponse.Status(code: error.status), headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSON.serializeBytes(error.json))))
+    }
+}
+
+/// Every route is read-only: GET, and the HEAD that Hummingbird derives from it; any other method (POST, TRACE,
+/// QUERY …) is 405 with `Allow`.
+struct ReadOnlyMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method == .get || request.method == .head else {
+            var response = Routes.problem(ReadAPIError(
+                405, "method-not-allowed", "Method not allowed", detail: "the read API answers GET and HEAD only"))
+            response.headers[.allow] = "GET, HEAD"
+            return response
+        }
+        return try await next(request, context)
     }
 }
 

@@ -69,4 +69,26 @@ struct TimestampTests {
         #expect(!RFC3339.isValidDate("2025-02-29"))
         #expect(!RFC3339.isValidDate("2025-02-28T00:00:00Z"))
     }
+
+    /// Any RFC 3339 spelling, whatever its offset (RFC 3339 allows ±23:59, PostgreSQL only ±15:59) and fraction,
+    /// comes out as the same instant in UTC, truncated to the microsecond.
+    @Test func utcMicrosecondsIsTheSameInstantInUTC() throws {
+        #expect(Timestamp(rfc3339: "2960-01-08T09:05:13+23:06")?.utcMicroseconds == "2960-01-07T09:59:13.000000Z")
+        #expect(Timestamp(rfc3339: "2025-07-01T08:30:00.2509999-00:30")?.utcMicroseconds == "2025-07-01T09:00:00.250999Z")
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let seconds = Int64.random(in: 86_400...(253_402_300_799 - 86_400), using: &random)
+            let minutes = Int.random(in: -(23 * 60 + 59)...(23 * 60 + 59), using: &random)
+            let digits = Int.random(in: 0...9, using: &random)
+            let fraction = digits == 0 ? "" : "." + String((0..<digits).map { _ in "0123456789".randomElement(using: &random)! })
+            let local = String(RFC3339.format(epochSeconds: seconds + Int64(minutes) * 60, fraction: 0, digits: 1).dropLast(3))
+            let offset = (minutes < 0 ? "-" : "+") + String(format: "%02d:%02d", abs(minutes) / 60, abs(minutes) % 60)
+            let text = local + fraction + offset
+            let time = try #require(Timestamp(rfc3339: text), "\(text)")
+            let utc = try #require(Timestamp(rfc3339: time.utcMicroseconds), "\(time.utcMicroseconds)")
+            #expect(utc.epochSeconds == seconds, "\(text)")
+            #expect(utc.epochSeconds == time.epochSeconds && utc.nanoseconds == time.nanoseconds / 1000 * 1000, "\(text)")
+            #expect(time.utcMicroseconds.hasSuffix("Z") && time.utcMicroseconds.count == 27, "\(text)")
+        }
+    }
 }

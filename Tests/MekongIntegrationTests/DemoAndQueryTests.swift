@@ -17,9 +17,9 @@ import Testing
         let sdmx = try ChildProcess.run(query + ["--area", "08", "--classification-version", "2025", "--format", "sdmx-csv"])
         #expect(sdmx.status == 0, "\(sdmx.errors)")
         let lines = sdmx.output.split(separator: "\n")
-        #expect(lines.first == "STRUCTURE,STRUCTURE_ID,REF_AREA,TIME_PERIOD,OBS_VALUE,OBS_STATUS,CONF_STATUS")
+        #expect(lines.first == "STRUCTURE,STRUCTURE_ID,ACTION,REF_AREA,TIME_PERIOD,OBS_VALUE,OBS_STATUS,CONF_STATUS")
         #expect(lines.count == 1 + 22)
-        #expect(lines.dropFirst().allSatisfy { $0.hasPrefix("dataflow,VN_GSO:DF_RETAIL@SALES(1.0),08,") })
+        #expect(lines.dropFirst().allSatisfy { $0.hasPrefix("dataflow,VN_GSO:DF_RETAIL@SALES(1.0),I,08,") })
         // 2025-M06 was still provisional; its revision came in July.
         #expect(lines.contains { $0.contains(",2025-M06,") && $0.hasSuffix(",P,F") })
 
@@ -76,14 +76,14 @@ import Testing
             let sdmx = try ChildProcess.run(["query", "indicator", indicator, "--format", "sdmx-csv", "--postgres", database.url])
             #expect(sdmx.status == 0, "\(sdmx.errors)")
             let sdmxRows = Self.parseCSV(sdmx.output)
-            #expect(sdmxRows.first == ["STRUCTURE", "STRUCTURE_ID", "REF_AREA"] + dimensions.map { $0.uppercased() }
+            #expect(sdmxRows.first == ["STRUCTURE", "STRUCTURE_ID", "ACTION", "REF_AREA"] + dimensions.map { $0.uppercased() }
                 + ["TIME_PERIOD", "OBS_VALUE", "OBS_STATUS", "CONF_STATUS"])
             #expect(sdmxRows.dropFirst().count == rows.count)
             for (line, row) in zip(sdmxRows.dropFirst(), rows) {
                 let period = row[0].replacingOccurrences(of: "-H", with: "-S")
                 // One dataflow per indicator; SDMX ids have no ".", so it is written "@".
                 let dataflow = "VN_GSO:DF_\(indicator.replacingOccurrences(of: ".", with: "@"))(1.0)"
-                #expect(line == ["dataflow", dataflow, row[1]] + (try dimensionValues(row[2]))
+                #expect(line == ["dataflow", dataflow, "I", row[1]] + (try dimensionValues(row[2]))
                     + [period, row[3], obs[row[4]] ?? "?", conf[row[5]] ?? "?"])
             }
         }

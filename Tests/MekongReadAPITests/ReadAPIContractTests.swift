@@ -56,6 +56,11 @@ import Testing
         #expect(try await client.send("GET", "/readyz").status == 503)
         #expect(try await client.send("GET", "/v1/data/POP").status == 503)
         #expect(try await client.send("GET", "/v1/nothing").status == 404)
+        for method in ["POST", "PUT", "DELETE", "PATCH", "TRACE", "QUERY"] {
+            let refused = try await client.send(method, "/v1/data/POP")
+            #expect(refused.status == 405, "\(method)")
+            #expect(refused.headers["allow"] == "GET, HEAD", "\(method)")
+        }
         await server.stop()
     }
 }
