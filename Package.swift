@@ -98,7 +98,7 @@ let package = Package(
             name: "MekongGateway",
             dependencies: [
                 "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongEvidence",
-                "MekongMetrics", "MekongStatisticalEvents",
+                "MekongMetrics", "MekongStatisticalEvents", "MekongAccess",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -119,6 +119,8 @@ let package = Package(
                 "MekongEvents", "MekongKafka", "MekongPostgres", "MekongProjection", "MekongLZ4", "MekongStatisticalEvents",
             ],
             swiftSettings: strict),
+        // Who may call and how often: API keys (shown once, stored as SHA-256) and per-client quotas.
+        .target(name: "MekongAccess", dependencies: ["MekongEvents"], swiftSettings: strict),
         // Reading the statistics projection's indicator tables: selections, disclosure, CSV / SDMX-CSV / JSON streamed
         // by the server. What `mekong query` and the read API both ask through.
         .target(name: "MekongIndicatorQueries", dependencies: ["MekongEvents", "MekongPostgres"], swiftSettings: strict),
@@ -126,7 +128,7 @@ let package = Package(
         .target(
             name: "MekongReadAPI",
             dependencies: [
-                "MekongEvents", "MekongPostgres", "MekongIndicatorQueries", "MekongMetrics",
+                "MekongEvents", "MekongPostgres", "MekongIndicatorQueries", "MekongMetrics", "MekongAccess",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -141,7 +143,7 @@ let package = Package(
             dependencies: [
                 "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing",
                 "MekongProjection", "MekongAudit", "MekongStatistics", "MekongStatisticalEvents", "MekongMetrics", "MekongEvidence",
-                "MekongGateway", "MekongIndicatorQueries", "MekongReadAPI",
+                "MekongGateway", "MekongIndicatorQueries", "MekongReadAPI", "MekongAccess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -210,11 +212,12 @@ let package = Package(
                 "MekongTestSupport",
             ],
             swiftSettings: strict),
+        .testTarget(name: "MekongAccessTests", dependencies: ["MekongAccess"], swiftSettings: strict),
         .testTarget(
             name: "MekongReadAPITests",
             dependencies: [
                 "MekongReadAPI", "MekongIndicatorQueries", "MekongPostgres", "MekongPublishing", "MekongStatistics",
-                "MekongStatisticalEvents", "MekongProjection", "MekongTestSupport", "MekongGateway",
+                "MekongStatisticalEvents", "MekongProjection", "MekongTestSupport", "MekongGateway", "MekongAccess",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["sdmx_check.py"],

@@ -148,7 +148,8 @@ private func withRegistry<T>(_ options: ConnectionOptions, _ body: (SourceRegist
     }
 }
 
-private func reveal(_ apiKey: String, to file: String?, for id: String) throws {
+/// Prints a new API key once, or writes it to `file` (mode 0600): sources and readers alike.
+func reveal(_ apiKey: String, to file: String?, for id: String) throws {
     if let file {
         guard FileManager.default.createFile(
             atPath: file, contents: Data((apiKey + "\n").utf8), attributes: [.posixPermissions: 0o600])

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MekongAccess
 import MekongCatalog
 import MekongEvents
 import MekongEvidence
@@ -55,10 +56,9 @@ public final class Gateway: Sendable {
 
     /// The source an `Authorization: Bearer` header belongs to.
     func authenticate(_ authorization: String?) async throws -> RegisteredSource {
-        guard let authorization, authorization.hasPrefix("Bearer "), authorization.count > 7 else {
+        guard let apiKey = APIKey.bearer(authorization) else {
             throw Problem.unauthenticated("send the source's API key as `Authorization: Bearer <key>`")
         }
-        let apiKey = String(authorization.dropFirst(7))
         guard let source = try await db({ try SourceRegistry(connection: $0).authenticate(apiKey: apiKey) }) else {
             throw Problem.unauthenticated("the API key is unknown or its source is revoked")
         }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MekongAccess
 import MekongEvents
 import MekongEvidence
 import MekongPostgres
@@ -62,18 +63,6 @@ public struct SourceRegistry {
         _ = try migrations.apply(projection: "gateway", version: 1, on: connection)
     }
 
-    /// A new random API key: "mk_" and 43 base64url characters (256 bits).
-    public static func newAPIKey() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return "mk_" + Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    /// The stored form of an API key.
-    public static func hash(apiKey: String) -> String { EventHash.sha256(Array(apiKey.utf8)).hex }
-
     /// Registers a source and returns its API key, which is shown once and stored only as a hash.
     public func add(
         id: String, uri: String, key: VerifyingKey, eventTypes: [String], units: [String], areas: [String],
@@ -89,7 +78,7 @@ public struct SourceRegistry {
                 source: id,
                 message: "the URI is \(uri.utf8.count) bytes long; an event's source holds at most \(CloudEvent.Limits.source)")
         }
-        let apiKey = Self.newAPIKey()
+        let apiKey = APIKey.generate()
         try connection.transaction { connection in
             if try !connection.query("SELECT 1 FROM gateway.sources WHERE id = $1 OR uri = $2", [id, uri]).isEmpty {
                 throw SourceRegistryError(source: id, message: "a source with this id or URI \(uri) is already registered")
@@ -99,7 +88,7 @@ public struct SourceRegistry {
                 INSERT INTO gateway.sources (id, uri, api_key_sha256, event_types, units, areas, events_per_second)
                 VALUES ($1, $2, $3, $4::text[], $5::text[], $6::text[], $7)
                 """,
-                [id, uri, Self.hash(apiKey: apiKey), PostgresArray.text(eventTypes), PostgresArray.text(units),
+                [id, uri, APIKey.sha256(apiKey), PostgresArray.text(eventTypes), PostgresArray.text(units),
                  PostgresArray.text(areas), eventsPerSecond])
             try connection.execute(
                 "INSERT INTO gateway.source_keys (source, key_id, public_key) VALUES ($1, $2, $3)",
@@ -115,7 +104,7 @@ public struct SourceRegistry {
 
     /// The source an API key belongs to, unless the key is unknown or the source revoked.
     public func authenticate(apiKey: String) throws -> RegisteredSource? {
-        try load(where: "s.api_key_sha256 = $1 AND s.revoked_at IS NULL", [Self.hash(apiKey: apiKey)]).first
+        try load(where: "s.api_key_sha256 = $1 AND s.revoked_at IS NULL", [APIKey.sha256(apiKey)]).first
     }
 
     /// Revokes a source: its API key stops working at once. Its receipts and keys stay as evidence.
@@ -128,11 +117,11 @@ public struct SourceRegistry {
     /// Rotates a source's credentials: a new API key (returned; the old one stops working), and if `signingKey` is
     /// given, that key replaces the accepted ones (which are retired, kept for verifying old signatures).
     public func rotate(id: String, signingKey: VerifyingKey?) throws -> String {
-        let apiKey = Self.newAPIKey()
+        let apiKey = APIKey.generate()
         try connection.transaction { connection in
             let changed = try connection.execute(
                 "UPDATE gateway.sources SET api_key_sha256 = $2 WHERE id = $1 AND revoked_at IS NULL",
-                [id, Self.hash(apiKey: apiKey)])
+                [id, APIKey.sha256(apiKey)])
             guard changed == 1 else { throw SourceRegistryError(source: id, message: "is not registered or is revoked") }
             if let signingKey {
                 if try !connection.query(

@@ -9,6 +9,9 @@ public enum Disclosure: Sendable, Equatable {
     /// every value above a withheld one in its period's hierarchy (confidentiality `secondary`, SDMX `D`), reported
     /// or aggregated, so that no published total contains a withheld value.
     case published
+    /// A reader's scope: every value of these areas and of every area below them (in each period's hierarchy) in
+    /// full, published data elsewhere.
+    case fullWithin(areas: [String])
 }
 
 /// One indicator's rows formatted by the server and streamed with `COPY … TO STDOUT`: the client copies bytes, so
@@ -39,13 +42,17 @@ public struct IndicatorExport: Sendable {
     /// Binds the selection and returns the indicator's definition, or nil if it is not defined.
     public func prepare(on db: PostgresConnection) throws -> IndicatorSelection.Definition? {
         guard let definition = try selection.bind(on: db) else { return nil }
-        // The dimension names (mekong.dimension_0 …), the unit and the dataflow, in one statement.
+        // The dimension names (mekong.dimension_0 …), the unit, the dataflow and a reader's scope, in one statement.
+        var scope: [String] = []
+        if case .fullWithin(let areas) = disclosure { scope = areas }
         _ = try db.query(
             """
             SELECT set_config('mekong.unit', $1, false), set_config('mekong.dataflow', $3, false),
+                   set_config('mekong.scope_areas', $4, false),
                    (SELECT count(set_config('mekong.dimension_' || (n - 1), d, false))
                     FROM unnest($2::text[]) WITH ORDINALITY AS x (d, n))
-            """, [definition.unit, PostgresArray.text(definition.dimensions), SDMX.dataflowReference(indicator: selection.code)])
+            """, [definition.unit, PostgresArray.text(definition.dimensions), SDMX.dataflowReference(indicator: selection.code),
+                  PostgresArray.text(scope)])
         return definition
     }
 
@@ -71,9 +78,8 @@ public struct IndicatorExport: Sendable {
         _ format: Format, _ definition: IndicatorSelection.Definition, on db: PostgresConnection,
         to output: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int {
-        let published = disclosure == .published
-        let confidentiality = published ? "disclosed.confidentiality" : "answer.confidentiality"
-        let value = published ? "CASE WHEN disclosed.confidentiality = 'free' THEN answer.value END" : "answer.value"
+        let confidentiality = "disclosed.confidentiality"
+        let value = "CASE WHEN disclosed.visible THEN answer.value END"
         let dimensions = definition.dimensions.indices.map { "answer.dimensions->>current_setting('mekong.dimension_\($0)')" }
         let statement: String
         let options: String
@@ -99,7 +105,7 @@ public struct IndicatorExport: Sendable {
                 """
             options = "FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02'"
         }
-        let query = try selection.statement(selecting: statement, published: published, on: db)
+        let query = try selection.statement(selecting: statement, disclosure: disclosure, on: db)
         return try db.copyOut("COPY (\(query)) TO STDOUT (\(options))", output)
     }
 

@@ -102,12 +102,13 @@ public struct IndicatorSelection: Sendable, Equatable {
     }
 
     /// The whole statement over the bound settings, `[WITH …] SELECT <columns> FROM … ORDER BY …` in series order.
-    /// `columns` name the answer's columns as `answer.<column>`; in a published answer the confidentiality to show
-    /// is `disclosed.confidentiality` (docs/read-api.md, "Open and secured data").
+    /// `columns` name the answer's columns as `answer.<column>`, and what `disclosure` lets be seen as
+    /// `disclosed.visible` (whether the value may be sent) and `disclosed.confidentiality` (the flag to send;
+    /// docs/read-api.md, "Open and secured data"). `.fullWithin` reads its areas from `mekong.scope_areas`.
     ///
     /// Current values in the codes they were reported in are an index range of the materialized table (when it
     /// exists); an as-of time or a version reads the query-time functions once, into the CTE `answers`.
-    public func statement(selecting columns: String, published: Bool, on db: PostgresConnection) throws -> String {
+    public func statement(selecting columns: String, disclosure: Disclosure, on db: PostgresConnection) throws -> String {
         let materialized = try readsMaterializedTable(on: db)
         var ctes: [String] = []
         var from: String
@@ -132,16 +133,27 @@ public struct IndicatorSelection: Sendable, Equatable {
             }
         }
         if !areas.isEmpty { filters.append("answer.area = ANY (current_setting('mekong.areas')::text[])") }
-        if published {
+        // What may be seen: everything (full), or published data (withheld_above) except, for a reader's scope,
+        // the areas within it (in_scope).
+        var visible = "true"
+        var shown = "answer.confidentiality"
+        if disclosure != .full {
             ctes.append(withheldAbove(materialized: materialized))
             from += """
-                 CROSS JOIN LATERAL (
-                    SELECT CASE WHEN answer.confidentiality = 'free' AND EXISTS (
-                        SELECT FROM withheld_above w
-                        WHERE w.area = answer.area AND w.period = answer.period AND w.dimensions = answer.dimensions)
-                    THEN 'secondary' ELSE answer.confidentiality END AS confidentiality) AS disclosed
+                 CROSS JOIN LATERAL (SELECT answer.confidentiality = 'free' AND EXISTS (
+                    SELECT FROM withheld_above w
+                    WHERE w.area = answer.area AND w.period = answer.period AND w.dimensions = answer.dimensions) AS above) AS withheld
                 """
+            visible = "answer.confidentiality = 'free' AND NOT withheld.above"
+            shown = "CASE WHEN withheld.above THEN 'secondary' ELSE answer.confidentiality END"
+            if case .fullWithin = disclosure {
+                ctes.append(inScope(materialized: materialized))
+                let inside = "(answer.period, answer.area) IN (SELECT period, area FROM in_scope)"
+                visible = "\(inside) OR (\(visible))"
+                shown = "CASE WHEN \(inside) THEN answer.confidentiality ELSE \(shown) END"
+            }
         }
+        from += " CROSS JOIN LATERAL (SELECT \(visible) AS visible, \(shown) AS confidentiality) AS disclosed"
         let with = ctes.isEmpty ? "" : "WITH RECURSIVE " + ctes.joined(separator: ",\n") + "\n"
         let condition = filters.isEmpty ? "" : " WHERE " + filters.joined(separator: " AND ")
         return "\(with)SELECT \(columns) FROM \(from)\(condition) ORDER BY answer.area, answer.period, answer.dimensions"
@@ -173,6 +185,20 @@ public struct IndicatorSelection: Sendable, Equatable {
                 CROSS JOIN LATERAL statistics.hierarchy_path('vn-admin-units', w.area, \(validOn),
                                                              current_setting('mekong.known_at')::timestamptz) p
                 WHERE w.confidentiality <> 'free' AND p.code <> w.area)
+            """
+    }
+
+    /// `in_scope (period, area)`: for each period of the answer, the areas of a reader's scope and every area below
+    /// them in that period's hierarchy (one lookup per period and scope area).
+    private func inScope(materialized: Bool) -> String {
+        let periods = materialized
+            ? "SELECT DISTINCT answer.period FROM statistics.indicator_table AS answer WHERE \(periodFilters(materialized: true).joined(separator: " AND "))"
+            : "SELECT DISTINCT period FROM answers"
+        return """
+            in_scope (period, area) AS (
+                SELECT w.period, d.area FROM (\(periods)) w
+                CROSS JOIN LATERAL unnest(current_setting('mekong.scope_areas')::text[]) AS s (code)
+                CROSS JOIN LATERAL statistics.areas_within(s.code, \(validOn)) d)
             """
     }
 

@@ -20,10 +20,10 @@ public final class RunningServer: Sendable {
     /// Starts serving `router` and returns once the socket is bound. With `stopOnSignals`, SIGINT and SIGTERM end
     /// the server gracefully (the CLI); otherwise call ``stop()`` (tests).
     /// - Throws: why it could not listen (the address is taken, say).
-    public static func start(
-        _ router: Router<BasicRequestContext>, host: String, port: Int, serverName: String, stopOnSignals: Bool,
+    public static func start<Context: RequestContext>(
+        _ router: Router<Context>, host: String, port: Int, serverName: String, stopOnSignals: Bool,
         logger: Logger
-    ) async throws -> RunningServer {
+    ) async throws -> RunningServer where Context.Source == ApplicationRequestContextSource {
         let bound = BoundPort()
         let application = Application(
             router: router,

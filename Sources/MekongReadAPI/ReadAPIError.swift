@@ -1,3 +1,4 @@
+import MekongAccess
 import MekongEvents
 
 /// A refused or failed read: the module's one error, answered as RFC 9457 `application/problem+json` with a
@@ -41,6 +42,17 @@ public struct ReadAPIError: Error, Sendable, CustomStringConvertible {
     static func notFound(_ detail: String) -> ReadAPIError { ReadAPIError(404, "not-found", "Not found", detail: detail) }
     static func notReady(_ detail: String) -> ReadAPIError {
         ReadAPIError(503, "not-ready", "The statistics projection is not readable", detail: detail, retryAfter: 30)
+    }
+    static func unauthenticated(_ detail: String) -> ReadAPIError {
+        ReadAPIError(401, "unauthenticated", "Unauthenticated", detail: detail)
+    }
+    static func quotaExceeded(_ decision: Quotas.Decision) -> ReadAPIError {
+        ReadAPIError(
+            429, "quota-exceeded", "Too many requests",
+            detail: decision.dayRemaining == 0
+                ? "the quota of \(decision.limits.perDay) requests a day is used up"
+                : "the quota of \(decision.limits.perHour) requests an hour is used up",
+            retryAfter: decision.retryAfter)
     }
     static func databaseUnavailable(_ detail: String) -> ReadAPIError {
         ReadAPIError(503, "database-unavailable", "PostgreSQL is unavailable", detail: detail, retryAfter: 5)

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import MekongAccess
 import MekongEvents
 import MekongIndicatorQueries
 import MekongMetrics
@@ -19,12 +20,22 @@ public struct ReadAPIConfiguration: Sendable {
     public var postgres: String
     /// Queries that may run at once (each holds one connection while its answer streams).
     public var databaseThreads: Int
+    /// Requests an anonymous client (one address) may make per hour and per day.
+    public var anonymousQuota: Quotas.Limits
+    /// The clock of the quotas (tests move it).
+    public var now: @Sendable () -> Date
 
-    public init(host: String = "127.0.0.1", port: Int = 8090, postgres: String, databaseThreads: Int = 8) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8090, postgres: String, databaseThreads: Int = 8,
+        anonymousQuota: Quotas.Limits = Quotas.Limits(perHour: 1_000, perDay: 10_000),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.host = host
         self.port = port
         self.postgres = postgres
         self.databaseThreads = databaseThreads
+        self.anonymousQuota = anonymousQuota
+        self.now = now
     }
 }
 
@@ -50,7 +61,9 @@ public final class ReadAPIServer: Sendable {
         let pool = PostgresPool(url: configuration.postgres, threads: configuration.databaseThreads)
         do {
             let server = try await RunningServer.start(
-                Routes(pool: pool, logger: logger).router(), host: configuration.host, port: configuration.port,
+                Routes(pool: pool, logger: logger, anonymousQuota: configuration.anonymousQuota,
+                       quotas: Quotas(now: configuration.now)).router(),
+                host: configuration.host, port: configuration.port,
                 serverName: "mekong-read-api", stopOnSignals: stopOnSignals, logger: logger)
             return ReadAPIServer(server: server, pool: pool)
         } catch {
@@ -76,10 +89,12 @@ public final class ReadAPIServer: Sendable {
 struct Routes: Sendable {
     let pool: PostgresPool
     let logger: Logger
+    let anonymousQuota: Quotas.Limits
+    let quotas: Quotas
     let readiness = Readiness()
 
-    func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    func router() -> Router<ReadAPIContext> {
+        let router = Router(context: ReadAPIContext.self)
         router.add(middleware: ReadOnlyMiddleware())
         router.get("/healthz") { _, _ in Self.json(200, ["status": "ok"]) }
         router.get("/readyz") { _, _ in
@@ -103,13 +118,22 @@ struct Routes: Sendable {
                      body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
         }
         router.get("/v1/data/{indicator}") { request, context in
-            await measured("data") {
+            var quota: Quotas.Decision?
+            var response = await measured("data") {
+                let reader = try await authenticate(request.headers[.authorization])
+                let decision = quotas.take(
+                    reader.map { "reader:\($0.id)" } ?? "address:\(context.remoteAddress ?? "unknown")",
+                    reader?.quota ?? anonymousQuota)
+                quota = decision
+                guard decision.allowed else { throw ReadAPIError.quotaExceeded(decision) }
                 let query = try DataQuery(
                     indicator: context.parameters.get("indicator") ?? "",
                     parameters: request.uri.queryParameters.map { (String($0.key), String($0.value)) },
                     accept: request.headers[.accept])
-                return try await data(query)
+                return try await data(query, disclosure: reader?.disclosure(of: query.selection.code) ?? .published)
             }
+            if let quota { Self.addQuotaHeaders(quota, to: &response) }
+            return response
         }
         return router
     }
@@ -117,10 +141,10 @@ struct Routes: Sendable {
     /// One indicator's rows, streamed from one snapshot: a repeatable-read transaction, so the definition and
     /// every row come from the same committed batches. (Not `READ ONLY`: the as-of and re-expression functions
     /// build their answers in temporary tables; the server's role needs no more than `SELECT` and `TEMPORARY`.)
-    func data(_ query: DataQuery) async throws -> Response {
+    func data(_ query: DataQuery, disclosure: Disclosure) async throws -> Response {
         if let problem = try await readiness.check(pool) { throw ReadAPIError.notReady(problem) }
         let stream = AnswerStream<IndicatorSelection.Definition>()
-        let export = IndicatorExport(query.selection, disclosure: .published)
+        let export = IndicatorExport(query.selection, disclosure: disclosure)
         let format = query.format
         let producer = Task { [pool] in
             do {
@@ -164,7 +188,12 @@ struct Routes: Sendable {
         _ = producer
         _ = try await stream.head()
         return Response(
-            status: .ok, headers: [.contentType: format.mediaType, .cacheControl: "no-cache"],
+            status: .ok,
+            headers: [
+                .contentType: format.mediaType, .vary: "Accept, Authorization",
+                // An answer with more than published data is the reader's alone.
+                .cacheControl: disclosure == .published ? "no-cache" : "private, no-cache",
+            ],
             body: ResponseBody { writer in
                 do {
                     while let chunk = try await stream.next() { try await writer.write(chunk) }
@@ -174,6 +203,29 @@ struct Routes: Sendable {
                 }
                 try await writer.finish(nil)
             })
+    }
+
+    /// The reader an `Authorization: Bearer` key belongs to; nil without one (anonymous). Looked up on every
+    /// request, so that a revoked or rotated key stops working at once.
+    /// - Throws: ``ReadAPIError`` 401 for a key that is unknown or revoked (never downgraded to anonymous).
+    func authenticate(_ authorization: String?) async throws -> Reader? {
+        guard authorization != nil else { return nil }
+        guard let apiKey = APIKey.bearer(authorization) else {
+            throw ReadAPIError.unauthenticated("send a reader's API key as `Authorization: Bearer <key>`, or no Authorization")
+        }
+        let reader = try await pool.run { db in try ReaderRegistry(connection: db).authenticate(apiKey: apiKey) }
+        guard let reader else { throw ReadAPIError.unauthenticated("the API key is unknown or its reader is revoked") }
+        return reader
+    }
+
+    /// `X-Quota-{Hour,Day}-{Limit,Remaining}`: what is left of the client's quota after this request.
+    static func addQuotaHeaders(_ quota: Quotas.Decision, to response: inout Response) {
+        for (name, value) in [
+            ("X-Quota-Hour-Limit", quota.limits.perHour), ("X-Quota-Hour-Remaining", quota.hourRemaining),
+            ("X-Quota-Day-Limit", quota.limits.perDay), ("X-Quota-Day-Remaining", quota.dayRemaining),
+        ] {
+            response.headers[HTTPField.Name(name)!] = String(value)
+        }
     }
 
     /// The JSON answer up to its observations array.
@@ -232,7 +284,7 @@ struct Routes: Sendable {
 /// Every route is read-only: GET, and the HEAD that Hummingbird derives from it; any other method (POST, TRACE,
 /// QUERY …) is 405 with `Allow`.
 struct ReadOnlyMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = ReadAPIContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.method == .get || request.method == .head else {
@@ -242,6 +294,18 @@ struct ReadOnlyMiddleware: RouterMiddleware {
             return response
         }
         return try await next(request, context)
+    }
+}
+
+/// A request's context: Hummingbird's, and the client's address (an anonymous client's quota is per address).
+struct ReadAPIContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    /// The peer's IP address: behind a proxy, the proxy's.
+    let remoteAddress: String?
+
+    init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 }
 
