@@ -58,12 +58,16 @@ struct ReadersCommand: ParsableCommand {
         var areas: [String] = []
         @Option(help: "Requests per hour.") var perHour = 10_000
         @Option(help: "Requests per day.") var perDay = 100_000
+        @Flag(help: "Also see periods before their release time (the release calendar's embargo scope).")
+        var embargo = false
         @Option(help: "Also write the API key to this file (mode 0600) instead of only printing it.")
         var apiKeyOut: String?
 
         func run() throws {
             let apiKey = try withReaders(connection) { registry in
-                try registry.add(id: id, indicators: indicators, areas: areas, quota: Quotas.Limits(perHour: perHour, perDay: perDay))
+                try registry.add(
+                    id: id, indicators: indicators, areas: areas, quota: Quotas.Limits(perHour: perHour, perDay: perDay),
+                    embargo: embargo)
             }
             try reveal(apiKey, to: apiKeyOut, for: id)
         }
@@ -78,7 +82,8 @@ struct ReadersCommand: ParsableCommand {
             for reader in readers {
                 print("\(reader.id)\t\(reader.revoked ? "REVOKED" : "active")")
                 print("  indicators: \(reader.indicators.joined(separator: ", "))  areas: \(reader.areas.joined(separator: ", "))"
-                      + "  quota: \(reader.quota.perHour)/hour, \(reader.quota.perDay)/day")
+                      + "  quota: \(reader.quota.perHour)/hour, \(reader.quota.perDay)/day"
+                      + (reader.embargo ? "  embargo: yes" : ""))
             }
             if readers.isEmpty { print("no readers registered") }
         }

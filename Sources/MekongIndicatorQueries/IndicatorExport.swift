@@ -33,10 +33,13 @@ public struct IndicatorExport: Sendable {
 
     public let selection: IndicatorSelection
     public let disclosure: Disclosure
+    /// Only the periods released by this time (RFC 3339) in the release calendar; nil: every period.
+    public let releasedBy: String?
 
-    public init(_ selection: IndicatorSelection, disclosure: Disclosure = .full) {
+    public init(_ selection: IndicatorSelection, disclosure: Disclosure = .full, releasedBy: String? = nil) {
         self.selection = selection
         self.disclosure = disclosure
+        self.releasedBy = releasedBy
     }
 
     /// Binds the selection and returns the indicator's definition, or nil if it is not defined.
@@ -48,11 +51,11 @@ public struct IndicatorExport: Sendable {
         _ = try db.query(
             """
             SELECT set_config('mekong.unit', $1, false), set_config('mekong.dataflow', $3, false),
-                   set_config('mekong.scope_areas', $4, false),
+                   set_config('mekong.scope_areas', $4, false), set_config('mekong.released_by', $5, false),
                    (SELECT count(set_config('mekong.dimension_' || (n - 1), d, false))
                     FROM unnest($2::text[]) WITH ORDINALITY AS x (d, n))
             """, [definition.unit, PostgresArray.text(definition.dimensions), SDMX.dataflowReference(indicator: selection.code),
-                  PostgresArray.text(scope)])
+                  PostgresArray.text(scope), releasedBy ?? ""])
         return definition
     }
 
@@ -105,7 +108,8 @@ public struct IndicatorExport: Sendable {
                 """
             options = "FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02'"
         }
-        let query = try selection.statement(selecting: statement, disclosure: disclosure, on: db)
+        let query = try selection.statement(
+            selecting: statement, disclosure: disclosure, hidingUnreleased: releasedBy != nil, on: db)
         return try db.copyOut("COPY (\(query)) TO STDOUT (\(options))", output)
     }
 

@@ -105,10 +105,13 @@ public struct IndicatorSelection: Sendable, Equatable {
     /// `columns` name the answer's columns as `answer.<column>`, and what `disclosure` lets be seen as
     /// `disclosed.visible` (whether the value may be sent) and `disclosed.confidentiality` (the flag to send;
     /// docs/read-api.md, "Open and secured data"). `.fullWithin` reads its areas from `mekong.scope_areas`.
+    /// `hidingUnreleased` leaves out the periods that the release calendar releases after `mekong.released_by`.
     ///
     /// Current values in the codes they were reported in are an index range of the materialized table (when it
     /// exists); an as-of time or a version reads the query-time functions once, into the CTE `answers`.
-    public func statement(selecting columns: String, disclosure: Disclosure, on db: PostgresConnection) throws -> String {
+    public func statement(
+        selecting columns: String, disclosure: Disclosure, hidingUnreleased: Bool = false, on db: PostgresConnection
+    ) throws -> String {
         let materialized = try readsMaterializedTable(on: db)
         var ctes: [String] = []
         var from: String
@@ -133,6 +136,14 @@ public struct IndicatorSelection: Sendable, Equatable {
             }
         }
         if !areas.isEmpty { filters.append("answer.area = ANY (current_setting('mekong.areas')::text[])") }
+        if hidingUnreleased {
+            // A period under embargo is left out whole: its reported values and every aggregate of it.
+            filters.append("""
+                NOT EXISTS (SELECT FROM statistics.releases r
+                            WHERE r.indicator = current_setting('mekong.indicator') AND r.period = answer.period
+                              AND r.recorded_to IS NULL AND r.release_time > current_setting('mekong.released_by')::timestamptz)
+                """)
+        }
         // What may be seen: everything (full), or published data (withheld_above) except, for a reader's scope,
         // the areas within it (in_scope).
         var visible = "true"

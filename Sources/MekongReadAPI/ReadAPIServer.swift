@@ -22,7 +22,7 @@ public struct ReadAPIConfiguration: Sendable {
     public var databaseThreads: Int
     /// Requests an anonymous client (one address) may make per hour and per day.
     public var anonymousQuota: Quotas.Limits
-    /// The clock of the quotas (tests move it).
+    /// The clock of the quotas and the release calendar (tests move it).
     public var now: @Sendable () -> Date
 
     public init(
@@ -62,7 +62,7 @@ public final class ReadAPIServer: Sendable {
         do {
             let server = try await RunningServer.start(
                 Routes(pool: pool, logger: logger, anonymousQuota: configuration.anonymousQuota,
-                       quotas: Quotas(now: configuration.now)).router(),
+                       quotas: Quotas(now: configuration.now), now: configuration.now).router(),
                 host: configuration.host, port: configuration.port,
                 serverName: "mekong-read-api", stopOnSignals: stopOnSignals, logger: logger)
             return ReadAPIServer(server: server, pool: pool)
@@ -91,6 +91,7 @@ struct Routes: Sendable {
     let logger: Logger
     let anonymousQuota: Quotas.Limits
     let quotas: Quotas
+    let now: @Sendable () -> Date
     let readiness = Readiness()
 
     func router() -> Router<ReadAPIContext> {
@@ -130,7 +131,11 @@ struct Routes: Sendable {
                     indicator: context.parameters.get("indicator") ?? "",
                     parameters: request.uri.queryParameters.map { (String($0.key), String($0.value)) },
                     accept: request.headers[.accept])
-                return try await data(query, disclosure: reader?.disclosure(of: query.selection.code) ?? .published)
+                return try await data(
+                    query, disclosure: reader?.disclosure(of: query.selection.code) ?? .published,
+                    // The release calendar's embargo, at the time of the request (keys with the embargo scope see
+                    // through it).
+                    releasedBy: reader?.embargo == true ? nil : Timestamp(date: now()).text)
             }
             if let quota { Self.addQuotaHeaders(quota, to: &response) }
             return response
@@ -141,10 +146,10 @@ struct Routes: Sendable {
     /// One indicator's rows, streamed from one snapshot: a repeatable-read transaction, so the definition and
     /// every row come from the same committed batches. (Not `READ ONLY`: the as-of and re-expression functions
     /// build their answers in temporary tables; the server's role needs no more than `SELECT` and `TEMPORARY`.)
-    func data(_ query: DataQuery, disclosure: Disclosure) async throws -> Response {
+    func data(_ query: DataQuery, disclosure: Disclosure, releasedBy: String?) async throws -> Response {
         if let problem = try await readiness.check(pool) { throw ReadAPIError.notReady(problem) }
         let stream = AnswerStream<IndicatorSelection.Definition>()
-        let export = IndicatorExport(query.selection, disclosure: disclosure)
+        let export = IndicatorExport(query.selection, disclosure: disclosure, releasedBy: releasedBy)
         let format = query.format
         let producer = Task { [pool] in
             do {
@@ -321,11 +326,13 @@ final class Readiness: Sendable {
         let problem: String? = try await pool.run { db in
             let columns = try db.query(
                 """
-                SELECT count(*) FILTER (WHERE column_name = 'parent'), count(*) FROM information_schema.columns
+                SELECT count(*) FILTER (WHERE column_name = 'parent'), count(*),
+                       to_regclass('statistics.releases') IS NOT NULL
+                FROM information_schema.columns
                 WHERE table_schema = 'statistics' AND table_name = 'indicator_table'
                 """)[0]
             if try columns.decode(Int.self, at: 1) == 0 { return "no statistics projection is active in this database" }
-            if try columns.decode(Int.self, at: 0) == 0 {
+            if try columns.decode(Int.self, at: 0) == 0 || !(try columns.decode(Bool.self, at: 2)) {
                 return "the statistics projection predates this server; run `mekong project statistics` once to migrate it"
             }
             return nil

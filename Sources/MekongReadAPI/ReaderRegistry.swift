@@ -11,6 +11,8 @@ public struct Reader: Sendable, Equatable {
     /// Area codes, each with every area below it, or `*` for every area.
     public var areas: [String]
     public var quota: Quotas.Limits
+    /// Also sees periods before their release time (the embargo scope).
+    public var embargo: Bool
     public var revoked: Bool
 
     /// What this reader may see of `indicator`: in full for its areas, published data elsewhere.
@@ -36,7 +38,7 @@ public struct ReaderRegistry {
 
     /// Registers a reader and returns its API key, which is shown once and stored only as a hash.
     /// - Throws: ``ReaderRegistryError`` for an id in use, an empty scope or a quota that is not positive.
-    public func add(id: String, indicators: [String], areas: [String], quota: Quotas.Limits) throws -> String {
+    public func add(id: String, indicators: [String], areas: [String], quota: Quotas.Limits, embargo: Bool = false) throws -> String {
         guard (try? #/^[a-z0-9][a-z0-9._-]{0,62}$/#.wholeMatch(in: id)) != nil else {
             throw ReaderRegistryError(reader: id, message: "an id is lower-case letters, digits, . _ - (at most 63)")
         }
@@ -52,10 +54,11 @@ public struct ReaderRegistry {
             }
             try connection.execute(
                 """
-                INSERT INTO readers.readers (id, api_key_sha256, indicators, areas, requests_per_hour, requests_per_day)
-                VALUES ($1, $2, $3::text[], $4::text[], $5, $6)
+                INSERT INTO readers.readers (id, api_key_sha256, indicators, areas, requests_per_hour, requests_per_day, embargo)
+                VALUES ($1, $2, $3::text[], $4::text[], $5, $6, $7)
                 """,
-                [id, APIKey.sha256(apiKey), PostgresArray.text(indicators), PostgresArray.text(areas), quota.perHour, quota.perDay])
+                [id, APIKey.sha256(apiKey), PostgresArray.text(indicators), PostgresArray.text(areas), quota.perHour, quota.perDay,
+                 embargo])
         }
         return apiKey
     }
@@ -91,7 +94,7 @@ public struct ReaderRegistry {
         try connection.query(
             """
             SELECT id, array_to_json(indicators)::text, array_to_json(areas)::text, requests_per_hour, requests_per_day,
-                   revoked_at IS NOT NULL
+                   revoked_at IS NOT NULL, embargo
             FROM readers.readers WHERE \(condition) ORDER BY id
             """, parameters
         ).map { row in
@@ -99,7 +102,7 @@ public struct ReaderRegistry {
                 id: try row.decode(String.self, at: 0), indicators: try Self.strings(row.decode(String.self, at: 1)),
                 areas: try Self.strings(row.decode(String.self, at: 2)),
                 quota: Quotas.Limits(perHour: try row.decode(Int.self, at: 3), perDay: try row.decode(Int.self, at: 4)),
-                revoked: try row.decode(Bool.self, at: 5))
+                embargo: try row.decode(Bool.self, at: 6), revoked: try row.decode(Bool.self, at: 5))
         }
     }
 

@@ -141,6 +141,14 @@ public struct StatisticalEvents: Sendable {
             ])
     }
 
+    /// The release calendar: `period` of `indicator` becomes public at `releaseTime`.
+    public func releaseScheduled(_ indicator: String, period: String, releaseTime: Timestamp, at time: Timestamp) -> CloudEvent {
+        event(
+            "vn.gso.release.scheduled", version: 1, subject: "indicator/\(indicator)",
+            source: "urn:vn:gso:dissemination", at: time,
+            data: [("indicator", .string(indicator)), ("period", .string(period)), ("releaseTime", .string(releaseTime.text))])
+    }
+
     public func reportSubmitted(
         unit: String, form: String, period: String, action: String = "merge", revision: Int = 1,
         supersedes: String? = nil, observations: [Observation], source: String, at time: Timestamp

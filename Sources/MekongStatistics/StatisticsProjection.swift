@@ -133,6 +133,7 @@ public struct StatisticsProjection: Projection {
         "vn.gso.classification.items-changed": "change_items",
         "vn.gso.correspondence.published": "publish_correspondence",
         "vn.gso.indicator.defined": "define_indicator",
+        "vn.gso.release.scheduled": "schedule_release",
     ]
 }
 
