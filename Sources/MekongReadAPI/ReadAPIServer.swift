@@ -132,7 +132,8 @@ struct Routes: Sendable {
                     parameters: request.uri.queryParameters.map { (String($0.key), String($0.value)) },
                     accept: request.headers[.accept])
                 return try await data(
-                    query, disclosure: reader?.disclosure(of: query.selection.code) ?? .published,
+                    query, ifNoneMatch: request.headers[.ifNoneMatch],
+                    disclosure: reader?.disclosure(of: query.selection.code) ?? .published,
                     // The release calendar's embargo, at the time of the request (keys with the embargo scope see
                     // through it).
                     releasedBy: reader?.embargo == true ? nil : Timestamp(date: now()).text)
@@ -146,9 +147,12 @@ struct Routes: Sendable {
     /// One indicator's rows, streamed from one snapshot: a repeatable-read transaction, so the definition and
     /// every row come from the same committed batches. (Not `READ ONLY`: the as-of and re-expression functions
     /// build their answers in temporary tables; the server's role needs no more than `SELECT` and `TEMPORARY`.)
-    func data(_ query: DataQuery, disclosure: Disclosure, releasedBy: String?) async throws -> Response {
+    ///
+    /// Its validators are read in the same snapshot first; when `If-None-Match` names them, the answer is 304 and
+    /// no row is read.
+    func data(_ query: DataQuery, ifNoneMatch: String?, disclosure: Disclosure, releasedBy: String?) async throws -> Response {
         if let problem = try await readiness.check(pool) { throw ReadAPIError.notReady(problem) }
-        let stream = AnswerStream<IndicatorSelection.Definition>()
+        let stream = AnswerStream<AnswerHead>()
         let export = IndicatorExport(query.selection, disclosure: disclosure, releasedBy: releasedBy)
         let format = query.format
         let producer = Task { [pool] in
@@ -159,9 +163,15 @@ struct Routes: Sendable {
                         guard let definition = try export.prepare(on: db) else {
                             throw ReadAPIError.notFound(IndicatorQueryError.undefined(query.selection).message)
                         }
+                        let validators = try AnswerValidators.read(query, disclosure: disclosure, releasedBy: releasedBy, on: db)
+                        if validators.matches(ifNoneMatch: ifNoneMatch) {
+                            stream.begin(AnswerHead(definition: definition, validators: validators, notModified: true))
+                            return
+                        }
                         // The response starts with the first chunk (or the end), so that a query that fails
                         // before it still gets a problem answer rather than a broken stream.
-                        var chunk = ChunkWriter(stream, head: definition)
+                        let head = AnswerHead(definition: definition, validators: validators, notModified: false)
+                        var chunk = ChunkWriter(stream, head: head)
                         if format == .json {
                             try chunk.append(Array(Self.jsonHead(query.selection.code, definition).utf8))
                         } else if let header = export.header(format.export, definition) {
@@ -180,7 +190,7 @@ struct Routes: Sendable {
                         }
                         if format == .json { try chunk.append(Array("]}\n".utf8)) }
                         try chunk.flush()
-                        stream.begin(definition)  // an empty answer
+                        stream.begin(head)  // an empty answer
                     }
                 }
                 stream.finish()
@@ -191,14 +201,18 @@ struct Routes: Sendable {
             }
         }
         _ = producer
-        _ = try await stream.head()
+        let head = try await stream.head()
+        var headers: HTTPFields = [
+            .vary: "Accept, Authorization", .eTag: head.validators.etag,
+            // Revalidate every time (a batch can land any second); an answer with more than published data is the
+            // reader's alone.
+            .cacheControl: disclosure == .published ? "no-cache" : "private, no-cache",
+        ]
+        if let lastModified = head.validators.lastModified { headers[.lastModified] = lastModified }
+        if head.notModified { return Response(status: .notModified, headers: headers) }
+        headers[.contentType] = format.mediaType
         return Response(
-            status: .ok,
-            headers: [
-                .contentType: format.mediaType, .vary: "Accept, Authorization",
-                // An answer with more than published data is the reader's alone.
-                .cacheControl: disclosure == .published ? "no-cache" : "private, no-cache",
-            ],
+            status: .ok, headers: headers,
             body: ResponseBody { writer in
                 do {
                     while let chunk = try await stream.next() { try await writer.write(chunk) }
@@ -344,12 +358,12 @@ final class Readiness: Sendable {
 
 /// Gathers a streamed answer into chunks of about 64 KiB for ``AnswerStream``.
 struct ChunkWriter {
-    private let stream: AnswerStream<IndicatorSelection.Definition>
-    private let head: IndicatorSelection.Definition
+    private let stream: AnswerStream<AnswerHead>
+    private let head: AnswerHead
     private var buffer: ByteBuffer
     static let size = 64 * 1024
 
-    init(_ stream: AnswerStream<IndicatorSelection.Definition>, head: IndicatorSelection.Definition) {
+    init(_ stream: AnswerStream<AnswerHead>, head: AnswerHead) {
         self.stream = stream
         self.head = head
         self.buffer = ByteBuffer()

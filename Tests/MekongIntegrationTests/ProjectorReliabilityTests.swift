@@ -79,15 +79,18 @@ struct ProjectorReliabilityTests {
     @Test("a projector stopped with SIGSTOP mid-run holds its replacement for about the hang timeout, no longer; on SIGCONT it stands by")
     func stoppedProjectorIsReplaced() async throws {
         let fixture = try CommandLineFixture()
-        let path = try fixture.file("reports.ndjson", SampleEvents.reportFile(4_000))
+        let path = try fixture.file("reports.ndjson", SampleEvents.reportFile(12_000))
         #expect(try await fixture.mekong(["publish", "--topic", "reports", path] + fixture.connection).status == 0)
         let timeout = ["--hang-timeout-ms", "3000"]
         let first = try ChildProcess(
             MekongBinary.url,
             ["project", "audit", "--batch-size", "20", "--instance-name", "first"] + timeout + fixture.connection)
-        #expect(try await fixture.progress(beyond: 200, within: .seconds(60)) != nil, "\(first.standardError)")
+        // Stopped early in a log it needs several seconds for, in batches of 20, so that it is stopped mid-run even
+        // when this poll is starved for a while (a CI run once saw it finish 4 000 events before the stop).
+        #expect(try await fixture.progress(beyond: 20, within: .seconds(60)) != nil, "\(first.standardError)")
         first.signal(SIGSTOP)
         let stoppedAt = fixture.auditProgress()
+        #expect(stoppedAt < 12_000, "the first projector finished before it was stopped")
         let replacement = try ChildProcess(
             MekongBinary.url,
             ["project", "audit", "--stop-when-caught-up", "--instance-name", "replacement"] + timeout + fixture.connection)
@@ -107,7 +110,7 @@ struct ProjectorReliabilityTests {
         let firstStatus = try await onThread { try first.wait(timeout: .seconds(60)) }
         #expect(firstStatus == 0, "\(first.standardError)")
         let rows = try fixture.auditRows()
-        #expect(rows.rows == 4_000 && rows.distinct == 4_000)
+        #expect(rows.rows == 12_000 && rows.distinct == 12_000)
         let verify = try await fixture.mekong(["audit", "verify"] + fixture.connection)
         #expect(verify.status == 0, "\(verify.output)")
     }

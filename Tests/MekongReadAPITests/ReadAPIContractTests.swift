@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func theDataRouteTakesExactlyTheDocumentedParametersAndFormats() {
-        #expect(Set(Self.parameterNames(of: "/v1/data/{indicator}")) == DataQuery.parameters.union(["indicator"]))
+        #expect(Set(Self.parameterNames(of: "/v1/data/{indicator}")) == DataQuery.parameters.union(["indicator", "If-None-Match"]))
         let formats = DataQuery.Format.allCases.map(\.rawValue).joined(separator: ", ")
         #expect(Self.document.contains("schema: {type: string, enum: [\(formats)]}"))
         for format in DataQuery.Format.allCases {

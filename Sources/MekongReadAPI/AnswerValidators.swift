@@ -1,0 +1,74 @@
+import Foundation
+import MekongEvents
+import MekongIndicatorQueries
+import MekongPostgres
+
+/// What a data answer's head says besides its rows: the indicator's definition and the answer's validators.
+struct AnswerHead: Sendable {
+    var definition: IndicatorSelection.Definition
+    var validators: AnswerValidators
+    /// The client's `If-None-Match` names this answer: 304, no rows read.
+    var notModified: Bool
+}
+
+/// A data answer's `ETag` and `Last-Modified`, read in the answer's own snapshot.
+///
+/// An answer is a function of the projection's state, the question and the clock (only through the release
+/// calendar): the state is the active statistics version and the offsets of its checkpoints, which every batch
+/// moves in the transaction that changes the tables; the clock counts as the number of the indicator's releases
+/// already past. So the same ETag means the same bytes (a strong validator), and a batch or a release changes it.
+struct AnswerValidators: Sendable, Equatable {
+    /// Quoted, e.g. `"3f2a…"`.
+    var etag: String
+    /// When the last batch was committed (IMF-fixdate), if any was.
+    var lastModified: String?
+
+    static func read(
+        _ query: DataQuery, disclosure: Disclosure, releasedBy: String?, on db: PostgresConnection
+    ) throws -> AnswerValidators {
+        let row = try db.query(
+            """
+            SELECT coalesce(string_agg(v.version || ':' || c.topic || '/' || c.partition || '@' || c.next_offset, ','
+                                       ORDER BY c.topic, c.partition), ''),
+                   extract(epoch FROM max(c.updated_at))::float8,
+                   (SELECT count(*) FROM statistics.releases r
+                    WHERE r.indicator = $1 AND r.recorded_to IS NULL AND r.release_time <= $2::timestamptz)
+            FROM mekong.projection_versions v
+            JOIN mekong.checkpoints c ON c.projection = v.projection AND c.version = v.version
+            WHERE v.projection = 'statistics' AND v.state = 'active'
+            """, [query.selection.code, releasedBy ?? "infinity"])[0]
+        let state = try row.decode(String.self, at: 0)
+        let updated = try row.decode(Double?.self, at: 1)
+        let released = try row.decode(Int.self, at: 2)
+        let question = [
+            state, String(released), String(describing: query.selection), query.format.rawValue,
+            String(describing: disclosure), releasedBy == nil ? "embargo-scope" : "released-only",
+        ].joined(separator: "\n")
+        let digest = EventHash.sha256(Array(question.utf8)).hex.prefix(32)
+        return AnswerValidators(
+            etag: "\"\(digest)\"", lastModified: updated.map { Self.httpDate(Date(timeIntervalSince1970: $0)) })
+    }
+
+    /// Whether an `If-None-Match` header names this answer (weak comparison, RFC 9110 §13.1.2; `*` names any).
+    func matches(ifNoneMatch header: String?) -> Bool {
+        guard let header else { return false }
+        if header.trimmingCharacters(in: .whitespaces) == "*" { return true }
+        return header.split(separator: ",").contains { candidate in
+            var tag = candidate.trimmingCharacters(in: .whitespaces)
+            if tag.hasPrefix("W/") { tag.removeFirst(2) }
+            return tag == etag
+        }
+    }
+
+    /// RFC 9110's IMF-fixdate, e.g. `Fri, 04 Dec 2026 18:30:00 GMT`.
+    static func httpDate(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int?) -> String { String(format: "%02d", value ?? 0) }
+        return "\(days[(c.weekday ?? 1) - 1]), \(two(c.day)) \(months[(c.month ?? 1) - 1]) \(c.year ?? 1970) "
+            + "\(two(c.hour)):\(two(c.minute)):\(two(c.second)) GMT"
+    }
+}
