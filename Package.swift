@@ -154,6 +154,7 @@ let package = Package(
             dependencies: [
                 "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing", "MekongProjection",
                 "MekongAudit", "MekongEvidence", "MekongGateway", "MekongStatistics", "MekongStatisticalEvents",
+                "MekongIndicatorQueries", "MekongReadAPI",
             ],
             swiftSettings: strict),
         // Shared by the tests only: throwaway databases on the real server, mock clusters, the built binary.

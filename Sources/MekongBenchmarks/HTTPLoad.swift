@@ -7,7 +7,8 @@ import Synchronization
 import Glibc
 #endif
 
-/// One keep-alive HTTP/1.1 connection to 127.0.0.1. Answers must carry Content-Length (the gateway's do).
+/// One keep-alive HTTP/1.1 connection to 127.0.0.1. Answers carry Content-Length (the gateway's) or are chunked
+/// (the read API's streamed answers).
 final class HTTPConnection {
     private let socketDescriptor: Int32
     private var received: [UInt8] = []
@@ -66,6 +67,10 @@ final class HTTPConnection {
         guard let statusLine = lines.first, statusLine.count >= 12, let status = Int(statusLine.dropFirst(9).prefix(3)) else {
             throw Failure(description: "not an HTTP answer: \(head.prefix(80))")
         }
+        if lines.contains(where: { $0.lowercased() == "transfer-encoding: chunked" }) {
+            received.removeFirst(headEnd + 4)
+            return (status, try chunkedBody())
+        }
         guard let lengthLine = lines.first(where: { $0.lowercased().hasPrefix("content-length:") }),
               let length = Int(lengthLine.dropFirst(15).trimmingCharacters(in: .whitespaces))
         else { throw Failure(description: "an answer without Content-Length: \(head.prefix(200))") }
@@ -73,6 +78,27 @@ final class HTTPConnection {
         let body = Array(received[(headEnd + 4)..<(headEnd + 4 + length)])
         received.removeFirst(headEnd + 4 + length)
         return (status, body)
+    }
+
+    /// A chunked body (RFC 9112 §7.1) from the start of `received`, without trailers.
+    private func chunkedBody() throws -> [UInt8] {
+        var body: [UInt8] = []
+        while true {
+            var lineEnd: Int?
+            while lineEnd == nil {
+                lineEnd = received.indices.dropLast().first { received[$0] == 13 && received[$0 + 1] == 10 }
+                if lineEnd == nil { try receiveMore() }
+            }
+            let sizeText = String(decoding: received[..<lineEnd!], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
+                throw Failure(description: "a malformed chunk size: \(sizeText)")
+            }
+            let start = lineEnd! + 2
+            while received.count < start + size + 2 { try receiveMore() }
+            body += received[start..<(start + size)]
+            received.removeFirst(start + size + 2)
+            if size == 0 { return body }
+        }
     }
 
     private func receiveMore() throws {

@@ -149,11 +149,15 @@ public struct IndicatorSelection: Sendable, Equatable {
         var visible = "true"
         var shown = "answer.confidentiality"
         if disclosure != .full {
-            ctes.append(withheldAbove(materialized: materialized))
+            // Current values: the projection keeps the keys above a withheld value (statistics.withheld_above, per
+            // batch); as-of and re-expressed answers climb at query time (the CTE withheld_above).
+            let above = materialized ? "statistics.withheld_above" : "withheld_above"
+            if !materialized { ctes.append(withheldAbove) }
             from += """
                  CROSS JOIN LATERAL (SELECT answer.confidentiality = 'free' AND EXISTS (
-                    SELECT FROM withheld_above w
-                    WHERE w.area = answer.area AND w.period = answer.period AND w.dimensions = answer.dimensions) AS above) AS withheld
+                    SELECT FROM \(above) w
+                    WHERE w.indicator = current_setting('mekong.indicator') AND w.area = answer.area
+                      AND w.period = answer.period AND w.dimensions = answer.dimensions) AS above) AS withheld
                 """
             visible = "answer.confidentiality = 'free' AND NOT withheld.above"
             shown = "CASE WHEN withheld.above THEN 'secondary' ELSE answer.confidentiality END"
@@ -170,33 +174,21 @@ public struct IndicatorSelection: Sendable, Equatable {
         return "\(with)SELECT \(columns) FROM \(from)\(condition) ORDER BY answer.area, answer.period, answer.dimensions"
     }
 
-    /// `withheld_above (area, period, dimensions)`: every key (of the periods asked for, all areas) that lies above
-    /// a value that is not free in the hierarchy of its period. Published answers withhold these too, so that no
-    /// published total contains a withheld value.
-    ///
-    /// Current values climb the materialized `parent` column, one primary-key lookup per level, from the values
-    /// that are not free (partial indexes); the functions' answers have no such column, so each withheld row's
-    /// path is read from the hierarchy valid on its period's reference date.
-    private func withheldAbove(materialized: Bool) -> String {
-        if materialized {
-            return """
-                withheld_above (area, period, dimensions) AS (
-                    SELECT answer.parent, answer.period, answer.dimensions FROM statistics.indicator_table AS answer
-                    WHERE \((periodFilters(materialized: true) + ["answer.confidentiality <> 'free'", "answer.parent IS NOT NULL"]).joined(separator: " AND "))
-                  UNION
-                    SELECT t.parent, t.period, t.dimensions FROM withheld_above w
-                    JOIN statistics.indicator_table t ON t.indicator = current_setting('mekong.indicator')
-                     AND t.area = w.area AND t.period = w.period AND t.dimensions = w.dimensions
-                    WHERE t.parent IS NOT NULL)
-                """
-        }
-        return """
-            withheld_above (area, period, dimensions) AS (
-                SELECT DISTINCT p.code, w.period, w.dimensions FROM answers w
-                CROSS JOIN LATERAL statistics.hierarchy_path('vn-admin-units', w.area, \(validOn),
-                                                             current_setting('mekong.known_at')::timestamptz) p
-                WHERE w.confidentiality <> 'free' AND p.code <> w.area)
-            """
+    /// `withheld_above (indicator, area, period, dimensions)` at query time, for as-of and re-expressed answers:
+    /// every key (of the periods asked for, all areas) above a value that is not free, each withheld row's path
+    /// read from the hierarchy valid on its period's reference date; aggregated indicators only (the values of
+    /// one that is not aggregated are no sums). Current values read the projection's own table of these keys.
+    private var withheldAbove: String {
+        """
+        withheld_above (indicator, area, period, dimensions) AS (
+            SELECT DISTINCT current_setting('mekong.indicator'), p.code, w.period, w.dimensions FROM answers w
+            CROSS JOIN LATERAL statistics.hierarchy_path('vn-admin-units', w.area, \(validOn),
+                                                         current_setting('mekong.known_at')::timestamptz) p
+            WHERE w.confidentiality <> 'free' AND p.code <> w.area
+              AND EXISTS (SELECT FROM statistics.indicators i
+                          WHERE i.code = current_setting('mekong.indicator') AND i.recorded_to IS NULL
+                            AND i.aggregation <> 'none'))
+        """
     }
 
     /// `in_scope (period, area)`: for each period of the answer, the areas of a reader's scope and every area below

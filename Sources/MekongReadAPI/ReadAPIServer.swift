@@ -329,7 +329,7 @@ struct ReadAPIContext: RequestContext {
 }
 
 /// Whether the database holds a statistics projection this server can read: the public `indicator_table` with the
-/// columns the queries name (`parent` came with statistics v2's migration 008, applied by the projector). Once
+/// columns and tables the queries name (statistics v2's migrations 008-010, applied by the projector). Once
 /// true it stays true (schemas only move forward), so requests stop asking.
 final class Readiness: Sendable {
     private let ready = Mutex(false)
@@ -341,7 +341,7 @@ final class Readiness: Sendable {
             let columns = try db.query(
                 """
                 SELECT count(*) FILTER (WHERE column_name = 'parent'), count(*),
-                       to_regclass('statistics.releases') IS NOT NULL
+                       to_regclass('statistics.releases') IS NOT NULL AND to_regclass('statistics.withheld_above') IS NOT NULL
                 FROM information_schema.columns
                 WHERE table_schema = 'statistics' AND table_name = 'indicator_table'
                 """)[0]

@@ -1,0 +1,81 @@
+// The read API over HTTP on the national-scale tables that `mekong-bench statistics` leaves in
+// mekong_bench_statistics: single-series requests at a fixed rate (latency) and as fast as they go (throughput),
+// JSON and SDMX-CSV, each beside the same query run straight on PostgreSQL in the same run.
+import Foundation
+import MekongEvents
+import MekongIndicatorQueries
+import MekongKafka
+import MekongPostgres
+import MekongReadAPI
+import Synchronization
+
+func readAPIBenchmark(requests perRun: Int, runs: Int) async throws {
+    let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    let url = databaseURL("mekong_bench_statistics")
+    guard let db = try? PostgresConnection(url: url) else {
+        print("FAILED: no database mekong_bench_statistics; run `mekong-bench statistics` first (it leaves it)")
+        exit(1)
+    }
+    // The read API's columns and tables (statistics v2 008, 009) on a database built before them.
+    _ = try MigrationRunner(directory: root.appendingPathComponent("Projections")).apply(projection: "statistics", version: 2, on: db)
+    let indicators = try db.query("SELECT code FROM statistics.indicators WHERE recorded_to IS NULL ORDER BY code")
+        .map { try $0.decode(String.self, at: 0) }
+    let areas = try db.query(
+        "SELECT DISTINCT area FROM statistics.indicator_table WHERE indicator = $1 ORDER BY area", [indicators[0]]
+    ).map { try $0.decode(String.self, at: 0) }
+    let rows = try db.query(
+        "SELECT count(*)::int FROM statistics.indicator_table WHERE indicator = $1 AND area = $2", [indicators[0], areas[0]]
+    )[0].decode(Int.self, at: 0)
+    print("read api: \(indicators.count) indicators, \(areas.count) areas, \(rows) periods per series")
+
+    var random = SeededRandom(seed: 7)
+    func series(_ count: Int) -> [(String, String)] {
+        (0..<count).map { _ in (random.element(of: indicators), random.element(of: areas)) }
+    }
+    let server = try await ReadAPIServer.start(ReadAPIConfiguration(
+        port: 0, postgres: url, databaseThreads: 4, anonymousQuota: .init(perHour: Int.max / 2, perDay: Int.max / 2)))
+    let rate = 200.0
+    for format in ["json", "sdmx-csv"] {
+        // Baseline: the statement the server runs, on one connection, one after another, bytes discarded.
+        var direct: [Double] = []
+        let exportFormat: IndicatorExport.Format = format == "json" ? .json : .sdmxCSV
+        for (indicator, area) in series(min(perRun, 2_000)) {
+            let start = ContinuousClock.now
+            try db.transaction { db in
+                try db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                let export = IndicatorExport(
+                    IndicatorSelection(code: indicator, areas: [area]), disclosure: .published,
+                    releasedBy: Timestamp(date: Date()).text)
+                guard let definition = try export.prepare(on: db) else { throw PostgresError(code: .misuse, message: "no \(indicator)") }
+                try export.rows(exportFormat, definition, on: db) { _ in }
+            }
+            direct.append(seconds(ContinuousClock.now - start))
+        }
+        latencies("baseline: the same query in PostgreSQL (\(format), one connection)", direct)
+
+        var fixed: [LatencySummary] = []
+        var fast: [Double] = []
+        let throughputRequests = perRun * 4
+        for _ in 0..<runs {
+            let requests = series(perRun).map {
+                HTTPConnection.request("GET", "/v1/data/\($0.0)?area=\($0.1)&format=\(format)")
+            }
+            fixed.append(try await openLoop(port: server.port, requests: requests, rate: rate, connections: 16, check: expect(200)))
+            let flood = series(throughputRequests).map {
+                HTTPConnection.request("GET", "/v1/data/\($0.0)?area=\($0.1)&format=\(format)")
+            }
+            fast.append(try await closedLoop(port: server.port, requests: flood, connections: 8, check: expect(200)))
+        }
+        reportLatency("read api: GET /v1/data one series, \(format)", fixed, rate: rate)
+        _ = report("read api: GET /v1/data one series, \(format), 8 connections: requests/s", throughputRequests, fast)
+    }
+    var health: [Double] = []
+    for _ in 0..<runs {
+        health.append(try await closedLoop(
+            port: server.port, requests: Array(repeating: HTTPConnection.request("GET", "/healthz"), count: perRun * 4),
+            connections: 8, check: expect(200)))
+    }
+    _ = report("baseline: GET /healthz (the HTTP stack alone), 8 connections: requests/s", perRun * 4, health)
+    await server.stop()
+    db.close()
+}
