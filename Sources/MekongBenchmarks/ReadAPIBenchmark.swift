@@ -41,8 +41,7 @@ func readAPIBenchmark(requests perRun: Int, runs: Int) async throws {
         let exportFormat: IndicatorExport.Format = format == "json" ? .json : .sdmxCSV
         for (indicator, area) in series(min(perRun, 2_000)) {
             let start = ContinuousClock.now
-            try db.transaction { db in
-                try db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            try db.transaction(isolation: .repeatableRead) { db in
                 let export = IndicatorExport(
                     IndicatorSelection(code: indicator, areas: [area]), disclosure: .published,
                     releasedBy: Timestamp(date: Date()).text)

@@ -1,6 +1,14 @@
 import CLibPQ
 
 extension PostgresConnection {
+    /// The isolation level a transaction starts with (`BEGIN ISOLATION LEVEL …`, one round trip).
+    public enum IsolationLevel: String, Sendable {
+        case readCommitted = "READ COMMITTED"
+        /// One snapshot for the whole transaction: every statement reads the same committed state.
+        case repeatableRead = "REPEATABLE READ"
+        case serializable = "SERIALIZABLE"
+    }
+
     /// Runs `body` inside `BEGIN` … `COMMIT` and returns its value.
     ///
     /// If `body` throws, the transaction is rolled back and the original error is rethrown. If a statement
@@ -10,13 +18,15 @@ extension PostgresConnection {
     ///   `BEGIN` run by hand) or when `body` ended the transaction itself; errors from `BEGIN`/`COMMIT`
     ///   (e.g. 40001 serialization failure, deferred constraint violations); whatever `body` throws.
     @discardableResult
-    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    public func transaction<T>(
+        isolation: IsolationLevel = .readCommitted, _ body: (PostgresConnection) throws -> T
+    ) throws -> T {
         let handle = try openHandle()
         guard !inTransactionBlock, PQtransactionStatus(handle) == PQTRANS_IDLE else {
             throw PostgresError(
                 code: .misuse, message: "a transaction is already open on this connection; transactions do not nest")
         }
-        try execute("BEGIN")
+        try execute(isolation == .readCommitted ? "BEGIN" : "BEGIN ISOLATION LEVEL \(isolation.rawValue)")
         inTransactionBlock = true
         defer { inTransactionBlock = false }
 

@@ -15,8 +15,8 @@ struct AnswerHead: Sendable {
 ///
 /// An answer is a function of the projection's state, the question and the clock (only through the release
 /// calendar): the state is the active statistics version and the offsets of its checkpoints, which every batch
-/// moves in the transaction that changes the tables; the clock counts as the number of the indicator's releases
-/// already past. So the same ETag means the same bytes (a strong validator), and a batch or a release changes it.
+/// moves forward in the transaction that changes the tables (so their sum, which only grows within a version,
+/// names the state); the clock counts as the number of the indicator's releases already past. So the same ETag means the same bytes (a strong validator), and a batch or a release changes it.
 struct AnswerValidators: Sendable, Equatable {
     /// Quoted, e.g. `"3f2a…"`.
     var etag: String
@@ -28,8 +28,7 @@ struct AnswerValidators: Sendable, Equatable {
     ) throws -> AnswerValidators {
         let row = try db.query(
             """
-            SELECT coalesce(string_agg(v.version || ':' || c.topic || '/' || c.partition || '@' || c.next_offset, ','
-                                       ORDER BY c.topic, c.partition), ''),
+            SELECT coalesce(max(v.version) || ':' || count(*) || ':' || sum(c.next_offset), ''),
                    extract(epoch FROM max(c.updated_at))::float8,
                    (SELECT count(*) FROM statistics.releases r
                     WHERE r.indicator = $1 AND r.recorded_to IS NULL AND r.release_time <= $2::timestamptz)

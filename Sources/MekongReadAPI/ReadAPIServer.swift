@@ -158,8 +158,7 @@ struct Routes: Sendable {
         let producer = Task { [pool] in
             do {
                 try await pool.run { db in
-                    try db.transaction { db in
-                        try db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    try db.transaction(isolation: .repeatableRead) { db in
                         guard let definition = try export.prepare(on: db) else {
                             throw ReadAPIError.notFound(IndicatorQueryError.undefined(query.selection).message)
                         }
