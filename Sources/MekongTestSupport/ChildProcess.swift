@@ -92,6 +92,9 @@ public final class ChildProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// The child's process id (to read /proc/<pid>, say).
+    public var processIdentifier: Int32 { process.processIdentifier }
+
     public func signal(_ number: Int32) {
         kill(process.processIdentifier, number)
     }
