@@ -3,7 +3,6 @@
 # document.
 #
 #   bash ops/api-fuzz.sh BASE_URL API_KEY [MAX_EXAMPLES]
-#   bash ops/api-fuzz.sh --install        (ops/setup.sh: install schemathesis now, not in the middle of the tests)
 #
 # BASE_URL: the server, e.g. http://localhost:8080 (the schema is read from BASE_URL/openapi.yaml and every
 # request goes to BASE_URL; proxies are bypassed). API_KEY: a source's or a reader's API key, sent as a bearer
@@ -24,8 +23,6 @@ usage() {
     echo "usage: bash ops/api-fuzz.sh BASE_URL API_KEY [MAX_EXAMPLES]" >&2
     exit 2
 }
-install_only=false
-if [[ $# -eq 1 && $1 == --install ]]; then install_only=true; set -- http://localhost -; fi
 [[ $# -ge 2 && $# -le 3 ]] || usage
 base_url=${1%/}
 api_key=$2
@@ -43,18 +40,12 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=$repo/.build/api-fuzz-venv
 st=$venv/bin/schemathesis
 
-# One installation at a time: two test runs starting at once share the venv.
-mkdir -p "$repo/.build"
-exec 9>"$repo/.build/api-fuzz-venv.lock"
-flock 9
 installed=$("$st" --version 2>/dev/null | awk '{print $NF}' || true)
 if [[ $installed != "$schemathesis_version" ]]; then
     echo "api-fuzz: installing schemathesis $schemathesis_version into $venv" >&2
     [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi
-flock -u 9
-$install_only && exit 0
 
 # Pinned configuration, so that no schemathesis.toml found in the working directory changes the run. The
 # cache (requests replayed from earlier runs, crash files for `st replay`) is off: runs stay reproducible and

@@ -19,11 +19,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # The Python example client (examples/python) and the tests that run it need requests and cryptography; the read
-# API's tests read its SDMX-CSV with sdmx1, an independent SDMX reader; the gateway's and the read API's tests run
-# ops/api-fuzz.sh, whose schemathesis goes into a venv of its own, installed here rather than during the tests.
+# API's tests read its SDMX-CSV with sdmx1, an independent SDMX reader. (Schemathesis, for ops/api-fuzz.sh, is
+# installed by that script into a venv of its own.)
 python3 -c 'import requests, cryptography' 2>/dev/null || python3 -m pip install --quiet requests cryptography
 python3 -c 'import sdmx' 2>/dev/null || python3 -m pip install --quiet sdmx1
-bash ops/api-fuzz.sh --install
 
 bash ops/postgres-up.sh
 
