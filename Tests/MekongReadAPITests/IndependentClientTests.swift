@@ -45,10 +45,7 @@ import Testing
                 environment: ["API_FUZZ_CHECKS": "all", "API_FUZZ_SEED": String(seed),
                               "API_FUZZ_PARAMETERS": "\"path.indicator\" = \"POP\""])
             #expect(status == 0, "schemathesis (seed \(seed)):\n\(output.suffix(6000))")
-            // Warnings (e.g. "missing test data" when generated versions are mostly unpublished: 404) leave the exit
-            // status at 0 and are not failures; a run that tested nothing is.
-            #expect(output.contains("generated") && !output.contains("Empty test suite") && !output.contains("No checks ran"),
-                    "seed \(seed): \(output.suffix(2000))")
+            #expect(output.contains("No issues found"), "seed \(seed)")
         }
     }
 
