@@ -19,10 +19,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # The Python example client (examples/python) and the tests that run it need requests and cryptography; the read
-# API's tests read its SDMX-CSV with sdmx1, an independent SDMX reader. (Schemathesis, for ops/api-fuzz.sh, is
-# installed by that script into a venv of its own.)
+# API's tests run Schemathesis (property-based, from openapi.yaml) and sdmx1 (an independent SDMX reader).
 python3 -c 'import requests, cryptography' 2>/dev/null || python3 -m pip install --quiet requests cryptography
-python3 -c 'import sdmx' 2>/dev/null || python3 -m pip install --quiet sdmx1
+python3 -c 'import schemathesis, sdmx' 2>/dev/null || python3 -m pip install --quiet schemathesis sdmx1
 
 bash ops/postgres-up.sh
 

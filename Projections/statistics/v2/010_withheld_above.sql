@@ -13,9 +13,8 @@ CREATE TABLE statistics_v2.withheld_above (
 
 -- Recomputes withheld_above for every (indicator, period, dimensions) that pg_temp.touched_keys holds a key of
 -- (a key's status depends on its subtree only, and a subtree changes only where a key of its group was touched;
--- a redefinition or a hierarchy change touches every key it reaches), or with `every` for all of them: the
--- parents of the values that are not free, then their parents, through the parent stored with each value (the
--- hierarchy at the period's reference date). A schema without the table (the
+-- a redefinition or a hierarchy change touches every key it reaches), or with `every` for all of them: the parents of the values that are not free, then their parents, through the
+-- parent stored with each value (the hierarchy at the period's reference date). A schema without the table (the
 -- as-of tables in pg_temp) is skipped: as-of answers climb at query time.
 CREATE FUNCTION statistics_v2.refresh_withheld(s text, every boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -64,18 +63,79 @@ BEGIN
     $q$, s, groups);
 END $$;
 
--- Every recomputation of roll-ups (a batch's refresh_derived, a hierarchy change's classification_changed, as-of
--- answers in pg_temp, which refresh_withheld skips) recomputes what lies above a withheld value in the same groups:
--- refresh_rollups becomes the roll-ups (004, renamed) followed by refresh_withheld. Functions that call it by name
--- find this one. (derive_all needs nothing: while derivation is pending the derived tables, and so this one, stay
--- empty.)
-ALTER FUNCTION statistics_v2.refresh_rollups(text) RENAME TO recompute_rollups;
-
-CREATE FUNCTION statistics_v2.refresh_rollups(s text) RETURNS void
+-- After a change of current values: roll-ups, what lies above a withheld value, then re-expressions.
+CREATE OR REPLACE FUNCTION statistics_v2.refresh_derived(s text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM statistics_v2.recompute_rollups(s);
+    PERFORM statistics_v2.refresh_rollups(s);
     PERFORM statistics_v2.refresh_withheld(s);
+    PERFORM statistics_v2.refresh_reexpression(s);
+END $$;
+
+-- A change of the administrative units rebuilds the roll-ups of the periods it reaches, and now what lies above a
+-- withheld value in them (002_current_master_data.sql, with one line more).
+CREATE OR REPLACE FUNCTION statistics_v2.classification_changed(k text, v text, changed_from date) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    pair record;
+BEGIN
+    DELETE FROM statistics_v2.items_current WHERE classification = k;
+    INSERT INTO statistics_v2.items_current
+    SELECT i.classification, i.version, i.code, i.parent, i.level, i.name_vi, i.name_en, i.valid_from, i.valid_to
+    FROM statistics_v2.items_known_at('infinity') i WHERE i.classification = k;
+    ANALYZE statistics_v2.items_current;
+    IF k = 'vn-admin-units' THEN
+        PERFORM statistics_v2.refresh_version_spans('statistics_v2');
+    END IF;
+    IF k <> 'vn-admin-units' OR changed_from IS NULL THEN
+        RETURN;
+    END IF;
+
+    PERFORM statistics_v2.prepare_touched_keys();
+    UPDATE statistics_v2.observations_current o SET area_level = h.level, parent = h.parent
+    FROM (SELECT c.indicator, c.period, c.area, c.dimensions, l.level, l.parent
+          FROM statistics_v2.observations_current c
+          LEFT JOIN LATERAL (
+              SELECT i.level, i.parent FROM statistics_v2.items_current i
+              WHERE i.classification = 'vn-admin-units' AND i.code = c.area
+                AND i.valid_from <= statistics_v2.period_reference_date(c.period)
+                AND (i.valid_to IS NULL OR i.valid_to > statistics_v2.period_reference_date(c.period))
+              ORDER BY i.valid_from DESC LIMIT 1) l ON true
+          WHERE statistics_v2.period_reference_date(c.period) >= changed_from) h
+    WHERE o.indicator = h.indicator AND o.period = h.period AND o.area = h.area AND o.dimensions = h.dimensions
+      AND (o.area_level, o.parent) IS DISTINCT FROM (h.level, h.parent);
+    -- Roll-ups of the periods the change reaches are dropped and rebuilt from every value of those periods.
+    DELETE FROM statistics_v2.indicator_rollups r WHERE statistics_v2.period_reference_date(r.period) >= changed_from;
+    INSERT INTO pg_temp.touched_keys
+    SELECT o.indicator, o.period, o.area, o.dimensions FROM statistics_v2.observations_current o
+    WHERE statistics_v2.period_reference_date(o.period) >= changed_from;
+    PERFORM statistics_v2.refresh_rollups('statistics_v2');
+    PERFORM statistics_v2.refresh_withheld('statistics_v2');
+    FOR pair IN SELECT DISTINCT m.source_version, m.target_version FROM statistics_v2.admin_mappings m
+                ORDER BY 1, 2 LOOP
+        PERFORM statistics_v2.recompute_reexpression(pair.source_version, pair.target_version);
+    END LOOP;
+END $$;
+
+-- Deriving every table from the vintages starts from an empty withheld_above too.
+CREATE OR REPLACE FUNCTION statistics_v2.derive_all() RETURNS boolean
+LANGUAGE plpgsql SET work_mem = '256MB' AS $$
+BEGIN
+    IF NOT (SELECT d.pending FROM statistics_v2.derivation d FOR UPDATE) THEN
+        RETURN false;
+    END IF;
+    TRUNCATE statistics_v2.observations_current, statistics_v2.indicator_rollups, statistics_v2.reexpressed_values,
+        statistics_v2.withheld_above;
+    PERFORM statistics_v2.prepare_report_staging();
+    PERFORM statistics_v2.prepare_folded_reports();
+    INSERT INTO pg_temp.folded_reports
+    SELECT DISTINCT s.reporting_unit, s.form, s.period FROM statistics_v2.submissions s;
+    PERFORM statistics_v2.refresh_reports(every_report => true);
+    -- The tables went from empty to everything: the batches that follow are planned with their real sizes.
+    ANALYZE statistics_v2.observations_current, statistics_v2.indicator_rollups, statistics_v2.reexpressed_values,
+        statistics_v2.observation_vintages, statistics_v2.submissions, statistics_v2.withheld_above;
+    UPDATE statistics_v2.derivation SET pending = false;
+    RETURN true;
 END $$;
 
 -- A database whose tables are derived already gets the table filled now.
