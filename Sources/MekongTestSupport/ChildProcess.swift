@@ -73,6 +73,14 @@ public final class ChildProcess: @unchecked Sendable {
         return (status, child.standardOutput, child.standardError)
     }
 
+    /// ``run(_:environment:timeout:)`` waited for on a thread of its own, never on one of the concurrency pool's
+    /// (as few as the cores): servers under test in this process answer on the pool while the child runs.
+    public static func runOffPool(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(120))
+        async throws -> (status: Int32, output: String, errors: String)
+    {
+        try await onThread { try run(arguments, environment: environment, timeout: timeout) }
+    }
+
     /// Waits for exit; kills the child and throws if it takes longer than `timeout`.
     @discardableResult
     public func wait(timeout: Duration = .seconds(120)) throws -> Int32 {

@@ -115,7 +115,7 @@ import Testing
             """)
         let csv = try await client.send("GET", "/v1/data/RATE?format=csv&parent=P1")
         #expect(csv.status == 200)
-        let query = try ChildProcess.run(["query", "indicator", "RATE", "--format", "csv", "--parent", "P1", "--postgres", fixture.database.url])
+        let query = try await ChildProcess.runOffPool(["query", "indicator", "RATE", "--format", "csv", "--parent", "P1", "--postgres", fixture.database.url])
         #expect(query.status == 0, "\(query.errors)")
         #expect(query.output.split(separator: "\n").count == 1 + 4)
         let expected = query.output.split(separator: "\n").map { line in
@@ -132,7 +132,7 @@ import Testing
         ] {
             let answer = try await client.send("GET", "/v1/data/POP?format=csv&\(parameters)")
             #expect(answer.status == 200, "\(parameters): \(String(decoding: answer.body, as: UTF8.self))")
-            let query = try ChildProcess.run(["query", "indicator", "POP", "--format", "csv", "--postgres", fixture.database.url] + options)
+            let query = try await ChildProcess.runOffPool(["query", "indicator", "POP", "--format", "csv", "--postgres", fixture.database.url] + options)
             #expect(query.status == 0, "\(query.errors)")
             let published = query.output.split(separator: "\n").enumerated().map { index, line -> String in
                 var fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)

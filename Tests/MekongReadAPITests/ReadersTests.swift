@@ -10,8 +10,8 @@ import Testing
 /// population confidential, P1's own January report free).
 @Suite(.serialized) struct ReadersTests {
     /// `mekong readers add …`: the key it prints once.
-    static func addReader(_ arguments: [String], _ fixture: StatisticsFixture) throws -> String {
-        let added = try ChildProcess.run(["readers", "add"] + arguments + ["--postgres", fixture.database.url])
+    static func addReader(_ arguments: [String], _ fixture: StatisticsFixture) async throws -> String {
+        let added = try await ChildProcess.runOffPool(["readers", "add"] + arguments + ["--postgres", fixture.database.url])
         #expect(added.status == 0, "\(added.errors)")
         return try #require(added.output.split(separator: "\n").last.map(String.init), "\(added.output)")
     }
@@ -29,8 +29,8 @@ import Testing
     @Test func aKeyOpensItsScopeInFullAndNothingElse() async throws {
         let fixture = try StatisticsFixture()
         try await DataEndpointTests.scenario(fixture)
-        let province = try Self.addReader(["p1-office", "--indicator", "POP", "--area", "P1"], fixture)
-        let everything = try Self.addReader(["nso", "--indicator", "*", "--area", "*"], fixture)
+        let province = try await Self.addReader(["p1-office", "--indicator", "POP", "--area", "P1"], fixture)
+        let everything = try await Self.addReader(["nso", "--indicator", "*", "--area", "*"], fixture)
         let server = try await ReadAPIServer.start(ReadAPIConfiguration(port: 0, postgres: fixture.database.url, databaseThreads: 2))
         let base = URL(string: "http://127.0.0.1:\(server.port)")!
         let anonymous = GatewayClient(baseURL: base, apiKey: nil)
@@ -56,7 +56,7 @@ import Testing
         #expect(try await p1.send("GET", rate).body == (try await anonymous.send("GET", rate)).body)
         // Every indicator and area: exactly what `mekong query` reads on the database.
         for indicator in ["POP", "RATE"] {
-            let query = try ChildProcess.run(["query", "indicator", indicator, "--format", "csv", "--postgres", fixture.database.url])
+            let query = try await ChildProcess.runOffPool(["query", "indicator", indicator, "--format", "csv", "--postgres", fixture.database.url])
             let answer = try await nso.send("GET", "/v1/data/\(indicator)?format=csv")
             #expect(String(decoding: answer.body, as: UTF8.self) == query.output, "\(indicator)")
         }
@@ -64,13 +64,13 @@ import Testing
         // An unknown key is refused, never read as anonymous; revoking and rotating take effect at once.
         let stranger = GatewayClient(baseURL: base, apiKey: APIKey.generate())
         #expect(try await stranger.send("GET", january).status == 401)
-        let rotated = try ChildProcess.run(["readers", "rotate-key", "p1-office", "--postgres", fixture.database.url])
+        let rotated = try await ChildProcess.runOffPool(["readers", "rotate-key", "p1-office", "--postgres", fixture.database.url])
         let newKey = try #require(rotated.output.split(separator: "\n").last.map(String.init))
         #expect(try await p1.send("GET", january).status == 401)
         #expect(try await GatewayClient(baseURL: base, apiKey: newKey).send("GET", january).status == 200)
-        #expect(try ChildProcess.run(["readers", "revoke", "p1-office", "--postgres", fixture.database.url]).status == 0)
+        #expect(try await ChildProcess.runOffPool(["readers", "revoke", "p1-office", "--postgres", fixture.database.url]).status == 0)
         #expect(try await GatewayClient(baseURL: base, apiKey: newKey).send("GET", january).status == 401)
-        let list = try ChildProcess.run(["readers", "list", "--postgres", fixture.database.url])
+        let list = try await ChildProcess.runOffPool(["readers", "list", "--postgres", fixture.database.url])
         #expect(list.output.contains("nso\tactive") && list.output.contains("p1-office\tREVOKED"), "\(list.output)")
         #expect(list.output.contains("indicators: POP  areas: P1  quota: 10000/hour, 100000/day"), "\(list.output)")
         await server.stop()
@@ -79,7 +79,7 @@ import Testing
     @Test func quotasRefuseWithRetryAfterAndResetWithTheirWindow() async throws {
         let fixture = try StatisticsFixture()
         try await DataEndpointTests.scenario(fixture)
-        let key = try Self.addReader(["tight", "--indicator", "POP", "--area", "*", "--per-hour", "2", "--per-day", "3"], fixture)
+        let key = try await Self.addReader(["tight", "--indicator", "POP", "--area", "*", "--per-hour", "2", "--per-day", "3"], fixture)
         let clock = Mutex<Double>(1_796_554_740)  // 2026-12-04T10:59:00Z
         let server = try await ReadAPIServer.start(ReadAPIConfiguration(
             port: 0, postgres: fixture.database.url, databaseThreads: 2,

@@ -32,9 +32,9 @@ import Testing
             port: 0, postgres: fixture.database.url, databaseThreads: 2,
             now: { Date(timeIntervalSince1970: clock.withLock { $0 }) }))
         let base = URL(string: "http://127.0.0.1:\(server.port)")!
-        let added = try ChildProcess.run(["readers", "add", "nso", "--indicator", "*", "--area", "*", "--postgres", fixture.database.url])
+        let added = try await ChildProcess.runOffPool(["readers", "add", "nso", "--indicator", "*", "--area", "*", "--postgres", fixture.database.url])
         let full = GatewayClient(baseURL: base, apiKey: try #require(added.output.split(separator: "\n").last.map(String.init)))
-        let embargoed = try ChildProcess.run(
+        let embargoed = try await ChildProcess.runOffPool(
             ["readers", "add", "press-office", "--indicator", "POP", "--area", "*", "--embargo", "--postgres", fixture.database.url])
         let pressOffice = GatewayClient(baseURL: base, apiKey: try #require(embargoed.output.split(separator: "\n").last.map(String.init)))
         let anonymous = GatewayClient(baseURL: base, apiKey: nil)
