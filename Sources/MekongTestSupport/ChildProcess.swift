@@ -100,6 +100,21 @@ public final class ChildProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// The base URL a server child (`mekong serve`, `mekong gateway` with `--port 0`) prints once it listens
+    /// ("listening on http://127.0.0.1:PORT"). Throws with its output if it exits or takes longer than `timeout`.
+    public func listeningURL(timeout: Duration = .seconds(60)) async throws -> URL {
+        let end = ContinuousClock.now + timeout
+        while true {
+            if let match = standardError.firstMatch(of: #/listening on (http://127\.0\.0\.1:[0-9]+)/#) {
+                return URL(string: String(match.1))!
+            }
+            guard process.isRunning, ContinuousClock.now < end else {
+                throw TimedOut(arguments: process.arguments ?? [], output: standardOutput, errors: standardError)
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// The child's process id (to read /proc/<pid>, say).
     public var processIdentifier: Int32 { process.processIdentifier }
 

@@ -37,21 +37,16 @@ import Testing
 
         let server = try ChildProcess(MekongBinary.url, ["serve", "--port", "0", "--database-threads", "2", "--postgres", fixture.database.url])
         defer { server.signal(SIGTERM); _ = try? server.wait(timeout: .seconds(30)) }
-        var port: String?
-        for _ in 0..<500 where port == nil {
-            port = server.standardError.firstMatch(of: #/listening on http://127\.0\.0\.1:([0-9]+)/#).map { String($0.1) }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let bound = try #require(port, "\(server.standardError)")
+        let base = try await server.listeningURL()
         let pid = server.processIdentifier
         // Warm: the first answer's allocations (connections, pools) are not the stream's.
-        let warm = try ChildProcess(URL(fileURLWithPath: "/usr/bin/curl"), ["-s", "-o", "/dev/null", "http://127.0.0.1:\(bound)/v1/data/BIG?area=A00000"])
+        let warm = try ChildProcess(URL(fileURLWithPath: "/usr/bin/curl"), ["-s", "-o", "/dev/null", "\(base)/v1/data/BIG?area=A00000"])
         _ = try await onThread { try warm.wait(timeout: .seconds(60)) }
         let before = Self.residentBytes(pid)
         let download = try ChildProcess(
             URL(fileURLWithPath: "/usr/bin/curl"),
             ["-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "--limit-rate", "40M",
-             "http://127.0.0.1:\(bound)/v1/data/BIG?format=json"])
+             "\(base)/v1/data/BIG?format=json"])
         var peak = before
         let sampler = Task {
             var highest = 0
