@@ -218,7 +218,7 @@ let package = Package(
             name: "MekongReadAPITests",
             dependencies: [
                 "MekongReadAPI", "MekongIndicatorQueries", "MekongPostgres", "MekongPublishing", "MekongStatistics",
-                "MekongStatisticalEvents", "MekongProjection", "MekongTestSupport", "MekongGateway", "MekongAccess",
+                "MekongStatisticalEvents", "MekongProjection", "MekongTestSupport", "MekongGateway", "MekongAccess", "MekongKafka",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["sdmx_check.py"],

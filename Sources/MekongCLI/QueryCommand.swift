@@ -34,6 +34,10 @@ struct IndicatorQuery: ParsableCommand {
     @Option(help: "As known at this recorded time (RFC 3339, or a date meaning its start in UTC).") var asOf: String?
     @Option(help: "Express every period in the codes of this vn-admin-units version (e.g. 2025).")
     var classificationVersion: String?
+    @Option(name: .customLong("dimension"), help: "Only this code of another dimension, as NAME=CODE, e.g. sex=F (repeat: any of the codes).")
+    var dimensions: [String] = []
+    @Option(help: "Only what changed after this recorded time, each row with its action (I or D); csv and sdmx-csv only.")
+    var updatedAfter: String?
     @Option(help: "table, csv or sdmx-csv.") var format: Format = .table
     @OptionGroup var connection: ConnectionOptions
 
@@ -42,11 +46,26 @@ struct IndicatorQuery: ParsableCommand {
         if let period, !IndicatorSelection.isPeriod(period) {
             throw ValidationError("--period \(period) is not a period (2025, 2025-H1, 2025-Q3, 2025-M07)")
         }
-        let db = try PostgresConnection(url: try connection.resolve().postgres)
-        defer { db.close() }
-        let selection = IndicatorSelection(
+        var selection = IndicatorSelection(
             code: code, knownAt: knownAt, version: classificationVersion, period: period, areas: area.map { [$0] } ?? [],
             parent: parent)
+        for filter in dimensions {
+            let parts = filter.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw ValidationError("--dimension \(filter) is not NAME=CODE (e.g. sex=F)")
+            }
+            selection.dimensionFilters[parts[0], default: []].append(parts[1])
+        }
+        if let updatedAfter {
+            guard format != .table else { throw ValidationError("--updated-after needs --format csv or sdmx-csv (each row with its action)") }
+            guard let since = IndicatorSelection.knownAt(parsing: updatedAfter) else {
+                throw ValidationError("--updated-after \(updatedAfter) is neither an RFC 3339 time nor a date (YYYY-MM-DD)")
+            }
+            guard knownAt == "infinity" || since < knownAt else { throw ValidationError("--updated-after must be before --as-of") }
+            selection.updatedAfter = since
+        }
+        let db = try PostgresConnection(url: try connection.resolve().postgres)
+        defer { db.close() }
         do {
             switch format {
             case .table:

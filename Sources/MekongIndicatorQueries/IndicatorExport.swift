@@ -25,6 +25,9 @@ public enum Disclosure: Sendable, Equatable {
 /// - `json`: one JSON object per row, `{"period", "area", "dimensions", "value", "status", "confidentiality",
 ///   "origin"}`, written one per line so that the caller can join them into an array.
 ///
+/// A selection with ``IndicatorSelection/updatedAfter`` has the action of each row (`I` new or changed, `D` gone)
+/// in SDMX-CSV's ACTION, as a last `action` column in CSV and as `"action"` in JSON.
+///
 /// Dimension columns are the indicator's declared dimensions besides `area`, sorted; a row without one has an
 /// empty field. Quoting is RFC 4180's (PostgreSQL's CSV output): a field with a comma, a quote or a line break is
 /// quoted, a missing value is empty.
@@ -65,6 +68,7 @@ public struct IndicatorExport: Sendable {
         switch format {
         case .csv:
             names = ["indicator", "period", "area"] + definition.dimensions + ["value", "unit", "status", "confidentiality", "origin"]
+                + (selection.updatedAfter == nil ? [] : ["action"])
         case .sdmxCSV:
             names = ["STRUCTURE", "STRUCTURE_ID", "ACTION", "REF_AREA"] + definition.dimensions.map { $0.uppercased() }
                 + ["TIME_PERIOD", "OBS_VALUE", "OBS_STATUS", "CONF_STATUS"]
@@ -84,16 +88,19 @@ public struct IndicatorExport: Sendable {
         let confidentiality = "disclosed.confidentiality"
         let value = "CASE WHEN disclosed.visible THEN answer.value END"
         let dimensions = definition.dimensions.indices.map { "answer.dimensions->>current_setting('mekong.dimension_\($0)')" }
+        // An `updatedAfter` answer's rows say what became of each (I: new or changed, D: gone).
+        let changes = selection.updatedAfter != nil
+        let action = changes ? "answer.action" : "'I'"
         let statement: String
         let options: String
         switch format {
         case .csv:
             statement = (["current_setting('mekong.indicator')", "answer.period", "answer.area"] + dimensions
-                + ["\(value)::text", "current_setting('mekong.unit')", "answer.status", confidentiality, "answer.origin"])
-                .joined(separator: ", ")
+                + ["\(value)::text", "current_setting('mekong.unit')", "answer.status", confidentiality, "answer.origin"]
+                + (changes ? [action] : [])).joined(separator: ", ")
             options = "FORMAT csv"
         case .sdmxCSV:
-            statement = (["'dataflow'", "current_setting('mekong.dataflow')", "'I'", "answer.area"] + dimensions
+            statement = (["'dataflow'", "current_setting('mekong.dataflow')", action, "answer.area"] + dimensions
                 + ["CASE WHEN substr(answer.period, 6, 1) = 'H' THEN left(answer.period, 5) || 'S' || right(answer.period, 1) ELSE answer.period END",
                    "\(value)::text", Self.caseExpression("answer.status", SDMX.obsStatus),
                    Self.caseExpression(confidentiality, SDMX.confStatus)]).joined(separator: ", ")
@@ -104,7 +111,7 @@ public struct IndicatorExport: Sendable {
             statement = """
                 json_build_object('period', answer.period, 'area', answer.area, 'dimensions', answer.dimensions,
                                   'value', \(value), 'status', answer.status, 'confidentiality', \(confidentiality),
-                                  'origin', answer.origin)::text
+                                  'origin', answer.origin\(changes ? ", 'action', answer.action" : ""))::text
                 """
             options = "FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02'"
         }
@@ -144,8 +151,12 @@ public struct IndicatorQueryError: Error, CustomStringConvertible, Equatable, Se
         case undefinedIndicator = "undefined-indicator"
         /// The classification version asked for is not a published version of `vn-admin-units`.
         case unpublishedVersion = "unpublished-version"
+        /// A dimension filter names a dimension the indicator does not declare.
+        case unknownDimension = "unknown-dimension"
     }
     public let code: Code
+    /// The dimension at fault (`unknown-dimension`).
+    public var dimension: String? = nil
     public let message: String
 
     public static func undefined(_ selection: IndicatorSelection) -> IndicatorQueryError {
@@ -158,6 +169,13 @@ public struct IndicatorQueryError: Error, CustomStringConvertible, Equatable, Se
         IndicatorQueryError(
             code: .unpublishedVersion,
             message: "version \(selection.version ?? "") of vn-admin-units is not published (as known at \(selection.knownAt)); see statistics.classification_versions")
+    }
+
+    public static func unknownDimension(_ selection: IndicatorSelection, _ name: String, declared: [String]) -> IndicatorQueryError {
+        IndicatorQueryError(
+            code: .unknownDimension, dimension: name,
+            message: "indicator \(selection.code) has no dimension \(name)"
+                + (declared.isEmpty ? " (it has none besides area)" : "; it has \(declared.joined(separator: ", "))"))
     }
 
     public var description: String { message }

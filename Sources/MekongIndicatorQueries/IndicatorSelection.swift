@@ -26,10 +26,16 @@ public struct IndicatorSelection: Sendable, Equatable {
     public var startPeriod: String?
     /// Only periods that end on or before this period's last day.
     public var endPeriod: String?
+    /// Only what changed since this recorded time (RFC 3339): the rows whose answer differs from the answer as
+    /// known and released at that time, and the rows that answer had and this one has not (`action` D).
+    public var updatedAfter: String?
+    /// Only observations whose other dimensions have these values (dimension name → allowed values).
+    public var dimensionFilters: [String: [String]]
 
     public init(
         code: String, knownAt: String = "infinity", version: String? = nil, period: String? = nil,
-        areas: [String] = [], parent: String? = nil, startPeriod: String? = nil, endPeriod: String? = nil
+        areas: [String] = [], parent: String? = nil, startPeriod: String? = nil, endPeriod: String? = nil,
+        updatedAfter: String? = nil, dimensionFilters: [String: [String]] = [:]
     ) {
         self.code = code
         self.knownAt = knownAt
@@ -39,6 +45,8 @@ public struct IndicatorSelection: Sendable, Equatable {
         self.parent = parent
         self.startPeriod = startPeriod
         self.endPeriod = endPeriod
+        self.updatedAfter = updatedAfter
+        self.dimensionFilters = dimensionFilters
     }
 
     /// The indicator as defined at `knownAt`.
@@ -69,7 +77,8 @@ public struct IndicatorSelection: Sendable, Equatable {
     /// Sets the session settings, checks the indicator exists and returns its definition, or nil if it is not
     /// defined (as known at `knownAt`).
     /// - Throws: ``IndicatorQueryError`` `unpublished-version` if `version` is not a published version of
-    ///   `vn-admin-units` (as known at `knownAt`).
+    ///   `vn-admin-units` (as known at `knownAt`), `unknown-dimension` if a dimension filter names a dimension the
+    ///   indicator does not declare.
     public func bind(on db: PostgresConnection) throws -> Definition? {
         _ = try db.query(
             """
@@ -77,8 +86,9 @@ public struct IndicatorSelection: Sendable, Equatable {
                    set_config('mekong.version', coalesce($3, ''), false), set_config('mekong.period', coalesce($4, ''), false),
                    set_config('mekong.areas', $5, false), set_config('mekong.parent', coalesce($6, ''), false),
                    set_config('mekong.start_period', coalesce($7, ''), false),
-                   set_config('mekong.end_period', coalesce($8, ''), false)
-            """, [code, knownAt, version, period, PostgresArray.text(areas), parent, startPeriod, endPeriod])
+                   set_config('mekong.end_period', coalesce($8, ''), false),
+                   set_config('mekong.updated_after', coalesce($9, ''), false)
+            """, [code, knownAt, version, period, PostgresArray.text(areas), parent, startPeriod, endPeriod, updatedAfter])
         let definition = try db.query(
             """
             SELECT name_vi, unit, dimensions::text, aggregation FROM statistics.indicators
@@ -96,6 +106,17 @@ public struct IndicatorSelection: Sendable, Equatable {
         }
         let dimensions = (try JSON.parse(first.decode(String.self, at: 2)).objectValue?.keys)
             .map { $0.filter { $0 != "area" }.sorted() } ?? []
+        if !dimensionFilters.isEmpty {
+            // Each filter's dimension as the indicator declares it (names are matched without regard to case).
+            var filters: [(String, JSONValue)] = []
+            for (name, values) in dimensionFilters.sorted(by: { $0.key < $1.key }) {
+                guard let declared = dimensions.first(where: { $0.lowercased() == name.lowercased() }) else {
+                    throw IndicatorQueryError.unknownDimension(self, name, declared: dimensions)
+                }
+                filters.append((declared, .array(values.map { .string($0) })))
+            }
+            _ = try db.query("SELECT set_config('mekong.dimension_filter', $1, false)", [JSON.serialize(.object(JSONObject(filters)))])
+        }
         return Definition(
             name: try first.decode(String.self, at: 0), unit: try first.decode(String.self, at: 1),
             dimensions: dimensions, aggregation: try first.decode(String.self, at: 3))
@@ -109,10 +130,85 @@ public struct IndicatorSelection: Sendable, Equatable {
     ///
     /// Current values in the codes they were reported in are an index range of the materialized table (when it
     /// exists); an as-of time or a version reads the query-time functions once, into the CTE `answers`.
+    ///
+    /// With ``updatedAfter`` the statement compares two such answers: this one, and the one the same reader got at
+    /// `mekong.updated_after` (as known then, released by then in the calendar as known then). Its rows are those
+    /// of this answer that the earlier one lacked or showed otherwise (value sent, status, confidentiality sent,
+    /// origin), with `answer.action` `I`, and those of the earlier answer that this one lacks, with action `D`,
+    /// no value and their earlier flags.
     public func statement(
         selecting columns: String, disclosure: Disclosure, hidingUnreleased: Bool = false, on db: PostgresConnection
     ) throws -> String {
-        let materialized = try readsMaterializedTable(on: db)
+        let released = Release(calendarKnownAt: nil, by: "current_setting('mekong.released_by')::timestamptz")
+        let now = Moment(knownAt: "current_setting('mekong.known_at')::timestamptz", releases: [released])
+        guard let updatedAfter else {
+            return answer(
+                selecting: columns, disclosure: disclosure, hidingUnreleased: hidingUnreleased,
+                materialized: try readsMaterializedTable(on: db), at: now)
+        }
+        // The earlier answer, less what is under embargo now: a period not released yet is invisible in the
+        // changes too, even one that was public at `updatedAfter` (D rows would show its keys).
+        let since = "current_setting('mekong.updated_after')::timestamptz"
+        let then = Moment(knownAt: since, releases: [Release(calendarKnownAt: since, by: since), released])
+        let shown = """
+            answer.period, answer.area, answer.dimensions, CASE WHEN disclosed.visible THEN answer.value END AS value,
+            answer.status, disclosed.confidentiality, answer.origin
+            """
+        let current = answer(
+            selecting: shown, disclosure: disclosure, hidingUnreleased: hidingUnreleased,
+            materialized: try readsMaterializedTable(on: db), at: now)
+        // An indicator not yet defined then (or a version not yet published) had an empty answer.
+        let earlier = try existed(at: updatedAfter, on: db)
+            ? answer(selecting: shown, disclosure: disclosure, hidingUnreleased: hidingUnreleased, materialized: false, at: then)
+            : "SELECT NULL::text AS period, NULL::text AS area, NULL::jsonb AS dimensions, NULL::numeric AS value, "
+                + "NULL::text AS status, NULL::text AS confidentiality, NULL::text AS origin WHERE false"
+        return """
+            SELECT \(columns) FROM (
+                SELECT coalesce(n.period, t.period) AS period, coalesce(n.area, t.area) AS area,
+                       coalesce(n.dimensions, t.dimensions) AS dimensions, n.value, coalesce(n.status, t.status) AS status,
+                       coalesce(n.confidentiality, t.confidentiality) AS confidentiality,
+                       coalesce(n.origin, t.origin) AS origin, CASE WHEN n.area IS NULL THEN 'D' ELSE 'I' END AS action
+                FROM (\(current)) AS n FULL JOIN (\(earlier)) AS t
+                  ON t.area = n.area AND t.period = n.period AND t.dimensions = n.dimensions
+                WHERE n.area IS NULL OR t.area IS NULL OR n.value IS DISTINCT FROM t.value OR n.status <> t.status
+                   OR n.confidentiality <> t.confidentiality OR n.origin <> t.origin) AS answer
+            CROSS JOIN LATERAL (SELECT answer.value IS NOT NULL AS visible, answer.confidentiality) AS disclosed
+            ORDER BY answer.area, answer.period, answer.dimensions
+            """
+    }
+
+    /// When an answer is read: the recorded time it is known at, and the release conditions its periods must meet
+    /// (when hiding unreleased periods). Each is an SQL expression over the bound settings.
+    private struct Moment {
+        var knownAt: String
+        var releases: [Release]
+    }
+
+    /// Released by a time, in the release calendar as known at a recorded time (nil: as now known).
+    private struct Release {
+        var calendarKnownAt: String?
+        var by: String
+    }
+
+    /// Whether the indicator was defined, and the version asked for published, as known at `time`.
+    private func existed(at time: String, on db: PostgresConnection) throws -> Bool {
+        try db.query(
+            """
+            SELECT EXISTS (SELECT FROM statistics.indicators
+                           WHERE code = $1 AND recorded_from <= $2::timestamptz
+                             AND (recorded_to IS NULL OR recorded_to > $2::timestamptz))
+               AND ($3::text IS NULL OR EXISTS (
+                       SELECT FROM statistics.classification_versions
+                       WHERE classification = 'vn-admin-units' AND version = $3 AND recorded_from <= $2::timestamptz
+                         AND (recorded_to IS NULL OR recorded_to > $2::timestamptz)))
+            """, [code, time, version])[0].decode(Bool.self, at: 0)
+    }
+
+    /// One answer at `moment`: what ``statement(selecting:disclosure:hidingUnreleased:on:)`` returns without
+    /// ``updatedAfter``.
+    private func answer(
+        selecting columns: String, disclosure: Disclosure, hidingUnreleased: Bool, materialized: Bool, at moment: Moment
+    ) -> String {
         var ctes: [String] = []
         var from: String
         var filters: [String] = []
@@ -121,27 +217,38 @@ public struct IndicatorSelection: Sendable, Equatable {
             filters = periodFilters(materialized: true)
             if parent != nil { filters.append("answer.parent = current_setting('mekong.parent')") }
         } else {
-            ctes.append("answers AS (SELECT * FROM \(functionCall) AS answer WHERE \(periodFilters(materialized: false).joined(separator: " AND ")))")
+            ctes.append("answers AS (SELECT * FROM \(functionCall(moment)) AS answer WHERE \(periodFilters(materialized: false).joined(separator: " AND ")))")
             from = "answers AS answer"
             if parent != nil {
                 // The areas directly below `parent` in each period's hierarchy: one lookup per period, not per row.
                 ctes.append("""
                     children (period, area) AS (
                         SELECT w.period, c.code FROM (SELECT DISTINCT period FROM answers) w
-                        CROSS JOIN LATERAL statistics.classification_at('vn-admin-units', \(validOn),
-                                                                        current_setting('mekong.known_at')::timestamptz) c
+                        CROSS JOIN LATERAL statistics.classification_at('vn-admin-units', \(validOn(moment)), \(moment.knownAt)) c
                         WHERE c.parent = current_setting('mekong.parent'))
                     """)
                 filters.append("(answer.period, answer.area) IN (SELECT period, area FROM children)")
             }
         }
         if !areas.isEmpty { filters.append("answer.area = ANY (current_setting('mekong.areas')::text[])") }
+        if !dimensionFilters.isEmpty {
+            // `mekong.dimension_filter`: {"sex": ["F", "M"], …}; a row without the dimension matches none.
+            filters.append("""
+                NOT EXISTS (SELECT FROM jsonb_each(current_setting('mekong.dimension_filter')::jsonb) AS f (name, allowed)
+                            WHERE NOT coalesce(f.allowed ? (answer.dimensions->>f.name), false))
+                """)
+        }
         if hidingUnreleased {
             // A period under embargo is left out whole: its reported values and every aggregate of it.
+            let unreleased = moment.releases.map { release in
+                let believed = release.calendarKnownAt.map { "r.recorded_from <= \($0) AND (r.recorded_to IS NULL OR r.recorded_to > \($0))" }
+                    ?? "r.recorded_to IS NULL"
+                return "(\(believed) AND r.release_time > \(release.by))"
+            }
             filters.append("""
                 NOT EXISTS (SELECT FROM statistics.releases r
                             WHERE r.indicator = current_setting('mekong.indicator') AND r.period = answer.period
-                              AND r.recorded_to IS NULL AND r.release_time > current_setting('mekong.released_by')::timestamptz)
+                              AND (\(unreleased.joined(separator: " OR "))))
                 """)
         }
         // What may be seen: everything (full), or published data (withheld_above) except, for a reader's scope,
@@ -152,7 +259,7 @@ public struct IndicatorSelection: Sendable, Equatable {
             // Current values: the projection keeps the keys above a withheld value (statistics.withheld_above, per
             // batch); as-of and re-expressed answers climb at query time (the CTE withheld_above).
             let above = materialized ? "statistics.withheld_above" : "withheld_above"
-            if !materialized { ctes.append(withheldAbove) }
+            if !materialized { ctes.append(withheldAbove(moment)) }
             // One probe per row: LIMIT keeps the planner from hashing the indicator's whole withheld set for a few
             // rows, OFFSET 0 from evaluating it once for `visible` and again for `shown` (2.1 ms to 0.2 ms for
             // one series on the benchmark's tables).
@@ -165,7 +272,7 @@ public struct IndicatorSelection: Sendable, Equatable {
             visible = "answer.confidentiality = 'free' AND NOT withheld.above"
             shown = "CASE WHEN withheld.above THEN 'secondary' ELSE answer.confidentiality END"
             if case .fullWithin = disclosure {
-                ctes.append(inScope(materialized: materialized))
+                ctes.append(inScope(materialized: materialized, moment))
                 let inside = "(answer.period, answer.area) IN (SELECT period, area FROM in_scope)"
                 visible = "\(inside) OR (\(visible))"
                 shown = "CASE WHEN \(inside) THEN answer.confidentiality ELSE \(shown) END"
@@ -181,12 +288,11 @@ public struct IndicatorSelection: Sendable, Equatable {
     /// every key (of the periods asked for, all areas) above a value that is not free, each withheld row's path
     /// read from the hierarchy valid on its period's reference date; aggregated indicators only (the values of
     /// one that is not aggregated are no sums). Current values read the projection's own table of these keys.
-    private var withheldAbove: String {
+    private func withheldAbove(_ moment: Moment) -> String {
         """
         withheld_above (indicator, area, period, dimensions) AS (
             SELECT DISTINCT current_setting('mekong.indicator'), p.code, w.period, w.dimensions FROM answers w
-            CROSS JOIN LATERAL statistics.hierarchy_path('vn-admin-units', w.area, \(validOn),
-                                                         current_setting('mekong.known_at')::timestamptz) p
+            CROSS JOIN LATERAL statistics.hierarchy_path('vn-admin-units', w.area, \(validOn(moment)), \(moment.knownAt)) p
             WHERE w.confidentiality <> 'free' AND p.code <> w.area
               AND EXISTS (SELECT FROM statistics.indicators i
                           WHERE i.code = current_setting('mekong.indicator') AND i.recorded_to IS NULL
@@ -196,7 +302,7 @@ public struct IndicatorSelection: Sendable, Equatable {
 
     /// `in_scope (period, area)`: for each period of the answer, the areas of a reader's scope and every area below
     /// them in that period's hierarchy (one lookup per period and scope area).
-    private func inScope(materialized: Bool) -> String {
+    private func inScope(materialized: Bool, _ moment: Moment) -> String {
         let periods = materialized
             ? "SELECT DISTINCT answer.period FROM statistics.indicator_table AS answer WHERE \(periodFilters(materialized: true).joined(separator: " AND "))"
             : "SELECT DISTINCT period FROM answers"
@@ -204,27 +310,27 @@ public struct IndicatorSelection: Sendable, Equatable {
             in_scope (period, area) AS (
                 SELECT w.period, d.area FROM (\(periods)) w
                 CROSS JOIN LATERAL unnest(current_setting('mekong.scope_areas')::text[]) AS s (code)
-                CROSS JOIN LATERAL statistics.areas_within(s.code, \(validOn)) d)
+                CROSS JOIN LATERAL statistics.areas_within(s.code, \(validOn(moment))) d)
             """
     }
 
     /// The day whose hierarchy places the row `w` of a function's answer: its period's reference date (last day),
     /// in a version's codes not before the version's first day (as re-expression places earlier periods).
-    private var validOn: String {
+    private func validOn(_ moment: Moment) -> String {
         let reference = "(\(Self.end(of: "w.period")) - interval '1 day')::date"
         guard version != nil else { return reference }
         return """
             greatest(\(reference), (SELECT min(v.valid_from) FROM statistics.classification_versions v
                 WHERE v.classification = 'vn-admin-units' AND v.version = current_setting('mekong.version')
-                  AND v.recorded_from <= current_setting('mekong.known_at')::timestamptz
-                  AND (v.recorded_to IS NULL OR v.recorded_to > current_setting('mekong.known_at')::timestamptz)))
+                  AND v.recorded_from <= \(moment.knownAt)
+                  AND (v.recorded_to IS NULL OR v.recorded_to > \(moment.knownAt))))
             """
     }
 
-    private var functionCall: String {
+    private func functionCall(_ moment: Moment) -> String {
         version == nil
-            ? "statistics.indicator_values(current_setting('mekong.indicator'), current_setting('mekong.known_at')::timestamptz)"
-            : "statistics.indicator_in_version(current_setting('mekong.indicator'), current_setting('mekong.version'), current_setting('mekong.known_at')::timestamptz)"
+            ? "statistics.indicator_values(current_setting('mekong.indicator'), \(moment.knownAt))"
+            : "statistics.indicator_in_version(current_setting('mekong.indicator'), current_setting('mekong.version'), \(moment.knownAt))"
     }
 
     private func readsMaterializedTable(on db: PostgresConnection) throws -> Bool {

@@ -44,7 +44,9 @@ struct DataQuery: Sendable, Equatable {
     var selection: IndicatorSelection
     var format: Format
 
-    static let parameters: Set<String> = ["area", "parent", "startPeriod", "endPeriod", "classificationVersion", "asOf", "format"]
+    static let parameters: Set<String> = [
+        "area", "parent", "startPeriod", "endPeriod", "classificationVersion", "asOf", "updatedAfter", "format",
+    ]
     static let maxAreas = 500
 
     /// - Throws: ``ReadAPIError`` (400 naming the parameter, 406 for an `Accept` the server cannot answer).
@@ -53,9 +55,27 @@ struct DataQuery: Sendable, Equatable {
             throw ReadAPIError.invalidParameter("indicator", "\(indicator) is not an indicator code (letters, digits, . _ -, at most 32)")
         }
         var values: [String: String] = [:]
+        var dimensionFilters: [String: [String]] = [:]
         for (name, value) in parameters {
+            if let dimension = Self.dimensionFilter(name) {
+                // SDMX REST 2.0's component filter c[DIMENSION]=a,b (equality with any of the values).
+                guard dimension.lowercased() != "area" else {
+                    throw ReadAPIError.invalidParameter(name, "filter areas with area= or parent=, not \(name)")
+                }
+                guard dimensionFilters[dimension] == nil else { throw ReadAPIError.invalidParameter(name, "\(name) is given more than once") }
+                let codes = value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                guard codes.count <= Self.maxAreas else {
+                    throw ReadAPIError.invalidParameter(name, "at most \(Self.maxAreas) values, not \(codes.count)")
+                }
+                if let bad = codes.first(where: { !Self.isCode($0) }) {
+                    throw ReadAPIError.invalidParameter(name, "\"\(bad)\" is not a code")
+                }
+                dimensionFilters[dimension] = codes
+                continue
+            }
             guard Self.parameters.contains(name) else {
-                throw ReadAPIError.invalidParameter(name, "unknown parameter \(name); this route takes \(Self.parameters.sorted().joined(separator: ", "))")
+                throw ReadAPIError.invalidParameter(
+                    name, "unknown parameter \(name); this route takes \(Self.parameters.sorted().joined(separator: ", ")) and c[DIMENSION]")
             }
             guard values[name] == nil else { throw ReadAPIError.invalidParameter(name, "\(name) is given more than once") }
             values[name] = value
@@ -94,6 +114,16 @@ struct DataQuery: Sendable, Equatable {
             }
             selection.knownAt = knownAt
         }
+        if let updatedAfter = values["updatedAfter"] {
+            guard let since = IndicatorSelection.knownAt(parsing: updatedAfter) else {
+                throw ReadAPIError.invalidParameter("updatedAfter", "\(updatedAfter) is neither an RFC 3339 time nor a date (YYYY-MM-DD)")
+            }
+            if selection.knownAt != "infinity", since >= selection.knownAt {
+                throw ReadAPIError.invalidParameter("updatedAfter", "updatedAfter must be before asOf")
+            }
+            selection.updatedAfter = since
+        }
+        selection.dimensionFilters = dimensionFilters
         if let name = values["format"] {
             guard let format = Format(rawValue: name) else {
                 throw ReadAPIError.invalidParameter("format", "format is one of \(Format.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -106,6 +136,13 @@ struct DataQuery: Sendable, Equatable {
                 "Accept \(accept ?? "") names no format this server has: application/json, application/vnd.sdmx.data+csv, text/csv")
         }
         self.selection = selection
+    }
+
+    /// The dimension of a component filter parameter, `c[SEX]` → `SEX` (matched to the indicator's dimensions
+    /// without regard to case: SDMX answers upper-case them), or nil if `name` is not one.
+    static func dimensionFilter(_ name: String) -> String? {
+        guard let match = try? #/^c\[([A-Za-z][A-Za-z0-9_]{0,31})\]$/#.wholeMatch(in: name) else { return nil }
+        return String(match.1)
     }
 
     static func isCode(_ text: String) -> Bool {

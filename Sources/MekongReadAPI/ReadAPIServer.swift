@@ -129,7 +129,10 @@ struct Routes: Sendable {
                 guard decision.allowed else { throw ReadAPIError.quotaExceeded(decision) }
                 let query = try DataQuery(
                     indicator: context.parameters.get("indicator") ?? "",
-                    parameters: request.uri.queryParameters.map { (String($0.key), String($0.value)) },
+                    // Hummingbird decodes the values; a name is decoded here (c%5BSEX%5D is c[SEX]).
+                    parameters: request.uri.queryParameters.map {
+                        (String($0.key).removingPercentEncoding ?? String($0.key), String($0.value))
+                    },
                     accept: request.headers[.accept])
                 return try await data(
                     query, ifNoneMatch: request.headers[.ifNoneMatch],
@@ -195,6 +198,8 @@ struct Routes: Sendable {
                 stream.finish()
             } catch let error as IndicatorQueryError where error.code == .unpublishedVersion {
                 stream.fail(ReadAPIError(404, "not-found", "Not found", detail: error.message, parameter: "classificationVersion"))
+            } catch let error as IndicatorQueryError where error.code == .unknownDimension {
+                stream.fail(ReadAPIError.invalidParameter("c[\(error.dimension ?? "")]", error.message))
             } catch {
                 stream.fail(error)
             }

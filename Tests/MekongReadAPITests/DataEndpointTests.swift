@@ -164,6 +164,9 @@ import Testing
             ("/v1/data/POP?asOf=", [:], 400, "invalid-parameter", "asOf"),
             ("/v1/data/POP", ["Accept": "application/xml"], 406, "not-acceptable", nil),
             ("/v1/data/GDP", [:], 404, "not-found", nil),
+            ("/v1/data/POP?c[SEX]=F", [:], 400, "invalid-parameter", "c[SEX]"),
+            ("/v1/data/POP?c[area]=P1", [:], 400, "invalid-parameter", "c[area]"),
+            ("/v1/data/POP?c[sex]=F,,M", [:], 400, "invalid-parameter", "c[sex]"),
         ]
         for (path, headers, status, code, parameter) in cases {
             let answer = try await client.send("GET", path, headers: headers)
@@ -177,6 +180,50 @@ import Testing
         #expect(ready.status == 200)
         let openapi = try await client.send("GET", "/openapi.yaml")
         #expect(String(decoding: openapi.body, as: UTF8.self).hasPrefix("openapi: 3.1.0"))
+        await server.stop()
+    }
+
+    /// SDMX component filters on a dimension besides area, `c[SEX]=F` or `c[sex]=F,M`: the rows of those codes,
+    /// reported and rolled up, as `mekong query --dimension` gives them.
+    @Test func componentFiltersSelectTheCodesOfADimension() async throws {
+        let fixture = try StatisticsFixture()
+        try await Self.scenario(fixture)
+        let e = fixture.events
+        try await fixture.publish([
+            e.classificationPublished(
+                "sex", version: "1", validFrom: "2000-01-01",
+                items: [Item(code: "F", parent: nil, level: 1, nameVi: "Nữ"), Item(code: "M", parent: nil, level: 1, nameVi: "Nam")],
+                at: at(60)),
+            e.indicatorDefined("EMP", nameVi: "Lao động", nameEn: "Employed", unit: "person", periodicities: ["month"],
+                               dimensions: [("sex", "sex")], at: at(61)),
+            e.reportSubmitted(
+                unit: "U-E", form: "LD", period: "2024-M01",
+                observations: [
+                    Observation(indicator: "EMP", area: "C111", otherDimensions: [("sex", "F")], value: 30),
+                    Observation(indicator: "EMP", area: "C111", otherDimensions: [("sex", "M")], value: 25),
+                    Observation(indicator: "EMP", area: "C211", otherDimensions: [("sex", "F")], value: 7),
+                ], source: "urn:test", at: at(62)),
+        ])
+        let summary = try await fixture.project()
+        #expect(summary.deadLettered == 0)
+        let server = try await ReadAPIServer.start(ReadAPIConfiguration(port: 0, postgres: fixture.database.url, databaseThreads: 2))
+        let client = GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(server.port)")!, apiKey: nil)
+        let women = String(decoding: try await client.send("GET", "/v1/data/EMP?format=csv&c[SEX]=F&area=C111,C211,VN").body, as: UTF8.self)
+        #expect(women == """
+            indicator,period,area,sex,value,unit,status,confidentiality,origin
+            EMP,2024-M01,C111,F,30,person,normal,free,reported
+            EMP,2024-M01,C211,F,7,person,normal,free,reported
+            EMP,2024-M01,VN,F,37,person,normal,free,aggregated
+
+            """)
+        let query = try await ChildProcess.runOffPool(
+            ["query", "indicator", "EMP", "--format", "csv", "--dimension", "sex=F", "--area", "VN", "--postgres", fixture.database.url])
+        #expect(query.status == 0, "\(query.errors)")
+        #expect(query.output.hasSuffix("EMP,2024-M01,VN,F,37,person,normal,free,aggregated\n"), "\(query.output)")
+        let both = try await client.send("GET", "/v1/data/EMP?c[sex]=F,M&area=VN")
+        #expect(both.json?.objectValue?["observations"]?.arrayValue?.compactMap { $0.objectValue?["value"]?.numberValue } == [37, 25])
+        let none = try await client.send("GET", "/v1/data/EMP?c[sex]=X")
+        #expect(none.status == 200 && none.json?.objectValue?["observations"]?.arrayValue?.isEmpty == true)
         await server.stop()
     }
 }

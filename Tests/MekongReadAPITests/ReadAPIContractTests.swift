@@ -31,7 +31,8 @@ import Testing
     }
 
     @Test func theDataRouteTakesExactlyTheDocumentedParametersAndFormats() {
-        #expect(Set(Self.parameterNames(of: "/v1/data/{indicator}")) == DataQuery.parameters.union(["indicator", "If-None-Match"]))
+        // `c` is the deepObject of the component filters c[DIMENSION].
+        #expect(Set(Self.parameterNames(of: "/v1/data/{indicator}")) == DataQuery.parameters.union(["indicator", "If-None-Match", "c"]))
         let formats = DataQuery.Format.allCases.map(\.rawValue).joined(separator: ", ")
         #expect(Self.document.contains("schema: {type: string, enum: [\(formats)]}"))
         for format in DataQuery.Format.allCases {
@@ -39,6 +40,17 @@ import Testing
             let type = format.mediaType.replacingOccurrences(of: "; charset=utf-8", with: "")
             #expect(Self.document.contains("            \(type):"), "\(type) is not documented")
         }
+    }
+
+    /// docs/read-api.md's parameter table names exactly the parameters the route takes.
+    @Test func theGuideDocumentsExactlyTheParameters() throws {
+        let guide = try String(contentsOf: MekongBinary.repositoryRoot.appendingPathComponent("docs/read-api.md"), encoding: .utf8)
+        let section = try #require(guide.components(separatedBy: "### Data: `GET /v1/data/{indicator}`").last?
+            .components(separatedBy: "\n### ").first)
+        let names = section.split(separator: "\n").filter { $0.hasPrefix("| `") }.flatMap { line in
+            line.split(separator: "|")[0].matches(of: /`([^`]+)`/).map { String($0.1) }
+        }
+        #expect(Set(names) == DataQuery.parameters.union(["c[DIMENSION]"]), "\(names)")
     }
 
     /// Every documented path has a route (no database needed: an unreachable one gives 503s, not 404s), and an

@@ -71,7 +71,9 @@ import Testing
         #expect(Set(secret) == ["37", "187", "207"])
         let queries = ["", "area=C121", "area=P1,VN", "parent=P1", "parent=VN", "startPeriod=2024-M01", "endPeriod=2024-M02",
                        "asOf=2030-01-01", "asOf=2024-01-01T00:25:00Z", "classificationVersion=2024",
-                       "classificationVersion=2024&parent=P1"]
+                       "classificationVersion=2024&parent=P1", "updatedAfter=2024-01-01", "updatedAfter=2024-01-01T00:25:00Z",
+                       "updatedAfter=2024-01-01&parent=P1", "updatedAfter=2024-01-01&classificationVersion=2024",
+                       "updatedAfter=2024-01-01&asOf=2030-01-01"]
         var answers = 0
         for path in ["/healthz", "/readyz", "/metrics", "/openapi.yaml"] {
             let body = String(decoding: try await anonymous.send("GET", path).body, as: UTF8.self)
