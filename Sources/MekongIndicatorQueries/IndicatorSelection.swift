@@ -154,14 +154,17 @@ public struct IndicatorSelection: Sendable, Equatable {
             answer.period, answer.area, answer.dimensions, CASE WHEN disclosed.visible THEN answer.value END AS value,
             answer.status, disclosed.confidentiality, answer.origin
             """
-        let current = answer(
+        let nothing = "SELECT NULL::text AS period, NULL::text AS area, NULL::jsonb AS dimensions, NULL::numeric AS value, "
+            + "NULL::text AS status, NULL::text AS confidentiality, NULL::text AS origin WHERE false"
+        // Nothing changed after a time at or after the answer's own (`asOf`).
+        let empty = knownAt != "infinity" && updatedAfter >= knownAt
+        let current = empty ? nothing : answer(
             selecting: shown, disclosure: disclosure, hidingUnreleased: hidingUnreleased,
             materialized: try readsMaterializedTable(on: db), at: now)
         // An indicator not yet defined then (or a version not yet published) had an empty answer.
-        let earlier = try existed(at: updatedAfter, on: db)
-            ? answer(selecting: shown, disclosure: disclosure, hidingUnreleased: hidingUnreleased, materialized: false, at: then)
-            : "SELECT NULL::text AS period, NULL::text AS area, NULL::jsonb AS dimensions, NULL::numeric AS value, "
-                + "NULL::text AS status, NULL::text AS confidentiality, NULL::text AS origin WHERE false"
+        let earlier = try empty || !existed(at: updatedAfter, on: db)
+            ? nothing
+            : answer(selecting: shown, disclosure: disclosure, hidingUnreleased: hidingUnreleased, materialized: false, at: then)
         return """
             SELECT \(columns) FROM (
                 SELECT coalesce(n.period, t.period) AS period, coalesce(n.area, t.area) AS area,

@@ -118,9 +118,6 @@ struct DataQuery: Sendable, Equatable {
             guard let since = IndicatorSelection.knownAt(parsing: updatedAfter) else {
                 throw ReadAPIError.invalidParameter("updatedAfter", "\(updatedAfter) is neither an RFC 3339 time nor a date (YYYY-MM-DD)")
             }
-            if selection.knownAt != "infinity", since >= selection.knownAt {
-                throw ReadAPIError.invalidParameter("updatedAfter", "updatedAfter must be before asOf")
-            }
             selection.updatedAfter = since
         }
         selection.dimensionFilters = dimensionFilters

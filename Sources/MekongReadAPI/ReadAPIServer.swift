@@ -119,20 +119,9 @@ struct Routes: Sendable {
                      body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
         }
         router.get("/v1/data/{indicator}") { request, context in
-            var quota: Quotas.Decision?
-            var response = await measured("data") {
-                let reader = try await authenticate(request.headers[.authorization])
-                let decision = quotas.take(
-                    reader.map { "reader:\($0.id)" } ?? "address:\(context.remoteAddress ?? "unknown")",
-                    reader?.quota ?? anonymousQuota)
-                quota = decision
-                guard decision.allowed else { throw ReadAPIError.quotaExceeded(decision) }
+            await served("data", request, context) { reader in
                 let query = try DataQuery(
-                    indicator: context.parameters.get("indicator") ?? "",
-                    // Hummingbird decodes the values; a name is decoded here (c%5BSEX%5D is c[SEX]).
-                    parameters: request.uri.queryParameters.map {
-                        (String($0.key).removingPercentEncoding ?? String($0.key), String($0.value))
-                    },
+                    indicator: Self.path(context, "indicator"), parameters: Self.queryParameters(request),
                     accept: request.headers[.accept])
                 return try await data(
                     query, ifNoneMatch: request.headers[.ifNoneMatch],
@@ -141,10 +130,33 @@ struct Routes: Sendable {
                     // through it).
                     releasedBy: reader?.embargo == true ? nil : Timestamp(date: now()).text)
             }
-            if let quota { Self.addQuotaHeaders(quota, to: &response) }
-            return response
         }
+        addStructureRoutes(to: router)
         return router
+    }
+
+    /// A counted route: the reader of the request's key (nil: anonymous), its quota taken, refusals as
+    /// problem+json, and the quota headers on the answer.
+    func served(
+        _ route: String, _ request: Request, _ context: ReadAPIContext, _ body: (Reader?) async throws -> Response
+    ) async -> Response {
+        var quota: Quotas.Decision?
+        var response = await measured(route) {
+            let reader = try await authenticate(request.headers[.authorization])
+            let decision = quotas.take(
+                reader.map { "reader:\($0.id)" } ?? "address:\(context.remoteAddress ?? "unknown")",
+                reader?.quota ?? anonymousQuota)
+            quota = decision
+            guard decision.allowed else { throw ReadAPIError.quotaExceeded(decision) }
+            return try await body(reader)
+        }
+        if let quota { Self.addQuotaHeaders(quota, to: &response) }
+        return response
+    }
+
+    /// The query string's parameters; Hummingbird decodes the values, a name is decoded here (c%5BSEX%5D is c[SEX]).
+    static func queryParameters(_ request: Request) -> [(String, String)] {
+        request.uri.queryParameters.map { (String($0.key).removingPercentEncoding ?? String($0.key), String($0.value)) }
     }
 
     /// One indicator's rows, streamed from one snapshot: a repeatable-read transaction, so the definition and

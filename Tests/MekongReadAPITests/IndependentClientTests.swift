@@ -36,8 +36,21 @@ import Testing
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mekong-schemathesis-\(UUID())")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
-            // The path names a defined indicator, so that the generated queries reach the tables.
-            try Data("[parameters]\n\"path.indicator\" = \"POP\"\n".utf8).write(to: directory.appendingPathComponent("schemathesis.toml"))
+            // The paths name a defined indicator, a published version and a dataflow, so that the generated
+            // queries reach the tables.
+            try Data("""
+                [parameters]
+                "path.indicator" = "POP"
+
+                [[operations]]
+                include-path-regex = "^/v1/classifications/"
+                parameters = { "path.classification" = "vn-admin-units", "path.version" = "2024" }
+
+                [[operations]]
+                include-path-regex = "^/v1/structure/"
+                parameters = { "path.agency" = "VN_GSO", "path.dataflow" = "DF_POP", "path.version" = "1.0" }
+
+                """.utf8).write(to: directory.appendingPathComponent("schemathesis.toml"))
             let seed = UInt32.random(in: 1...UInt32.max)
             let (status, output) = try await Self.run(
                 "schemathesis",

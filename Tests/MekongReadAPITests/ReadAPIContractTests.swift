@@ -57,12 +57,21 @@ import Testing
     /// undocumented one has none.
     @Test func everyDocumentedPathIsServed() async throws {
         let paths = Self.document.split(separator: "\n").filter { $0.hasPrefix("  /") }.map { String($0.dropFirst(2).dropLast()) }
-        #expect(paths == ["/healthz", "/readyz", "/metrics", "/openapi.yaml", "/v1/data/{indicator}"])
+        #expect(paths == [
+            "/healthz", "/readyz", "/metrics", "/openapi.yaml", "/v1/data/{indicator}", "/v1/indicators",
+            "/v1/indicators/{indicator}", "/v1/classifications", "/v1/classifications/{classification}/versions/{version}/codes",
+            "/v1/correspondences", "/v1/structure/dataflow/{agency}/{dataflow}/{version}",
+        ])
         let server = try await ReadAPIServer.start(ReadAPIConfiguration(
             port: 0, postgres: "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", databaseThreads: 1))
         let client = GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(server.port)")!, apiKey: nil)
         for path in paths {
-            let answer = try await client.send("GET", path.replacingOccurrences(of: "{indicator}", with: "POP"))
+            var concrete = path
+            for (placeholder, value) in [("{indicator}", "POP"), ("{classification}", "vn-admin-units"), ("{version}", "1.0"),
+                                         ("{agency}", "VN_GSO"), ("{dataflow}", "DF_POP")] {
+                concrete = concrete.replacingOccurrences(of: placeholder, with: value)
+            }
+            let answer = try await client.send("GET", concrete)
             #expect(answer.status != 404, "\(path)")
         }
         #expect(try await client.send("GET", "/readyz").status == 503)

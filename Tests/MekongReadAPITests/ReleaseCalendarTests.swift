@@ -75,7 +75,9 @@ import Testing
                        "updatedAfter=2024-01-01&parent=P1", "updatedAfter=2024-01-01&classificationVersion=2024",
                        "updatedAfter=2024-01-01&asOf=2030-01-01"]
         var answers = 0
-        for path in ["/healthz", "/readyz", "/metrics", "/openapi.yaml"] {
+        for path in ["/healthz", "/readyz", "/metrics", "/openapi.yaml", "/v1/indicators", "/v1/indicators/POP",
+                     "/v1/classifications", "/v1/classifications/vn-admin-units/versions/2024/codes", "/v1/correspondences",
+                     "/v1/structure/dataflow/VN_GSO/DF_POP/1.0"] {
             let body = String(decoding: try await anonymous.send("GET", path).body, as: UTF8.self)
             #expect(!body.contains("2024-M02"), "\(path)")
         }

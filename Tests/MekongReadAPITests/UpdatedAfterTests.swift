@@ -187,8 +187,16 @@ import Testing
             """)
         let refused = try await client.send("GET", "/v1/data/POP?updatedAfter=yesterday")
         #expect(refused.status == 400 && refused.json?["parameter"]?.stringValue == "updatedAfter")
-        let reversed = try await client.send("GET", "/v1/data/POP?asOf=2024-01-01&updatedAfter=2024-02-01")
-        #expect(reversed.status == 400 && reversed.json?["detail"]?.stringValue == "updatedAfter must be before asOf")
+        // Nothing changed after a time later than the answer's own.
+        let reversed = try await client.send("GET", "/v1/data/POP?asOf=2024-01-01T00:30:00Z&updatedAfter=2024-02-01&format=csv")
+        #expect(String(decoding: reversed.body, as: UTF8.self) == "indicator,period,area,value,unit,status,confidentiality,origin,action\n")
+        // Between two recorded times: P1's own January report (00:40) replaces its aggregate, withheld both times.
+        let window = try await client.send("GET", "/v1/data/POP?asOf=2024-01-01T00:45:00Z&updatedAfter=2024-01-01T00:30:00Z&format=csv&area=P1,C111")
+        #expect(String(decoding: window.body, as: UTF8.self) == """
+            indicator,period,area,value,unit,status,confidentiality,origin,action
+            POP,2024-M01,P1,,person,normal,secondary,reported,I
+
+            """)
         await server.stop()
     }
 }

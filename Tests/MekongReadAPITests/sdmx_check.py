@@ -1,5 +1,6 @@
-"""Reads the read API's SDMX-CSV answers with sdmx1, an SDMX reader that is not ours, and compares every
-observation with the JSON answer to the same question.
+"""Reads the read API's SDMX-CSV answers with sdmx1, an SDMX reader that is not ours, through the data structure
+the server's SDMX-ML structure message defines for the answer's dataflow, and compares every observation with the
+JSON answer to the same question.
 
 Usage: python3 sdmx_check.py BASE_URL INDICATOR [QUERY]
 Prints the number of observations compared; exits 1 (naming the first difference) if any differs.
@@ -11,8 +12,6 @@ import sys
 import urllib.request
 
 import sdmx
-from sdmx.model import common
-from sdmx.model import v30 as model
 from sdmx.reader.csv import Reader
 
 OBS_STATUS = {"normal": "A", "estimated": "E", "forecast": "F", "provisional": "P", "missing": "M"}
@@ -33,19 +32,22 @@ def main(base, indicator, query):
     if not content_type.startswith("application/vnd.sdmx.data+csv"):
         sys.exit(f"content type {content_type}")
 
-    # The data structure the dataflow id names: REF_AREA, the other dimensions, TIME_PERIOD; OBS_VALUE;
-    # OBS_STATUS and CONF_STATUS. (Built here from the JSON answer until the server serves structures.)
+    # The dataflow the answer names, with its data structure, read by sdmx1 from the server's structure message;
+    # its dimensions must be the SDMX-CSV columns between ACTION and OBS_VALUE, in order.
     agency, rest = message["dataflow"].split(":")
     flow_id, version = rest.rstrip(")").split("(")
-    maintainer = common.Agency(id=agency)
-    dsd = model.DataStructureDefinition(id=flow_id.replace("DF_", "DSD_", 1), maintainer=maintainer, version=version)
-    for dimension in ["REF_AREA"] + [d.upper() for d in message["dimensions"]]:
-        dsd.dimensions.getdefault(dimension)
-    dsd.dimensions.getdefault("TIME_PERIOD", cls=common.TimeDimension)
-    dsd.measures.getdefault("OBS_VALUE")
-    dsd.attributes.getdefault("OBS_STATUS")
-    dsd.attributes.getdefault("CONF_STATUS")
-    flow = model.Dataflow(id=flow_id, maintainer=maintainer, version=version, structure=dsd)
+    content_type, xml = get(f"{base}/v1/structure/dataflow/{agency}/{flow_id}/{version}", "application/vnd.sdmx.structure+xml")
+    if not content_type.startswith("application/vnd.sdmx.structure+xml"):
+        sys.exit(f"structure content type {content_type}")
+    structure = sdmx.read_sdmx(io.BytesIO(xml))
+    flow = structure.dataflow[flow_id]
+    dsd = flow.structure
+    header = csv.split(b"\n", 1)[0].decode().split(",")
+    columns = header[3:header.index("OBS_VALUE")]
+    if [d.id for d in dsd.dimensions] != columns:
+        sys.exit(f"the data structure's dimensions {[d.id for d in dsd.dimensions]} are not the columns {columns}")
+    if [a.id for a in dsd.attributes] != header[header.index("OBS_VALUE") + 1:]:
+        sys.exit(f"the data structure's attributes {[a.id for a in dsd.attributes]} are not the columns after OBS_VALUE")
 
     parsed = Reader().convert(io.BytesIO(csv), structure=flow)
     read = [obs for data_set in parsed.data for obs in data_set.obs]

@@ -1,0 +1,124 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MekongEvents
+import MekongIndicatorQueries
+import MekongPostgres
+import NIOCore
+
+/// The structure routes (docs/read-api.md, "Structure"): indicators, classifications and their versions, codes
+/// with validity and hierarchy, correspondences (JSON, each as known at `asOf`), and each indicator's dataflow
+/// with its data structure as an SDMX-ML 2.1 structure message. They count against the client's quota like data.
+extension Routes {
+    static let structureMediaType = "application/vnd.sdmx.structure+xml; version=2.1"
+
+    func addStructureRoutes(to router: Router<ReadAPIContext>) {
+        router.get("/v1/indicators") { request, context in
+            await served("structure", request, context) { _ in
+                let knownAt = try Self.knownAt(request, allowing: [])
+                return try await answer { db in try StructureQueries.indicators(code: nil, knownAt: knownAt, on: db)! }
+            }
+        }
+        router.get("/v1/indicators/{indicator}") { request, context in
+            await served("structure", request, context) { _ in
+                let knownAt = try Self.knownAt(request, allowing: [])
+                let code = try Self.code(context, "indicator")
+                return try await answer { db in
+                    guard let json = try StructureQueries.indicators(code: code, knownAt: knownAt, on: db) else {
+                        throw ReadAPIError.notFound("indicator \(code) is not defined (as known at \(knownAt))")
+                    }
+                    return json
+                }
+            }
+        }
+        router.get("/v1/classifications") { request, context in
+            await served("structure", request, context) { _ in
+                let knownAt = try Self.knownAt(request, allowing: [])
+                return try await answer { db in try StructureQueries.classifications(knownAt: knownAt, on: db) }
+            }
+        }
+        router.get("/v1/classifications/{classification}/versions/{version}/codes") { request, context in
+            await served("structure", request, context) { _ in
+                let knownAt = try Self.knownAt(request, allowing: [])
+                let (classification, version) = (try Self.code(context, "classification"), try Self.code(context, "version"))
+                return try await answer { db in
+                    guard let json = try StructureQueries.codes(classification: classification, version: version, knownAt: knownAt, on: db) else {
+                        throw ReadAPIError.notFound("version \(version) of \(classification) is not published (as known at \(knownAt))")
+                    }
+                    return json
+                }
+            }
+        }
+        router.get("/v1/correspondences") { request, context in
+            await served("structure", request, context) { _ in
+                let knownAt = try Self.knownAt(request, allowing: ["source"])
+                let source = try Self.queryParameters(request).first { $0.0 == "source" }.map { name, value in
+                    guard DataQuery.isCode(value) else { throw ReadAPIError.invalidParameter(name, "\"\(value)\" is not a classification id") }
+                    return value
+                }
+                return try await answer { db in try StructureQueries.correspondences(classification: source, knownAt: knownAt, on: db) }
+            }
+        }
+        // SDMX REST's structure query for one dataflow; its data structure, concepts and code lists come with it.
+        router.get("/v1/structure/dataflow/{agency}/{dataflow}/{version}") { request, context in
+            await served("structure", request, context) { _ in
+                let knownAt = try Self.knownAt(request, allowing: [])
+                let (agency, id, version) = (Self.path(context, "agency"), Self.path(context, "dataflow"), Self.path(context, "version"))
+                guard agency == SDMX.agency || agency == "*", let code = SDMX.indicator(dataflowID: id), DataQuery.isCode(code),
+                      [SDMX.version, "latest", "~", "*"].contains(version)
+                else {
+                    throw ReadAPIError.notFound("no dataflow \(agency):\(id)(\(version)); dataflows are \(SDMX.agency):DF_<indicator code, . as @>(\(SDMX.version))")
+                }
+                let prepared = Timestamp(date: now()).text
+                return try await answer(mediaType: Self.structureMediaType) { db in
+                    guard let definition = try IndicatorSelection(code: code, knownAt: knownAt).bind(on: db) else {
+                        throw ReadAPIError.notFound("indicator \(code) is not defined (as known at \(knownAt))")
+                    }
+                    return SDMX.structureMessage(indicator: code, definition: definition, prepared: prepared)
+                }
+            }
+        }
+    }
+
+    /// A whole (small) answer built by `body` on a pooled connection, once the projection is readable.
+    func answer(mediaType: String = "application/json", _ body: @escaping @Sendable (PostgresConnection) throws -> String) async throws -> Response {
+        if let problem = try await readiness.check(pool) { throw ReadAPIError.notReady(problem) }
+        let text = try await pool.run(body)
+        return Response(
+            status: .ok, headers: [.contentType: mediaType, .cacheControl: "no-cache"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// The `asOf` of a structure request (`infinity` without one); any parameter besides it and `allowing` is 400.
+    static func knownAt(_ request: Request, allowing others: Set<String>) throws -> String {
+        var knownAt = "infinity"
+        var seen: Set<String> = []
+        for (name, value) in queryParameters(request) {
+            guard name == "asOf" || others.contains(name) else {
+                throw ReadAPIError.invalidParameter(
+                    name, "unknown parameter \(name); this route takes \((others.union(["asOf"])).sorted().joined(separator: ", "))")
+            }
+            guard seen.insert(name).inserted else { throw ReadAPIError.invalidParameter(name, "\(name) is given more than once") }
+            if name == "asOf" {
+                guard let time = IndicatorSelection.knownAt(parsing: value) else {
+                    throw ReadAPIError.invalidParameter("asOf", "\(value) is neither an RFC 3339 time nor a date (YYYY-MM-DD)")
+                }
+                knownAt = time
+            }
+        }
+        return knownAt
+    }
+
+    /// A path parameter, percent-decoded (`DF_RETAIL%40SALES` is `DF_RETAIL@SALES`).
+    static func path(_ context: ReadAPIContext, _ name: String) -> String {
+        let raw = context.parameters.get(name) ?? ""
+        return raw.removingPercentEncoding ?? raw
+    }
+
+    /// A path parameter that must be a code (letters, digits, `.`, `_`, `-`).
+    static func code(_ context: ReadAPIContext, _ name: String) throws -> String {
+        let value = path(context, name)
+        guard DataQuery.isCode(value) else { throw ReadAPIError.invalidParameter(name, "\"\(value)\" is not a code") }
+        return value
+    }
+}
