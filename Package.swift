@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "MekongPostgres", targets: ["MekongPostgres"]),
     ],
     dependencies: [
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
@@ -129,6 +130,7 @@ let package = Package(
             name: "MekongReadAPI",
             dependencies: [
                 "MekongEvents", "MekongPostgres", "MekongIndicatorQueries", "MekongMetrics", "MekongAccess",
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(librdkafka-dev libpq-dev liblz4-dev pkg-config postgresql postgresql-contrib)
+packages=(librdkafka-dev libpq-dev liblz4-dev zlib1g-dev pkg-config postgresql postgresql-contrib)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,7 +16,9 @@ struct AnswerHead: Sendable {
 /// An answer is a function of the projection's state, the question and the clock (only through the release
 /// calendar): the state is the active statistics version and the offsets of its checkpoints, which every batch
 /// moves forward in the transaction that changes the tables (so their sum, which only grows within a version,
-/// names the state); the clock counts as the number of the indicator's releases already past. So the same ETag means the same bytes (a strong validator), and a batch or a release changes it.
+/// names the state); the clock counts as the number of the indicator's releases already past; the content coding
+/// (gzip or none) is part of the representation. So the same ETag means the same bytes (a strong validator), and a
+/// batch or a release changes it.
 struct AnswerValidators: Sendable, Equatable {
     /// Quoted, e.g. `"3f2a…"`.
     var etag: String
@@ -24,7 +26,7 @@ struct AnswerValidators: Sendable, Equatable {
     var lastModified: String?
 
     static func read(
-        _ query: DataQuery, disclosure: Disclosure, releasedBy: String?, on db: PostgresConnection
+        _ query: DataQuery, gzip: Bool, disclosure: Disclosure, releasedBy: String?, on db: PostgresConnection
     ) throws -> AnswerValidators {
         let row = try db.query(
             """
@@ -41,7 +43,7 @@ struct AnswerValidators: Sendable, Equatable {
         let released = try row.decode(Int.self, at: 2)
         let question = [
             state, String(released), String(describing: query.selection), query.format.rawValue,
-            String(describing: disclosure), releasedBy == nil ? "embargo-scope" : "released-only",
+            String(describing: disclosure), releasedBy == nil ? "embargo-scope" : "released-only", gzip ? "gzip" : "identity",
         ].joined(separator: "\n")
         let digest = EventHash.sha256(Array(question.utf8)).hex.prefix(32)
         return AnswerValidators(

@@ -124,7 +124,7 @@ struct Routes: Sendable {
                     indicator: Self.path(context, "indicator"), parameters: Self.queryParameters(request),
                     accept: request.headers[.accept])
                 return try await data(
-                    query, ifNoneMatch: request.headers[.ifNoneMatch],
+                    query, ifNoneMatch: request.headers[.ifNoneMatch], gzip: GzipStream.isAccepted(by: request.headers[.acceptEncoding]),
                     disclosure: reader?.disclosure(of: query.selection.code) ?? .published,
                     // The release calendar's embargo, at the time of the request (keys with the embargo scope see
                     // through it).
@@ -165,7 +165,9 @@ struct Routes: Sendable {
     ///
     /// Its validators are read in the same snapshot first; when `If-None-Match` names them, the answer is 304 and
     /// no row is read.
-    func data(_ query: DataQuery, ifNoneMatch: String?, disclosure: Disclosure, releasedBy: String?) async throws -> Response {
+    ///
+    /// With `gzip` the body is gzip-coded as it streams, and the ETag is the coded representation's own.
+    func data(_ query: DataQuery, ifNoneMatch: String?, gzip: Bool, disclosure: Disclosure, releasedBy: String?) async throws -> Response {
         if let problem = try await readiness.check(pool) { throw ReadAPIError.notReady(problem) }
         let stream = AnswerStream<AnswerHead>()
         let export = IndicatorExport(query.selection, disclosure: disclosure, releasedBy: releasedBy)
@@ -177,7 +179,7 @@ struct Routes: Sendable {
                         guard let definition = try export.prepare(on: db) else {
                             throw ReadAPIError.notFound(IndicatorQueryError.undefined(query.selection).message)
                         }
-                        let validators = try AnswerValidators.read(query, disclosure: disclosure, releasedBy: releasedBy, on: db)
+                        let validators = try AnswerValidators.read(query, gzip: gzip, disclosure: disclosure, releasedBy: releasedBy, on: db)
                         if validators.matches(ifNoneMatch: ifNoneMatch) {
                             stream.begin(AnswerHead(definition: definition, validators: validators, notModified: true))
                             return
@@ -219,7 +221,7 @@ struct Routes: Sendable {
         _ = producer
         let head = try await stream.head()
         var headers: HTTPFields = [
-            .vary: "Accept, Authorization", .eTag: head.validators.etag,
+            .vary: "Accept, Accept-Encoding, Authorization", .eTag: head.validators.etag,
             // Revalidate every time (a batch can land any second); an answer with more than published data is the
             // reader's alone.
             .cacheControl: disclosure == .published ? "no-cache" : "private, no-cache",
@@ -227,11 +229,14 @@ struct Routes: Sendable {
         if let lastModified = head.validators.lastModified { headers[.lastModified] = lastModified }
         if head.notModified { return Response(status: .notModified, headers: headers) }
         headers[.contentType] = format.mediaType
+        if gzip { headers[.contentEncoding] = "gzip" }
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
                 do {
-                    while let chunk = try await stream.next() { try await writer.write(chunk) }
+                    let coding = gzip ? try GzipStream() : nil
+                    while let chunk = try await stream.next() { try await writer.write(try coding?.compress(chunk) ?? chunk) }
+                    if let coding { try await writer.write(try coding.finish()) }
                 } catch {
                     stream.cancel()
                     throw error

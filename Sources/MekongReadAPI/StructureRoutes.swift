@@ -16,14 +16,14 @@ extension Routes {
         router.get("/v1/indicators") { request, context in
             await served("structure", request, context) { _ in
                 let knownAt = try Self.knownAt(request, allowing: [])
-                return try await answer { db in try StructureQueries.indicators(code: nil, knownAt: knownAt, on: db)! }
+                return try await answer(request) { db in try StructureQueries.indicators(code: nil, knownAt: knownAt, on: db)! }
             }
         }
         router.get("/v1/indicators/{indicator}") { request, context in
             await served("structure", request, context) { _ in
                 let knownAt = try Self.knownAt(request, allowing: [])
                 let code = try Self.code(context, "indicator")
-                return try await answer { db in
+                return try await answer(request) { db in
                     guard let json = try StructureQueries.indicators(code: code, knownAt: knownAt, on: db) else {
                         throw ReadAPIError.notFound("indicator \(code) is not defined (as known at \(knownAt))")
                     }
@@ -34,14 +34,14 @@ extension Routes {
         router.get("/v1/classifications") { request, context in
             await served("structure", request, context) { _ in
                 let knownAt = try Self.knownAt(request, allowing: [])
-                return try await answer { db in try StructureQueries.classifications(knownAt: knownAt, on: db) }
+                return try await answer(request) { db in try StructureQueries.classifications(knownAt: knownAt, on: db) }
             }
         }
         router.get("/v1/classifications/{classification}/versions/{version}/codes") { request, context in
             await served("structure", request, context) { _ in
                 let knownAt = try Self.knownAt(request, allowing: [])
                 let (classification, version) = (try Self.code(context, "classification"), try Self.code(context, "version"))
-                return try await answer { db in
+                return try await answer(request) { db in
                     guard let json = try StructureQueries.codes(classification: classification, version: version, knownAt: knownAt, on: db) else {
                         throw ReadAPIError.notFound("version \(version) of \(classification) is not published (as known at \(knownAt))")
                     }
@@ -56,7 +56,7 @@ extension Routes {
                     guard DataQuery.isCode(value) else { throw ReadAPIError.invalidParameter(name, "\"\(value)\" is not a classification id") }
                     return value
                 }
-                return try await answer { db in try StructureQueries.correspondences(classification: source, knownAt: knownAt, on: db) }
+                return try await answer(request) { db in try StructureQueries.correspondences(classification: source, knownAt: knownAt, on: db) }
             }
         }
         // SDMX REST's structure query for one dataflow; its data structure, concepts and code lists come with it.
@@ -70,7 +70,7 @@ extension Routes {
                     throw ReadAPIError.notFound("no dataflow \(agency):\(id)(\(version)); dataflows are \(SDMX.agency):DF_<indicator code, . as @>(\(SDMX.version))")
                 }
                 let prepared = Timestamp(date: now()).text
-                return try await answer(mediaType: Self.structureMediaType) { db in
+                return try await answer(request, mediaType: Self.structureMediaType) { db in
                     guard let definition = try IndicatorSelection(code: code, knownAt: knownAt).bind(on: db) else {
                         throw ReadAPIError.notFound("indicator \(code) is not defined (as known at \(knownAt))")
                     }
@@ -80,13 +80,20 @@ extension Routes {
         }
     }
 
-    /// A whole (small) answer built by `body` on a pooled connection, once the projection is readable.
-    func answer(mediaType: String = "application/json", _ body: @escaping @Sendable (PostgresConnection) throws -> String) async throws -> Response {
+    /// A whole answer built by `body` on a pooled connection, once the projection is readable; gzip-coded when the
+    /// request accepts it (a version's code list is 1.6 MB of JSON).
+    func answer(
+        _ request: Request, mediaType: String = "application/json",
+        _ body: @escaping @Sendable (PostgresConnection) throws -> String
+    ) async throws -> Response {
         if let problem = try await readiness.check(pool) { throw ReadAPIError.notReady(problem) }
-        let text = try await pool.run(body)
-        return Response(
-            status: .ok, headers: [.contentType: mediaType, .cacheControl: "no-cache"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        let text = ByteBuffer(string: try await pool.run(body))
+        var headers: HTTPFields = [.contentType: mediaType, .cacheControl: "no-cache", .vary: "Accept-Encoding"]
+        guard GzipStream.isAccepted(by: request.headers[.acceptEncoding]) else {
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: text))
+        }
+        headers[.contentEncoding] = "gzip"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: try GzipStream.compressed(text)))
     }
 
     /// The `asOf` of a structure request (`infinity` without one); any parameter besides it and `allowing` is 400.
