@@ -213,7 +213,9 @@ struct Routes: Sendable {
             } catch let error as IndicatorQueryError where error.code == .unpublishedVersion {
                 stream.fail(ReadAPIError(404, "not-found", "Not found", detail: error.message, parameter: "classificationVersion"))
             } catch let error as IndicatorQueryError where error.code == .unknownDimension {
-                stream.fail(ReadAPIError.invalidParameter("c[\(error.dimension ?? "")]", error.message))
+                // Like an unpublished version: a well-formed question about something the indicator has not (SDMX
+                // REST's "no results"), so 404 naming the parameter.
+                stream.fail(ReadAPIError(404, "not-found", "Not found", detail: error.message, parameter: "c[\(error.dimension ?? "")]"))
             } catch {
                 stream.fail(error)
             }

@@ -164,7 +164,7 @@ import Testing
             ("/v1/data/POP?asOf=", [:], 400, "invalid-parameter", "asOf"),
             ("/v1/data/POP", ["Accept": "application/xml"], 406, "not-acceptable", nil),
             ("/v1/data/GDP", [:], 404, "not-found", nil),
-            ("/v1/data/POP?c[SEX]=F", [:], 400, "invalid-parameter", "c[SEX]"),
+            ("/v1/data/POP?c[SEX]=F", [:], 404, "not-found", "c[SEX]"),
             ("/v1/data/POP?c[area]=P1", [:], 400, "invalid-parameter", "c[area]"),
             ("/v1/data/POP?c[sex]=F,,M", [:], 400, "invalid-parameter", "c[sex]"),
         ]
