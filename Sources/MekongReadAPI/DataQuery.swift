@@ -6,20 +6,24 @@ import MekongIndicatorQueries
 struct DataQuery: Sendable, Equatable {
     enum Format: String, Sendable, CaseIterable {
         case json
+        case sdmxJSON = "sdmx-json"
         case sdmxCSV = "sdmx-csv"
         case csv
 
         var mediaType: String {
             switch self {
             case .json: "application/json"
+            case .sdmxJSON: "application/vnd.sdmx.data+json; version=2.0.0"
             case .sdmxCSV: "application/vnd.sdmx.data+csv; version=2.0.0; charset=utf-8"
             case .csv: "text/csv; charset=utf-8"
             }
         }
 
-        var export: IndicatorExport.Format {
+        /// The export format of the rows (nil: an SDMX-JSON message, written by ``SDMXJSONMessage``).
+        var export: IndicatorExport.Format? {
             switch self {
             case .json: .json
+            case .sdmxJSON: nil
             case .sdmxCSV: .sdmxCSV
             case .csv: .csv
             }
@@ -33,6 +37,7 @@ struct DataQuery: Sendable, Equatable {
                 switch type {
                 case "application/json", "*/*", "application/*": return .json
                 case "application/vnd.sdmx.data+csv": return .sdmxCSV
+                case "application/vnd.sdmx.data+json": return .sdmxJSON
                 case "text/csv", "text/*": return .csv
                 default: continue
                 }
@@ -130,7 +135,7 @@ struct DataQuery: Sendable, Equatable {
             self.format = format
         } else {
             throw ReadAPIError(406, "not-acceptable", "Not acceptable", detail:
-                "Accept \(accept ?? "") names no format this server has: application/json, application/vnd.sdmx.data+csv, text/csv")
+                "Accept \(accept ?? "") names no format this server has: application/json, application/vnd.sdmx.data+json, application/vnd.sdmx.data+csv, text/csv")
         }
         self.selection = selection
     }

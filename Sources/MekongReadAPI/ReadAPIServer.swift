@@ -172,6 +172,7 @@ struct Routes: Sendable {
         let stream = AnswerStream<AnswerHead>()
         let export = IndicatorExport(query.selection, disclosure: disclosure, releasedBy: releasedBy)
         let format = query.format
+        let prepared = Timestamp(date: now()).text
         let producer = Task { [pool] in
             do {
                 try await pool.run { db in
@@ -188,13 +189,21 @@ struct Routes: Sendable {
                         // before it still gets a problem answer rather than a broken stream.
                         let head = AnswerHead(definition: definition, validators: validators, notModified: false)
                         var chunk = ChunkWriter(stream, head: head)
+                        guard let rows = format.export else {
+                            try SDMXJSONMessage(export, definition).write(
+                                id: "\(SDMX.dataflowID(indicator: query.selection.code))-\(validators.etag.dropFirst().dropLast())", prepared: prepared,
+                                on: db) { try chunk.append($0) }
+                            try chunk.flush()
+                            stream.begin(head)
+                            return
+                        }
                         if format == .json {
                             try chunk.append(Array(Self.jsonHead(query.selection.code, definition).utf8))
-                        } else if let header = export.header(format.export, definition) {
+                        } else if let header = export.header(rows, definition) {
                             try chunk.append(Array(header.utf8))
                         }
                         var first = true
-                        try export.rows(format.export, definition, on: db) { row in
+                        try export.rows(rows, definition, on: db) { row in
                             if format == .json {
                                 // One object per row, its line break dropped: joined with commas into the array.
                                 if !first { try chunk.append(UInt8(ascii: ",")) }

@@ -49,10 +49,15 @@ struct ProjectorReliabilityTests {
             let child = try ChildProcess(MekongBinary.url, project)
             let waited = try await fixture.progress(beyond: before, within: .seconds(60))
             #expect(waited != nil, "round \(round): no progress at all; \(child.standardError)")
-            // A Kafka consumer group kept the killed member until its session timed out: 10–28 s without progress.
-            // On failure the child's log says where the time went (start, lease, first batch); CI once saw 8.5 s.
+            // "At once" is judged by what the child did, not by the clock alone (on 2 loaded cores a clean start
+            // took 11.5 s in CI): it took the lease without a standby, i.e. without waiting for the killed holder's
+            // session to time out (15 s), and reads partitions it assigns itself (no consumer group whose session
+            // timeout, 10 s, would hold the dead member). The bound only catches a hang; the log says where the
+            // time went (start, lease, first batch).
             if round > 0, let waited {
-                #expect(waited < .seconds(8), "round \(round): first progress after \(waited); \(child.standardError)")
+                #expect(!child.standardError.contains("standby; the lease is held by"), "round \(round): \(child.standardError)")
+                #expect(child.standardError.contains("lease acquired"), "round \(round): \(child.standardError)")
+                #expect(waited < .seconds(30), "round \(round): first progress after \(waited); \(child.standardError)")
             }
             child.signal(SIGKILL)
             _ = try await onThread { try child.wait(timeout: .seconds(30)) }

@@ -83,7 +83,7 @@ import Testing
         }
         for indicator in ["POP", "RATE"] {
             for query in queries {
-                for format in ["json", "csv", "sdmx-csv"] {
+                for format in ["json", "sdmx-json", "csv", "sdmx-csv"] {
                     let path = "/v1/data/\(indicator)?format=\(format)" + (query.isEmpty ? "" : "&\(query)")
                     let answer = try await anonymous.send("GET", path)
                     #expect(answer.status == 200, "\(path)")
@@ -97,7 +97,7 @@ import Testing
                 }
             }
         }
-        #expect(answers == 2 * queries.count * 3)
+        #expect(answers == 2 * queries.count * 4)
         await server.stop()
     }
 }

