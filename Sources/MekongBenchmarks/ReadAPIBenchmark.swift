@@ -1,6 +1,6 @@
 // The read API over HTTP on the national-scale tables that `mekong-bench statistics` leaves in
 // mekong_bench_statistics: single-series requests at a fixed rate (latency) and as fast as they go (throughput),
-// JSON and SDMX-CSV, each beside the same query run straight on PostgreSQL in the same run.
+// JSON, SDMX-CSV and SDMX-JSON, each beside the same query run straight on PostgreSQL in the same run.
 import Foundation
 import MekongEvents
 import MekongIndicatorQueries
@@ -35,10 +35,10 @@ func readAPIBenchmark(requests perRun: Int, runs: Int) async throws {
     let server = try await ReadAPIServer.start(ReadAPIConfiguration(
         port: 0, postgres: url, databaseThreads: 4, anonymousQuota: .init(perHour: Int.max / 2, perDay: Int.max / 2)))
     let rate = 200.0
-    for format in ["json", "sdmx-csv"] {
-        // Baseline: the statement the server runs, on one connection, one after another, bytes discarded.
+    for format in ["json", "sdmx-csv", "sdmx-json"] {
+        // Baseline: the statements the server runs, on one connection, one after another, bytes discarded.
         var direct: [Double] = []
-        let exportFormat: IndicatorExport.Format = format == "json" ? .json : .sdmxCSV
+        let exportFormat: IndicatorExport.Format? = format == "json" ? .json : format == "sdmx-csv" ? .sdmxCSV : nil
         for (indicator, area) in series(min(perRun, 2_000)) {
             let start = ContinuousClock.now
             try db.transaction(isolation: .repeatableRead) { db in
@@ -46,7 +46,11 @@ func readAPIBenchmark(requests perRun: Int, runs: Int) async throws {
                     IndicatorSelection(code: indicator, areas: [area]), disclosure: .published,
                     releasedBy: Timestamp(date: Date()).text)
                 guard let definition = try export.prepare(on: db) else { throw PostgresError(code: .misuse, message: "no \(indicator)") }
-                try export.rows(exportFormat, definition, on: db) { _ in }
+                if let exportFormat {
+                    try export.rows(exportFormat, definition, on: db) { _ in }
+                } else {
+                    try SDMXJSONMessage(export, definition).write(id: "bench", prepared: Timestamp(date: Date()).text, on: db) { _ in }
+                }
             }
             direct.append(seconds(ContinuousClock.now - start))
         }
