@@ -25,6 +25,7 @@ struct IndicatorQuery: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case table, csv
         case sdmxCSV = "sdmx-csv"
+        case sdmxJSON = "sdmx-json"
     }
 
     @Argument(help: "Indicator code, e.g. RETAIL.SALES.") var code: String
@@ -36,9 +37,9 @@ struct IndicatorQuery: ParsableCommand {
     var classificationVersion: String?
     @Option(name: .customLong("dimension"), help: "Only this code of another dimension, as NAME=CODE, e.g. sex=F (repeat: any of the codes).")
     var dimensions: [String] = []
-    @Option(help: "Only what changed after this recorded time, each row with its action (I or D); csv and sdmx-csv only.")
+    @Option(help: "Only what changed after this recorded time, each row with its action (I or D); not with --format table.")
     var updatedAfter: String?
-    @Option(help: "table, csv or sdmx-csv.") var format: Format = .table
+    @Option(help: "table, csv, sdmx-csv or sdmx-json.") var format: Format = .table
     @OptionGroup var connection: ConnectionOptions
 
     func run() throws {
@@ -57,7 +58,7 @@ struct IndicatorQuery: ParsableCommand {
             selection.dimensionFilters[parts[0], default: []].append(parts[1])
         }
         if let updatedAfter {
-            guard format != .table else { throw ValidationError("--updated-after needs --format csv or sdmx-csv (each row with its action)") }
+            guard format != .table else { throw ValidationError("--updated-after needs --format csv, sdmx-csv or sdmx-json (each row with its action)") }
             guard let since = IndicatorSelection.knownAt(parsing: updatedAfter) else {
                 throw ValidationError("--updated-after \(updatedAfter) is neither an RFC 3339 time nor a date (YYYY-MM-DD)")
             }
@@ -72,6 +73,16 @@ struct IndicatorQuery: ParsableCommand {
             case .csv, .sdmxCSV:
                 let output = StandardOutput()
                 try IndicatorExport(selection).write(format == .csv ? .csv : .sdmxCSV, on: db) { try output.write($0) }
+                try output.flush()
+            case .sdmxJSON:
+                let output = StandardOutput()
+                let export = IndicatorExport(selection)
+                try db.transaction(isolation: .repeatableRead) { db in
+                    guard let definition = try export.prepare(on: db) else { throw IndicatorQueryError.undefined(selection) }
+                    let prepared = Timestamp(date: Date()).text
+                    try SDMXJSONMessage(export, definition).write(
+                        id: SDMX.dataflowID(indicator: code), prepared: prepared, on: db) { try output.write($0) }
+                }
                 try output.flush()
             }
         } catch let error as IndicatorQueryError {

@@ -85,7 +85,7 @@ public final class MetricsServer: Sendable {
         // The process-wide event loops, never shut down: shutting down a group of our own raced with Hummingbird's
         // graceful shutdown, which may still create futures on it (a fatal "leaking promise" in debug builds).
         let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
-        let executor = EventLoopTaskExecutor(eventLoopGroup.next())
+        let executor = EventLoopTaskExecutor.servers
         let startup = Startup()
         let finished = DispatchSemaphore(value: 0)
 

@@ -32,7 +32,9 @@ public final class RunningServer: Sendable {
             logger: logger)
         let serviceGroup = ServiceGroup(configuration: .init(
             services: [application], gracefulShutdownSignals: stopOnSignals ? [.sigterm, .sigint] : [], logger: logger))
-        let task = Task {
+        // On the event loops, not the concurrency pool (``EventLoopTaskExecutor``): requests are answered whatever
+        // else holds the pool's threads.
+        let task = Task(executorPreference: EventLoopTaskExecutor.servers) {
             do {
                 try await serviceGroup.run()
                 bound.resolve(.failure(NotListening()))

@@ -170,7 +170,8 @@ public final class ProjectionEngine<P: Projection> {
                 summary.transientFaults += 1
                 metrics.transientFaults.increment()
                 logger.warning("transient fault, retrying in \(backoff): \(error)")
-                sleep(backoff, unless: stop)
+                // Retrying is being alive: the lease stays this instance's while it waits.
+                sleep(backoff, unless: stop, ticking: lease)
                 backoff = min(backoff * 2, options.retryBackoff.maximum)
             }
         }
@@ -583,10 +584,11 @@ public final class ProjectionEngine<P: Projection> {
         return all
     }
 
-    private func sleep(_ duration: Duration, unless stop: StopSignal) {
+    private func sleep(_ duration: Duration, unless stop: StopSignal, ticking lease: ProjectorLease? = nil) {
         let clock = ContinuousClock()
         let end = clock.now + duration
         while !stop.isStopped, clock.now < end {
+            lease?.tick()
             Thread.sleep(forTimeInterval: 0.05)
         }
     }

@@ -104,16 +104,49 @@ public final class ProjectorLease: Sendable {
     }
 
     private static func holder(key: Int64, on db: PostgresConnection) throws -> String? {
-        try db.query(
+        try holderSession(key: key, on: db)?.description
+    }
+
+    /// The holding session's `application_name`, and it described with its client address and backend pid.
+    private static func holderSession(key: Int64, on db: PostgresConnection) throws -> (applicationName: String, description: String)? {
+        guard let row = try db.query(
             """
-            SELECT a.application_name || coalesce(' at ' || host(a.client_addr), '') || ' (pid ' || a.pid || ')'
+            SELECT a.application_name,
+                   a.application_name || coalesce(' at ' || host(a.client_addr), '') || ' (pid ' || a.pid || ')'
             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'advisory' AND l.granted
               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
               AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) AND l.objid::bigint = ($1::bigint & 4294967295)
               AND l.objsubid = 1
             """, [key]
-        ).first?.decode(String.self, at: 0)
+        ).first else { return nil }
+        return (try row.decode(String.self, at: 0), try row.decode(String.self, at: 1))
+    }
+
+    /// Fencing, once this instance has the lease that `previous` (an `application_name`) held: ends that
+    /// instance's other sessions in this database. Its lease ran out because it stopped renewing (stopped or hung);
+    /// its batch session may still be open, waiting inside a `COPY` for a client that will not send, where no
+    /// timeout ends it, holding the row locks of its batch (the checkpoint rows this instance must write). Its
+    /// transaction rolls back; the checkpoints keep what it committed. Done on a session of its own, so that a
+    /// refusal (a role that may not signal the other's backends) cannot end the lease's transaction.
+    private func fence(_ previous: String) {
+        guard previous != applicationName else { return }
+        do {
+            let db = try PostgresConnection(
+                url: postgresURL,
+                defaults: timeouts.connectionDefaults(applicationName: applicationName + " (fencing)", idleInTransaction: timeouts.lease))
+            defer { db.close() }
+            let ended = try db.query(
+                """
+                SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity
+                WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()
+                """, [previous])[0].decode(Int.self, at: 0)
+            if ended > 0 {
+                logger.warning("\(name): ended \(ended) session(s) of \(previous), the holder before this instance, which stopped renewing the lease")
+            }
+        } catch {
+            logger.warning("\(name): could not end the sessions of \(previous), the holder before this instance: \(error)")
+        }
     }
 
     public var current: State { state.withLock { $0 } }
@@ -204,6 +237,8 @@ public final class ProjectorLease: Sendable {
     private func renew() {
         var db: PostgresConnection? = nil
         var observer: PostgresConnection? = nil
+        // The `application_name` of the holder this instance last stood by for (fenced once the lease is ours).
+        var previousHolder: String? = nil
         defer {
             db?.close()
             observer?.close()
@@ -228,11 +263,14 @@ public final class ProjectorLease: Sendable {
                     try session.execute("BEGIN")
                     if try session.query("SELECT pg_try_advisory_xact_lock($1)", [key])[0].decode(Bool.self, at: 0) {
                         lastRenewed.withLock { $0 = clock.now }
+                        if let previous = previousHolder { fence(previous) }
+                        previousHolder = nil
                         set(.held)
                     } else {
-                        let holder = try? Self.holder(key: key, on: session)
+                        let holder = try? Self.holderSession(key: key, on: session)
                         try session.execute("ROLLBACK")
-                        set(.standby(holder: holder ?? nil))
+                        if let holder = holder ?? nil { previousHolder = holder.applicationName }
+                        set(.standby(holder: (holder ?? nil)?.description))
                     }
                 }
             } catch {

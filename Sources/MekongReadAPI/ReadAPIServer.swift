@@ -173,7 +173,8 @@ struct Routes: Sendable {
         let export = IndicatorExport(query.selection, disclosure: disclosure, releasedBy: releasedBy)
         let format = query.format
         let prepared = Timestamp(date: now()).text
-        let producer = Task { [pool] in
+        // Unstructured, so the server's executor preference is given again (``EventLoopTaskExecutor``).
+        let producer = Task(executorPreference: EventLoopTaskExecutor.servers) { [pool] in
             do {
                 try await pool.run { db in
                     try db.transaction(isolation: .repeatableRead) { db in

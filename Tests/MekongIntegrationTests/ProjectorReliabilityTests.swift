@@ -103,11 +103,21 @@ struct ProjectorReliabilityTests {
         // stopped inside a COPY, its backend never absorbs a ProcSignalBarrier, so every DROP DATABASE on the
         // server (other tests' clean-up, which runs on the pool's threads) waits for it. Resuming it only from a
         // task on that pool deadlocked a CI run for an hour.
-        let status = try await onThread { () throws -> Int32 in
+        let (status, leftOver) = try await onThread { () throws -> (Int32, Int) in
             defer { first.signal(SIGCONT) }
-            return try replacement.wait(timeout: .seconds(120))
+            let status = try replacement.wait(timeout: .seconds(120))
+            // While it is still stopped, none of the first projector's engine sessions is left: the server ended
+            // one idle in its transaction, fencing ended the others (one between batches, or one stopped inside a
+            // COPY, where no server timeout ends it and whose row locks held the replacement in a CI run).
+            let db = try fixture.database.connect()
+            defer { db.close() }
+            let left = try db.query(
+                "SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'mekong audit v3 first'"
+            )[0].decode(Int.self, at: 0)
+            return (status, left)
         }
         #expect(status == 0, "\(replacement.standardError)")
+        #expect(leftOver == 0, "\(replacement.standardError)")
         #expect(fixture.auditProgress() > stoppedAt)
         #expect(replacement.standardError.contains("standby"), "it waited for the stopped holder first")
         try await Task.sleep(for: .seconds(2))

@@ -194,35 +194,49 @@ import Testing
                 "sex", version: "1", validFrom: "2000-01-01",
                 items: [Item(code: "F", parent: nil, level: 1, nameVi: "Nữ"), Item(code: "M", parent: nil, level: 1, nameVi: "Nam")],
                 at: at(60)),
-            e.indicatorDefined("EMP", nameVi: "Lao động", nameEn: "Employed", unit: "person", periodicities: ["month"],
+            e.indicatorDefined("LD.EMP", nameVi: "Lao động", nameEn: "Employed", unit: "person", periodicities: ["month"],
                                dimensions: [("sex", "sex")], at: at(61)),
             e.reportSubmitted(
                 unit: "U-E", form: "LD", period: "2024-M01",
                 observations: [
-                    Observation(indicator: "EMP", area: "C111", otherDimensions: [("sex", "F")], value: 30),
-                    Observation(indicator: "EMP", area: "C111", otherDimensions: [("sex", "M")], value: 25),
-                    Observation(indicator: "EMP", area: "C211", otherDimensions: [("sex", "F")], value: 7),
+                    Observation(indicator: "LD.EMP", area: "C111", otherDimensions: [("sex", "F")], value: 30),
+                    Observation(indicator: "LD.EMP", area: "C111", otherDimensions: [("sex", "M")], value: 25),
+                    Observation(indicator: "LD.EMP", area: "C211", otherDimensions: [("sex", "F")], value: 7),
                 ], source: "urn:test", at: at(62)),
         ])
         let summary = try await fixture.project()
         #expect(summary.deadLettered == 0)
         let server = try await ReadAPIServer.start(ReadAPIConfiguration(port: 0, postgres: fixture.database.url, databaseThreads: 2))
         let client = GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(server.port)")!, apiKey: nil)
-        let women = String(decoding: try await client.send("GET", "/v1/data/EMP?format=csv&c[SEX]=F&area=C111,C211,VN").body, as: UTF8.self)
+        let women = String(decoding: try await client.send("GET", "/v1/data/LD.EMP?format=csv&c[SEX]=F&area=C111,C211,VN").body, as: UTF8.self)
         #expect(women == """
             indicator,period,area,sex,value,unit,status,confidentiality,origin
-            EMP,2024-M01,C111,F,30,person,normal,free,reported
-            EMP,2024-M01,C211,F,7,person,normal,free,reported
-            EMP,2024-M01,VN,F,37,person,normal,free,aggregated
+            LD.EMP,2024-M01,C111,F,30,person,normal,free,reported
+            LD.EMP,2024-M01,C211,F,7,person,normal,free,reported
+            LD.EMP,2024-M01,VN,F,37,person,normal,free,aggregated
 
             """)
         let query = try await ChildProcess.runOffPool(
-            ["query", "indicator", "EMP", "--format", "csv", "--dimension", "sex=F", "--area", "VN", "--postgres", fixture.database.url])
+            ["query", "indicator", "LD.EMP", "--format", "csv", "--dimension", "sex=F", "--area", "VN", "--postgres", fixture.database.url])
         #expect(query.status == 0, "\(query.errors)")
-        #expect(query.output.hasSuffix("EMP,2024-M01,VN,F,37,person,normal,free,aggregated\n"), "\(query.output)")
-        let both = try await client.send("GET", "/v1/data/EMP?c[sex]=F,M&area=VN")
+        #expect(query.output.hasSuffix("LD.EMP,2024-M01,VN,F,37,person,normal,free,aggregated\n"), "\(query.output)")
+        let both = try await client.send("GET", "/v1/data/LD.EMP?c[sex]=F,M&area=VN")
         #expect(both.json?.objectValue?["observations"]?.arrayValue?.compactMap { $0.objectValue?["value"]?.numberValue } == [37, 25])
-        let none = try await client.send("GET", "/v1/data/EMP?c[sex]=X")
+        // SDMX-JSON of an indicator whose code has a dot: ids are SDMX ids (the dot written @), the sex codes a
+        // dimension of their own.
+        let message = try #require(try await client.send("GET", "/v1/data/LD.EMP?format=sdmx-json&area=VN").json?.objectValue)
+        let meta = message["meta"]?.objectValue?["id"]?.stringValue ?? ""
+        #expect(meta.hasPrefix("DF_LD@EMP-") && (try? #/^[A-Za-z0-9_@$-]+$/#.wholeMatch(in: meta)) != nil, "\(meta)")
+        let dimensions = message["data"]?.objectValue?["structures"]?.arrayValue?.first?.objectValue?["dimensions"]?.objectValue?["observation"]?.arrayValue
+        #expect(dimensions?.compactMap { $0.objectValue?["id"]?.stringValue } == ["REF_AREA", "SEX", "TIME_PERIOD"])
+        #expect(dimensions?[1].objectValue?["values"]?.arrayValue?.compactMap { $0.objectValue?["name"]?.stringValue } == ["Nữ", "Nam"])
+        // `mekong query --format sdmx-json` writes the same message (its values all free here, so in full too).
+        let cli = try await ChildProcess.runOffPool(
+            ["query", "indicator", "LD.EMP", "--format", "sdmx-json", "--area", "VN", "--postgres", fixture.database.url])
+        #expect(cli.status == 0, "\(cli.errors)")
+        let printed = try JSON.parse(cli.output).objectValue?["data"]
+        #expect(printed != nil && printed == message["data"], "\(cli.output)")
+        let none = try await client.send("GET", "/v1/data/LD.EMP?c[sex]=X")
         #expect(none.status == 200 && none.json?.objectValue?["observations"]?.arrayValue?.isEmpty == true)
         await server.stop()
     }

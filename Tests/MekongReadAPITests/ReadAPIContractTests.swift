@@ -84,4 +84,38 @@ import Testing
         }
         await server.stop()
     }
+
+    /// The server answers while every thread of Swift's concurrency pool is held by blocking work (as a test
+    /// runner's synchronous tests hold them): its tasks prefer the event loops (``EventLoopTaskExecutor``). A
+    /// blocker gives up after 10 s, so a server that needed the pool makes this fail by its timeout, not hang.
+    @Test func answersWhileTheConcurrencyPoolIsHeld() async throws {
+        let server = try await ReadAPIServer.start(ReadAPIConfiguration(
+            port: 0, postgres: "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", databaseThreads: 1))
+        let blockers = 16
+        let running = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        for _ in 0..<blockers {
+            Task.detached {
+                running.signal()
+                _ = release.wait(timeout: .now() + 10)
+            }
+        }
+        let answers = try await onThread { () -> [String] in
+            defer { for _ in 0..<blockers { release.signal() } }
+            // The pool has one thread per core; those blockers hold it once as many have started (others may be
+            // held by tests running beside this one already).
+            let deadline = DispatchTime.now() + .seconds(5)
+            for _ in 0..<ProcessInfo.processInfo.activeProcessorCount { _ = running.wait(timeout: deadline) }
+            return try ["/healthz", "/v1/data/POP", "/v1/indicators"].map { path in
+                let curl = try ChildProcess(URL(fileURLWithPath: "/usr/bin/curl"), [
+                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "http://127.0.0.1:\(server.port)\(path)",
+                ])
+                _ = try curl.wait(timeout: .seconds(10))
+                return curl.standardOutput
+            }
+        }
+        // 503: no database behind it, which the server finds out on its own threads, not the pool's.
+        #expect(answers == ["200", "503", "503"])
+        await server.stop()
+    }
 }
