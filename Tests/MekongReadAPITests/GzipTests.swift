@@ -1,6 +1,5 @@
 import Foundation
 @testable import MekongReadAPI
-import MekongStatisticalEvents
 import MekongTestSupport
 import Testing
 
@@ -27,23 +26,8 @@ import Testing
     }
 
     @Test func aStreamedAnswerIsGzipCodedChunkByChunkAndDecodesToTheSameBytes() async throws {
-        let fixture = try StatisticsFixture()
-        let e = fixture.events
-        try await fixture.publish([
-            e.indicatorDefined("BIG", nameVi: "Lớn", nameEn: "Big", unit: "unit", periodicities: ["month"], aggregated: false, at: at(1)),
-        ])
-        _ = try await fixture.project()
-        // 20 000 rows (about 3 MB of JSON, dozens of 64 KiB chunks) written straight into the projection's table.
-        let db = try fixture.database.connect()
-        try db.execute(
-            """
-            INSERT INTO statistics_v2.observations_current
-            SELECT 'BIG', to_char(2001 + m / 12, 'FM0000') || '-M' || to_char(m % 12 + 1, 'FM00'),
-                   'A' || to_char(a, 'FM00000'), '{}', a * 100 + m, 'normal', 'free', NULL, 'e-' || a || '-' || m,
-                   'U', 'F', 1, now(), 4, NULL
-            FROM generate_series(0, 199) a, generate_series(0, 99) m
-            """)
-        db.close()
+        // 20 000 rows (about 3 MB of JSON, dozens of 64 KiB chunks).
+        let fixture = try await StreamingMemoryTests.bigAnswer(areas: 200)
         let server = try ChildProcess(MekongBinary.url, ["serve", "--port", "0", "--database-threads", "2", "--postgres", fixture.database.url])
         defer { server.signal(SIGTERM); _ = try? server.wait(timeout: .seconds(30)) }
         let base = try await server.listeningURL()

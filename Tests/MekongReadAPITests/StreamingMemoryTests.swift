@@ -15,26 +15,31 @@ import Testing
         return kilobytes * 1024
     }
 
-    @Test func aMillionRowAnswerStreamsInBoundedMemory() async throws {
+    /// A fixture with the indicator BIG (not aggregated) and `areas` × 100 months of current values written straight
+    /// into the projection's table (projecting a million observations through Kafka would take minutes).
+    static func bigAnswer(areas: Int) async throws -> StatisticsFixture {
         let fixture = try StatisticsFixture()
         let e = fixture.events
         try await fixture.publish([
             e.indicatorDefined("BIG", nameVi: "Lớn", nameEn: "Big", unit: "unit", periodicities: ["month"], aggregated: false, at: at(1)),
         ])
         _ = try await fixture.project()
-        // A million current values written straight into the projection's table (projecting a million observations
-        // through Kafka would take minutes): 10 000 areas × 100 months.
         let db = try fixture.database.connect()
+        defer { db.close() }
         try db.execute(
             """
             INSERT INTO statistics_v2.observations_current
             SELECT 'BIG', to_char(2001 + m / 12, 'FM0000') || '-M' || to_char(m % 12 + 1, 'FM00'),
                    'A' || to_char(a, 'FM00000'), '{}', a * 100 + m, 'normal', 'free', NULL, 'e-' || a || '-' || m,
                    'U', 'F', 1, now(), 4, NULL
-            FROM generate_series(0, 9999) a, generate_series(0, 99) m
-            """)
-        db.close()
+            FROM generate_series(0, $1::int - 1) a, generate_series(0, 99) m
+            """, [areas])
+        return fixture
+    }
 
+    @Test func aMillionRowAnswerStreamsInBoundedMemory() async throws {
+        // 10 000 areas × 100 months.
+        let fixture = try await Self.bigAnswer(areas: 10_000)
         let server = try ChildProcess(MekongBinary.url, ["serve", "--port", "0", "--database-threads", "2", "--postgres", fixture.database.url])
         defer { server.signal(SIGTERM); _ = try? server.wait(timeout: .seconds(30)) }
         let base = try await server.listeningURL()
