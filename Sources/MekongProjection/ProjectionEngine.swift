@@ -179,7 +179,7 @@ public final class ProjectionEngine<P: Projection> {
     }
 
     /// `application_name` of the engine's sessions, e.g. `mekong audit v3 host:4242`.
-    private var applicationName: String { "mekong \(identity.name) v\(identity.version) \(options.instanceName)" }
+    private var applicationName: String { ProjectorLease.sessionPrefix(of: identity) + options.instanceName }
 
     /// One database connection, one consumer assigned every partition of the topics, under the lease; returns true
     /// when finished.

@@ -63,6 +63,8 @@ public final class ProjectorLease: Sendable {
     private let name: String
     private let timeouts: SessionTimeouts
     private let applicationName: String
+    /// ``sessionPrefix(of:)`` of the identity: every instance's sessions start with it.
+    private let sessionPrefix: String
     private let logger: Logger
     private let state = Mutex<State>(.starting)
     private let lastTick = Mutex<ContinuousClock.Instant>(ContinuousClock.now)
@@ -82,6 +84,7 @@ public final class ProjectorLease: Sendable {
         self.name = identity.description
         self.timeouts = timeouts
         self.applicationName = applicationName
+        self.sessionPrefix = Self.sessionPrefix(of: identity)
         self.logger = logger
         let thread = Thread { [self] in
             renew()
@@ -104,33 +107,32 @@ public final class ProjectorLease: Sendable {
     }
 
     private static func holder(key: Int64, on db: PostgresConnection) throws -> String? {
-        try holderSession(key: key, on: db)?.description
-    }
-
-    /// The holding session's `application_name`, and it described with its client address and backend pid.
-    private static func holderSession(key: Int64, on db: PostgresConnection) throws -> (applicationName: String, description: String)? {
-        guard let row = try db.query(
+        try db.query(
             """
-            SELECT a.application_name,
-                   a.application_name || coalesce(' at ' || host(a.client_addr), '') || ' (pid ' || a.pid || ')'
+            SELECT a.application_name || coalesce(' at ' || host(a.client_addr), '') || ' (pid ' || a.pid || ')'
             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'advisory' AND l.granted
               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
               AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) AND l.objid::bigint = ($1::bigint & 4294967295)
               AND l.objsubid = 1
             """, [key]
-        ).first else { return nil }
-        return (try row.decode(String.self, at: 0), try row.decode(String.self, at: 1))
+        ).first?.decode(String.self, at: 0)
     }
 
-    /// Fencing, once this instance has the lease that `previous` (an `application_name`) held: ends that
-    /// instance's other sessions in this database. Its lease ran out because it stopped renewing (stopped or hung);
-    /// its batch session may still be open, waiting inside a `COPY` for a client that will not send, where no
-    /// timeout ends it, holding the row locks of its batch (the checkpoint rows this instance must write). Its
-    /// transaction rolls back; the checkpoints keep what it committed. Done on a session of its own, so that a
-    /// refusal (a role that may not signal the other's backends) cannot end the lease's transaction.
-    private func fence(_ previous: String) {
-        guard previous != applicationName else { return }
+    /// The start of the `application_name` of every engine session of `identity`'s projection version:
+    /// `mekong audit v3 ` (the instance name follows).
+    public static func sessionPrefix(of identity: ProjectionIdentity) -> String {
+        "mekong \(identity.name) v\(identity.version) "
+    }
+
+    /// Fencing, once this instance holds the lease: ends the sessions of other instances of this projection version
+    /// in this database that are inside a transaction. A holder whose lease ran out stopped renewing it (stopped or
+    /// hung); its batch session may still be open, waiting inside a `COPY` for a client that will not send, where
+    /// no server timeout ends it, holding the row locks of its batch (the checkpoint rows this instance must
+    /// write). Standbys are not in a transaction between their tries, so they are left alone. The transactions
+    /// ended roll back; the checkpoints keep what was committed. Done on a session of its own, so that a refusal (a
+    /// role that may not signal the other's backends) cannot end the lease's transaction.
+    private func fence() {
         do {
             let db = try PostgresConnection(
                 url: postgresURL,
@@ -138,14 +140,19 @@ public final class ProjectorLease: Sendable {
             defer { db.close() }
             let ended = try db.query(
                 """
-                SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity
-                WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()
-                """, [previous])[0].decode(Int.self, at: 0)
-            if ended > 0 {
-                logger.warning("\(name): ended \(ended) session(s) of \(previous), the holder before this instance, which stopped renewing the lease")
+                SELECT coalesce(string_agg(DISTINCT application_name, ', '), ''), count(pg_terminate_backend(pid))::int
+                FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+                  AND left(application_name, length($1)) = $1 AND application_name <> $2
+                  AND left(application_name, length($2) + 2) <> $2 || ' ('
+                """, [sessionPrefix, applicationName])[0]
+            let count = try ended.decode(Int.self, at: 1)
+            let names = try ended.decode(String.self, at: 0)
+            if count > 0 {
+                logger.warning("\(name): ended \(count) session(s) of the instance(s) that held the lease before (\(names)), whose transactions no timeout had ended")
             }
         } catch {
-            logger.warning("\(name): could not end the sessions of \(previous), the holder before this instance: \(error)")
+            logger.warning("\(name): could not end the sessions of the instances that held the lease before: \(error)")
         }
     }
 
@@ -237,8 +244,6 @@ public final class ProjectorLease: Sendable {
     private func renew() {
         var db: PostgresConnection? = nil
         var observer: PostgresConnection? = nil
-        // The `application_name` of the holder this instance last stood by for (fenced once the lease is ours).
-        var previousHolder: String? = nil
         defer {
             db?.close()
             observer?.close()
@@ -263,14 +268,12 @@ public final class ProjectorLease: Sendable {
                     try session.execute("BEGIN")
                     if try session.query("SELECT pg_try_advisory_xact_lock($1)", [key])[0].decode(Bool.self, at: 0) {
                         lastRenewed.withLock { $0 = clock.now }
-                        if let previous = previousHolder { fence(previous) }
-                        previousHolder = nil
+                        fence()
                         set(.held)
                     } else {
-                        let holder = try? Self.holderSession(key: key, on: session)
+                        let holder = try? Self.holder(key: key, on: session)
                         try session.execute("ROLLBACK")
-                        if let holder = holder ?? nil { previousHolder = holder.applicationName }
-                        set(.standby(holder: (holder ?? nil)?.description))
+                        set(.standby(holder: holder ?? nil))
                     }
                 }
             } catch {

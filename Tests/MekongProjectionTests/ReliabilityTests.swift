@@ -262,6 +262,53 @@ struct ReliabilityTests {
         #expect(ContinuousClock.now - released < .seconds(30), "taken over when the holder's session ended, not by a timeout")
     }
 
+    @Test("the new holder ends the old holder's sessions (fencing): a batch session that no server timeout ends cannot hold it up")
+    func takeoverFencesThePreviousHoldersSessions() async throws {
+        let fixture = try ProjectionFixture()
+        let database = try fixture.database("fencing")
+        try await fixture.publish((0..<50).map { report(unit: "unit-\($0 % ProjectionFixture.units)", value: 1, index: $0) })
+        var options = ProjectionOptions.testDefaults
+        options.stopWhenCaughtUp = true
+        _ = try await fixture.runToEnd(database)
+        // A holder that stopped renewing: its lease session idles out after 2 s. Its batch session, under the same
+        // application_name, holds every checkpoint row of the projection and is exempt from the idle timeout, as
+        // a session stopped inside a COPY is (it waits to read from its client, which no timeout ends).
+        let name = "mekong report-log v1 stopped-holder"
+        let holder = try PostgresConnection(url: database.url, defaults: ["application_name": name])
+        defer { holder.close() }
+        try holder.execute("SET idle_in_transaction_session_timeout = '2s'")
+        try holder.execute("BEGIN")
+        let key = try holder.query(
+            "SELECT ('x' || left(encode(sha256('mekong.projector:report-log:v1'::bytea), 'hex'), 16))::bit(64)::bigint"
+        )[0].decode(Int64.self, at: 0)
+        #expect(try holder.query("SELECT pg_try_advisory_xact_lock($1)", [key])[0].decode(Bool.self, at: 0))
+        let batch = try PostgresConnection(url: database.url, defaults: ["application_name": name])
+        defer { batch.close() }
+        try batch.execute("SET idle_in_transaction_session_timeout = 0")
+        try batch.execute("BEGIN")
+        #expect(try batch.query("SELECT count(*)::int FROM (SELECT FROM mekong.checkpoints WHERE projection = 'report-log' FOR UPDATE) c")[0]
+            .decode(Int.self, at: 0) > 0)
+
+        try await fixture.publish((50..<100).map { report(unit: "unit-\($0 % ProjectionFixture.units)", value: 1, index: $0) })
+        // The replacement starts after the holder's lease has lapsed: it never sees a holder to stand by for, and
+        // must still end the sessions that hold the rows.
+        try await Task.sleep(for: .seconds(3))
+        options.timeouts.lock = .seconds(1)
+        let chosen = options
+        let stop = StopSignal()
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(60))
+            stop.stop()
+        }
+        let summary = try await onThread { try fixture.engine(database, options: chosen).run(stop: stop) }
+        watchdog.cancel()
+        #expect(!stop.isStopped, "the replacement finished by itself, not by the watchdog")
+        #expect(summary.applied == 50)
+        #expect(try fixture.query(database, "SELECT count(*)::int FROM report_log_v1.events", Int.self) == [100])
+        // The old batch session was ended (its transaction rolled back), not waited out.
+        #expect(throws: PostgresError.self) { try batch.execute("SELECT 1") }
+    }
+
     @Test("a record too large even for the dead-letters topic is dead-lettered in the table and the partition goes on")
     func recordTooLargeForTheDeadLetterTopic() async throws {
         let fixture = try ProjectionFixture(partitions: 1)
