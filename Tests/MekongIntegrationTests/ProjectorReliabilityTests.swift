@@ -106,13 +106,17 @@ struct ProjectorReliabilityTests {
         let (status, leftOver) = try await onThread { () throws -> (Int32, Int) in
             defer { first.signal(SIGCONT) }
             let status = try replacement.wait(timeout: .seconds(120))
-            // While it is still stopped, none of the first projector's engine sessions is left: the server ended
-            // one idle in its transaction, fencing ended the others (one between batches, or one stopped inside a
-            // COPY, where no server timeout ends it and whose row locks held the replacement in a CI run).
+            // While it is still stopped, none of the first projector's engine sessions is left inside a transaction:
+            // the server ended one idle in its transaction, fencing one stopped inside a COPY (where no server
+            // timeout ends it, and whose row locks held the replacement in a CI run). An idle session holds nothing
+            // and is left alone.
             let db = try fixture.database.connect()
             defer { db.close() }
             let left = try db.query(
-                "SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'mekong audit v3 first'"
+                """
+                SELECT count(*)::int FROM pg_stat_activity
+                WHERE datname = current_database() AND application_name = 'mekong audit v3 first' AND xact_start IS NOT NULL
+                """
             )[0].decode(Int.self, at: 0)
             return (status, left)
         }
