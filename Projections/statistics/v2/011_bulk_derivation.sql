@@ -275,3 +275,21 @@ BEGIN
     END IF;
     RETURN QUERY SELECT x.ordinal, x.reason FROM pg_temp.refused_reports x ORDER BY x.ordinal;
 END $$;
+
+-- prepare_report_staging as in 003, but truncating (and analyzing again) only the work tables that have grown past
+-- 8 pages, not all fourteen once one has: a batch that catches up fills four of them, and emptying and analyzing
+-- all fourteen took 60 ms of every 450 ms batch of 15 000 observations.
+CREATE OR REPLACE FUNCTION statistics_v2.prepare_report_staging() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    grown text;
+BEGIN
+    PERFORM statistics_v2.prepare_work_tables();
+    SELECT string_agg(t, ', ') INTO grown FROM unnest(statistics_v2.work_tables()) t
+    WHERE pg_relation_size(t::regclass) > 8 * 8192;
+    IF grown IS NOT NULL THEN
+        EXECUTE 'TRUNCATE ' || grown;
+        EXECUTE 'ANALYZE ' || grown;
+    END IF;
+    DELETE FROM pg_temp.incoming_reports;
+    DELETE FROM pg_temp.incoming_observations;
+END $$;
