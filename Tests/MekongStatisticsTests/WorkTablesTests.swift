@@ -53,4 +53,31 @@ struct WorkTablesTests {
         let plan = try db.query("EXPLAIN (FORMAT JSON) SELECT * FROM pg_temp.touched_keys")[0].decode(String.self, at: 0)
         #expect(plan.contains("\"Plan Rows\": 1,"), "an emptied work table is planned as one row: \(plan)")
     }
+
+    @Test("the derivation routines prepare each statement once per session and run it again at every batch")
+    func derivationStatementsArePreparedOnce() async throws {
+        let fixture = try StatisticsFixture()
+        try await fixture.project()  // migrates statistics_v2
+        let db = try fixture.database.connect()
+        defer { db.close() }
+        func executions() throws -> [String: Int] {
+            var counts: [String: Int] = [:]
+            for row in try db.query(
+                "SELECT name, (generic_plans + custom_plans)::int FROM pg_prepared_statements WHERE name LIKE 'statistics_v2_%'")
+            {
+                counts[try row.decode(String.self, at: 0)] = try row.decode(Int.self, at: 1)
+            }
+            return counts
+        }
+        for _ in 0..<3 {
+            try db.transaction { db in
+                try db.execute("SELECT statistics_v2.prepare_touched_keys()")
+                try db.execute("SELECT statistics_v2.refresh_derived('statistics_v2')")
+            }
+        }
+        let counts = try executions()
+        // Roll-ups, withheld keys and re-expression with nothing touched: nine statements, each run three times.
+        #expect(counts.count == 9, "\(counts)")
+        #expect(counts.values.allSatisfy { $0 == 3 }, "\(counts)")
+    }
 }

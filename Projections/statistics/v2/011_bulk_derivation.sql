@@ -148,6 +148,9 @@ BEGIN
     ANALYZE statistics_v2.observations_current, statistics_v2.indicator_rollups, statistics_v2.reexpressed_values,
         statistics_v2.observation_vintages, statistics_v2.submissions, statistics_v2.withheld_above;
     UPDATE statistics_v2.derivation SET pending = false;
+    -- The statements prepared here were planned for the whole dataset (and re-expression's without sorting):
+    -- the batches that follow prepare their own.
+    DEALLOCATE ALL;
     RETURN true;
 END $$;
 
@@ -292,4 +295,289 @@ BEGIN
     END IF;
     DELETE FROM pg_temp.incoming_reports;
     DELETE FROM pg_temp.incoming_observations;
+END $$;
+
+-- Runs `statement` (with `argument` as $1, an integer, when given) as a prepared statement of the session, prepared at
+-- its first use under a name made from its text. The routines below are dynamic SQL (they read and write the schema
+-- they are given: the version's own for live tables, pg_temp for as-of answers), and PostgreSQL plans a dynamic
+-- statement again at every call: in a live batch that was most of deriving (13 of 19 ms in psql, BENCHMARKS.md
+-- session 15). A prepared statement is planned once and again only when a table it reads changes or is analyzed, as
+-- the routines' static statements are; its name names its text, so a changed text is a new statement.
+CREATE FUNCTION statistics_v2.run_prepared(statement text, argument integer DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    prepared text := 'statistics_v2_' || md5(statement);
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_prepared_statements p WHERE p.name = prepared) THEN
+        EXECUTE format('PREPARE %I %s AS %s', prepared, CASE WHEN argument IS NULL THEN '' ELSE '(integer)' END, statement);
+    END IF;
+    IF argument IS NULL THEN
+        EXECUTE format('EXECUTE %I', prepared);
+    ELSE
+        EXECUTE format('EXECUTE %I (%s)', prepared, argument);
+    END IF;
+END $$;
+
+-- refresh_rollups (004), refresh_withheld (010) and refresh_reexpression (005) as they were, each statement run
+-- through run_prepared instead of EXECUTE.
+CREATE OR REPLACE FUNCTION statistics_v2.refresh_rollups(s text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    d integer;
+BEGIN
+    PERFORM statistics_v2.prepare_work_tables();
+    DELETE FROM pg_temp.affected_nodes;
+    PERFORM statistics_v2.run_prepared(format($q$
+        INSERT INTO pg_temp.touched_keys
+        SELECT DISTINCT r.code, t.period, t.area, t.dimensions
+        FROM pg_temp.touched_keys t JOIN %1$I.indicator_rules r ON r.weight_indicator = t.indicator
+    $q$, s));
+    PERFORM statistics_v2.run_prepared(format($q$
+        INSERT INTO pg_temp.affected_nodes
+        WITH RECURSIVE start AS (
+            SELECT DISTINCT t.indicator, t.period, t.area, t.dimensions,
+                   statistics_v2.period_reference_date(t.period) AS reference_date
+            FROM pg_temp.touched_keys t
+            JOIN %1$I.indicator_rules r ON r.code = t.indicator AND r.aggregation <> 'none'
+        ), up AS (
+            SELECT st.indicator, st.period, st.area, st.dimensions, st.reference_date FROM start st
+            UNION
+            SELECT u.indicator, u.period, i.parent, u.dimensions, u.reference_date
+            FROM up u JOIN %1$I.items_current i
+              ON i.classification = 'vn-admin-units' AND i.code = u.area
+             AND i.valid_from <= u.reference_date AND (i.valid_to IS NULL OR i.valid_to > u.reference_date)
+            WHERE i.parent IS NOT NULL
+        )
+        SELECT u.indicator, u.period, u.area, u.dimensions, l.level, l.parent, coalesce(l.level, 0), u.reference_date
+        FROM up u
+        LEFT JOIN LATERAL (
+            SELECT i.level, i.parent FROM %1$I.items_current i
+            WHERE i.classification = 'vn-admin-units' AND i.code = u.area
+              AND i.valid_from <= u.reference_date AND (i.valid_to IS NULL OR i.valid_to > u.reference_date)
+            ORDER BY i.valid_from DESC LIMIT 1
+        ) l ON true
+    $q$, s));
+    PERFORM statistics_v2.analyze_if_large('pg_temp.affected_nodes');
+    PERFORM statistics_v2.run_prepared(format($q$
+        DELETE FROM %1$I.indicator_rollups x USING pg_temp.affected_nodes a
+        WHERE x.indicator = a.indicator AND x.period = a.period AND x.area = a.area AND x.dimensions = a.dimensions
+    $q$, s));
+    FOR d IN SELECT DISTINCT a.depth FROM pg_temp.affected_nodes a ORDER BY 1 DESC LOOP
+        -- The nodes of this depth without a reported value, each with the values of its children: reported
+        -- children through observations_children, aggregated ones through rollups_children (a child's parent is
+        -- stored with its value, from the hierarchy at the period's reference date). Children without a value
+        -- are not inputs.
+        PERFORM statistics_v2.run_prepared(format($q$
+            INSERT INTO %1$I.indicator_rollups
+            WITH nodes AS (
+                SELECT a.indicator, a.period, a.area, a.dimensions, a.area_level, a.parent, r.aggregation,
+                       r.weight_indicator
+                FROM pg_temp.affected_nodes a
+                JOIN %1$I.indicator_rules r ON r.code = a.indicator
+                WHERE a.depth = $1
+                  AND NOT EXISTS (SELECT 1 FROM %1$I.observations_current o
+                                  WHERE o.indicator = a.indicator AND o.area = a.area AND o.period = a.period
+                                    AND o.dimensions = a.dimensions)
+            ), child_values AS (
+                SELECT n.indicator, n.period, n.area, n.dimensions, n.area_level, n.parent, n.aggregation, o.value,
+                       w.value AS weight, statistics_v2.status_rank(o.status) AS status,
+                       statistics_v2.confidentiality_rank(o.confidentiality) AS conf
+                FROM nodes n
+                JOIN %1$I.observations_current o
+                  ON o.indicator = n.indicator AND o.period = n.period AND o.parent = n.area
+                 AND o.dimensions = n.dimensions
+                LEFT JOIN %1$I.observations_current w
+                  ON w.indicator = n.weight_indicator AND w.area = o.area AND w.period = n.period
+                 AND w.dimensions = n.dimensions
+                UNION ALL
+                SELECT n.indicator, n.period, n.area, n.dimensions, n.area_level, n.parent, n.aggregation, x.value,
+                       x.weight, statistics_v2.status_rank(x.status), statistics_v2.confidentiality_rank(x.confidentiality)
+                FROM nodes n
+                JOIN %1$I.indicator_rollups x
+                  ON x.indicator = n.indicator AND x.period = n.period AND x.parent = n.area
+                 AND x.dimensions = n.dimensions
+            )
+            SELECT v.indicator, v.period, v.area, v.dimensions, v.area_level,
+                   CASE
+                       WHEN bool_or(v.value IS NULL) THEN NULL
+                       WHEN v.aggregation = 'sum' THEN sum(v.value)
+                       WHEN bool_or(v.weight IS NULL) OR sum(v.weight) = 0 THEN NULL
+                       ELSE sum(v.value * v.weight) / sum(v.weight)
+                   END,
+                   CASE WHEN bool_or(v.weight IS NULL) THEN NULL ELSE sum(v.weight) END,
+                   statistics_v2.status_of_rank(CASE
+                       WHEN bool_or(v.value IS NULL) THEN statistics_v2.status_rank('missing')
+                       WHEN v.aggregation = 'weighted-mean' AND (bool_or(v.weight IS NULL) OR sum(v.weight) = 0)
+                           THEN statistics_v2.status_rank('missing')
+                       ELSE max(v.status)
+                   END),
+                   statistics_v2.confidentiality_of_rank(max(v.conf)), count(*)::integer, v.parent
+            FROM child_values v
+            GROUP BY v.indicator, v.period, v.area, v.dimensions, v.area_level, v.parent, v.aggregation
+        $q$, s), d);
+    END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION statistics_v2.refresh_withheld(s text, every boolean DEFAULT false) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    groups text := CASE WHEN every THEN format($g$
+        SELECT indicator, period, dimensions FROM %1$I.observations_current WHERE confidentiality <> 'free'
+        UNION SELECT indicator, period, dimensions FROM %1$I.indicator_rollups WHERE confidentiality <> 'free'
+    $g$, s) ELSE 'SELECT DISTINCT indicator, period, dimensions FROM pg_temp.touched_keys' END;
+BEGIN
+    IF to_regclass(format('%I.withheld_above', s)) IS NULL THEN
+        RETURN;
+    END IF;
+    IF every THEN
+        EXECUTE format('TRUNCATE %1$I.withheld_above', s);
+    ELSE
+        PERFORM statistics_v2.run_prepared(format($q$
+            DELETE FROM %1$I.withheld_above x USING (%2$s) g
+            WHERE x.indicator = g.indicator AND x.period = g.period AND x.dimensions = g.dimensions
+        $q$, s, groups));
+    END IF;
+    PERFORM statistics_v2.run_prepared(format($q$
+        INSERT INTO %1$I.withheld_above (indicator, area, period, dimensions)
+        WITH RECURSIVE groups AS (%2$s), up (indicator, period, area, dimensions) AS (
+            SELECT o.indicator, o.period, o.parent, o.dimensions FROM groups g
+            JOIN %1$I.observations_current o
+              ON o.indicator = g.indicator AND o.period = g.period AND o.dimensions = g.dimensions
+            WHERE o.confidentiality <> 'free' AND o.parent IS NOT NULL
+            UNION
+            SELECT r.indicator, r.period, r.parent, r.dimensions FROM groups g
+            JOIN %1$I.indicator_rollups r
+              ON r.indicator = g.indicator AND r.period = g.period AND r.dimensions = g.dimensions
+            WHERE r.confidentiality <> 'free' AND r.parent IS NOT NULL
+          UNION
+            SELECT u.indicator, u.period, p.parent, u.dimensions FROM up u
+            CROSS JOIN LATERAL (
+                (SELECT o.parent FROM %1$I.observations_current o
+                 WHERE o.indicator = u.indicator AND o.area = u.area AND o.period = u.period AND o.dimensions = u.dimensions)
+                UNION ALL
+                (SELECT r.parent FROM %1$I.indicator_rollups r
+                 WHERE r.indicator = u.indicator AND r.area = u.area AND r.period = u.period AND r.dimensions = u.dimensions)
+                LIMIT 1) p
+            WHERE p.parent IS NOT NULL
+        )
+        SELECT DISTINCT u.indicator, u.area, u.period, u.dimensions FROM up u
+        JOIN %1$I.indicator_rules r ON r.code = u.indicator AND r.aggregation <> 'none'
+    $q$, s, groups));
+END $$;
+
+CREATE OR REPLACE FUNCTION statistics_v2.refresh_reexpression(s text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    d integer;
+BEGIN
+    PERFORM statistics_v2.prepare_work_tables();
+    DELETE FROM pg_temp.affected_targets;
+    PERFORM statistics_v2.run_prepared(format($q$
+        INSERT INTO pg_temp.affected_targets
+        WITH RECURSIVE mapped AS (
+            SELECT DISTINCT a.indicator, m.source_version, m.target_version, a.period, m.target_code, a.dimensions,
+                   t.valid_from AS target_start
+            FROM pg_temp.affected_nodes a
+            JOIN %1$I.indicator_rules r ON r.code = a.indicator AND r.aggregation = 'sum'
+            JOIN %1$I.admin_mappings m ON m.source_code = a.area
+            JOIN %1$I.version_spans f
+              ON f.version = m.source_version AND a.reference_date >= f.valid_from AND a.reference_date < f.valid_to
+            JOIN %1$I.version_spans t ON t.version = m.target_version
+        ), up AS (
+            SELECT * FROM mapped
+            UNION
+            SELECT u.indicator, u.source_version, u.target_version, u.period, i.parent, u.dimensions, u.target_start
+            FROM up u JOIN %1$I.items_current i
+              ON i.classification = 'vn-admin-units' AND i.version = u.target_version AND i.code = u.target_code
+             AND i.valid_from <= u.target_start AND (i.valid_to IS NULL OR i.valid_to > u.target_start)
+            WHERE i.parent IS NOT NULL
+        )
+        SELECT u.indicator, u.source_version, u.target_version, u.period, u.target_code, u.dimensions, l.level,
+               coalesce(l.level, 0), u.target_start
+        FROM up u
+        LEFT JOIN LATERAL (
+            SELECT i.level FROM %1$I.items_current i
+            WHERE i.classification = 'vn-admin-units' AND i.version = u.target_version AND i.code = u.target_code
+              AND i.valid_from <= u.target_start AND (i.valid_to IS NULL OR i.valid_to > u.target_start)
+            ORDER BY i.valid_from DESC LIMIT 1
+        ) l ON true
+    $q$, s));
+    PERFORM statistics_v2.analyze_if_large('pg_temp.affected_targets');
+    PERFORM statistics_v2.run_prepared(format($q$
+        DELETE FROM %1$I.reexpressed_values x USING pg_temp.affected_targets t
+        WHERE x.indicator = t.indicator AND x.to_version = t.to_version AND x.period = t.period
+          AND x.area = t.area AND x.dimensions = t.dimensions AND x.from_version = t.from_version
+    $q$, s));
+    -- Targets that sources are mapped into: their mapping rows first (with statistics), so that every source
+    -- value is then one index lookup by its whole key.
+    DELETE FROM pg_temp.target_sources;
+    PERFORM statistics_v2.run_prepared(format($q$
+        INSERT INTO pg_temp.target_sources
+        SELECT t.indicator, t.from_version, t.to_version, t.period, t.area, t.dimensions, t.area_level,
+               m.source_code, m.relation, m.weight, m.exact
+        FROM pg_temp.affected_targets t
+        JOIN %1$I.admin_mappings m
+          ON m.source_version = t.from_version AND m.target_version = t.to_version AND m.target_code = t.area
+    $q$, s));
+    PERFORM statistics_v2.analyze_if_large('pg_temp.target_sources');
+    PERFORM statistics_v2.run_prepared(format($q$
+        INSERT INTO %1$I.reexpressed_values
+        WITH source_values AS (
+            SELECT m.indicator, m.from_version, m.to_version, m.period, m.area, m.dimensions, m.area_level,
+                   m.relation, m.weight, m.exact, o.value, o.status, o.confidentiality
+            FROM pg_temp.target_sources m
+            JOIN %1$I.observations_current o
+              ON o.indicator = m.indicator AND o.area = m.source_code AND o.period = m.period
+             AND o.dimensions = m.dimensions
+            UNION ALL
+            SELECT m.indicator, m.from_version, m.to_version, m.period, m.area, m.dimensions, m.area_level,
+                   m.relation, m.weight, m.exact, x.value, x.status, x.confidentiality
+            FROM pg_temp.target_sources m
+            JOIN %1$I.indicator_rollups x
+              ON x.indicator = m.indicator AND x.area = m.source_code AND x.period = m.period
+             AND x.dimensions = m.dimensions
+        )
+        SELECT v.indicator, v.from_version, v.to_version, v.period, v.area, v.dimensions, v.area_level,
+               CASE WHEN bool_or(v.relation = 'part' AND v.weight IS NULL) OR bool_or(v.value IS NULL) THEN NULL
+                    ELSE sum(v.value * coalesce(v.weight, 1)) END,
+               statistics_v2.status_of_rank(greatest(max(statistics_v2.status_rank(v.status)),
+                   CASE WHEN bool_or(v.relation = 'part' AND NOT v.exact) THEN statistics_v2.status_rank('estimated')
+                        ELSE statistics_v2.status_rank('normal') END)),
+               statistics_v2.confidentiality_of_rank(max(statistics_v2.confidentiality_rank(v.confidentiality))),
+               bool_or(v.relation = 'part' AND v.weight IS NULL), count(*)::integer, 'mapped'
+        FROM source_values v
+        GROUP BY v.indicator, v.from_version, v.to_version, v.period, v.area, v.dimensions, v.area_level
+    $q$, s));
+    -- Every other target: the sum of its children in the target version, deepest first (children listed first,
+    -- with statistics, so that each child's value is one index lookup by its whole key).
+    FOR d IN SELECT DISTINCT t.depth FROM pg_temp.affected_targets t ORDER BY 1 DESC LOOP
+        DELETE FROM pg_temp.target_children;
+        PERFORM statistics_v2.run_prepared(format($q$
+            INSERT INTO pg_temp.target_children
+            SELECT t.indicator, t.from_version, t.to_version, t.period, t.area, t.dimensions, t.area_level, h.code
+            FROM pg_temp.affected_targets t
+            JOIN %1$I.items_current h
+              ON h.classification = 'vn-admin-units' AND h.version = t.to_version AND h.parent = t.area
+             AND h.valid_from <= t.target_start AND (h.valid_to IS NULL OR h.valid_to > t.target_start)
+            WHERE t.depth = $1
+              AND NOT EXISTS (SELECT 1 FROM %1$I.reexpressed_values x
+                              WHERE x.indicator = t.indicator AND x.to_version = t.to_version
+                                AND x.area = t.area AND x.period = t.period AND x.dimensions = t.dimensions
+                                AND x.from_version = t.from_version)
+        $q$, s), d);
+        PERFORM statistics_v2.analyze_if_large('pg_temp.target_children');
+        PERFORM statistics_v2.run_prepared(format($q$
+            INSERT INTO %1$I.reexpressed_values
+            SELECT t.indicator, t.from_version, t.to_version, t.period, t.area, t.dimensions, t.area_level,
+                   CASE WHEN bool_or(c.value IS NULL) THEN NULL ELSE sum(c.value) END,
+                   statistics_v2.status_of_rank(max(statistics_v2.status_rank(c.status))),
+                   statistics_v2.confidentiality_of_rank(max(statistics_v2.confidentiality_rank(c.confidentiality))),
+                   bool_or(c.non_comparable), count(*)::integer, 'aggregated'
+            FROM pg_temp.target_children t
+            JOIN %1$I.reexpressed_values c
+              ON c.indicator = t.indicator AND c.to_version = t.to_version AND c.area = t.child
+             AND c.period = t.period AND c.dimensions = t.dimensions AND c.from_version = t.from_version
+            GROUP BY t.indicator, t.from_version, t.to_version, t.period, t.area, t.dimensions, t.area_level
+        $q$, s));
+    END LOOP;
 END $$;
