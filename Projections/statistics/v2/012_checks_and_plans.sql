@@ -1,0 +1,201 @@
+-- Catching up at 10 million observations (BENCHMARKS.md, session 16). auto_explain on the national dataset with 50
+-- indicators found three things:
+--
+-- 1. refuse_reports took 1.9 s of every 3 s batch of 5 000 reports (250 000 observations), although nothing was
+--    refused: it listed every coded dimension of every observation (250 000 rows, then sorted for a merge join with
+--    an empty set of invalid codes: 0.8 s) and sorted every observation twice to find repeated ones (0.5 s). Each
+--    check now first decides whether anything fails, on distinct values, and lists the failing observations only
+--    when something does: the listing is behind a one-time filter that PostgreSQL evaluates before running it.
+-- 2. The indicators table is never analyzed: 50 rows stay below autovacuum's threshold, so the planner took
+--    `indicator_rules` for one row and planned every statement of the derivation for about 0.5 % of its real size.
+--    derive_all analyzes the master data first.
+-- 3. With those estimates, re-expression probed the current values by index 7.3 million times (137 s); it now runs
+--    with nested loops discouraged, as the fold of current values does: 203 s to 94 s.
+
+-- The checks of apply_reports, as in 011, each decided on distinct values first:
+-- * `names`: the distinct (indicator, dimension names, period) of the batch, for checks 1–3;
+-- * `checked`: the distinct (declared dimensions, area, period, dimensions), whose codes check 4 probes;
+-- * `repeated`: the (event, indicator, area, dimensions) that occur more than once, for check 5.
+-- A check's listing (one row per failing observation, with its position) runs only when its set is not empty.
+CREATE OR REPLACE FUNCTION statistics_v2.refuse_reports() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM pg_temp.refused_reports;
+    INSERT INTO pg_temp.refused_reports
+    WITH names AS MATERIALIZED (
+        SELECT DISTINCT o.indicator, o.dimension_names, r.period
+        FROM pg_temp.incoming_observations o JOIN pg_temp.incoming_reports r USING (event_id)
+    ), undefined AS MATERIALIZED (
+        SELECT DISTINCT n.indicator FROM names n
+        WHERE NOT EXISTS (SELECT 1 FROM statistics_v2.indicator_rules i WHERE i.code = n.indicator)
+    ), wrong_periods AS MATERIALIZED (
+        SELECT DISTINCT n.indicator, n.period FROM names n
+        JOIN pg_temp.staged_periods p ON p.period = n.period
+        JOIN statistics_v2.indicator_rules i ON i.code = n.indicator
+        WHERE NOT p.period_type = ANY (i.periodicities)
+    ), wrong_names AS MATERIALIZED (
+        SELECT x.indicator, x.dimension_names, x.given, x.expected FROM (
+            SELECT d.indicator, d.dimension_names,
+                   ARRAY(SELECT n FROM unnest(string_to_array(d.dimension_names, E'\x1f')) n ORDER BY 1) AS given,
+                   ARRAY(SELECT jsonb_object_keys(i.dimensions) ORDER BY 1) AS expected
+            FROM (SELECT DISTINCT n.indicator, n.dimension_names FROM names n) d
+            JOIN statistics_v2.indicator_rules i ON i.code = d.indicator
+        ) x WHERE x.given <> x.expected
+    ), checked AS MATERIALIZED (
+        SELECT DISTINCT i.dimensions AS declared, o.area, r.period, o.dimensions
+        FROM pg_temp.incoming_observations o JOIN pg_temp.incoming_reports r USING (event_id)
+        JOIN statistics_v2.indicator_rules i ON i.code = o.indicator
+    ), invalid_codes AS MATERIALIZED (
+        SELECT c.classification, c.value, c.reference_date
+        FROM (
+            SELECT DISTINCT k.declared->>d.key AS classification, d.value, p.reference_date
+            FROM checked k JOIN pg_temp.staged_periods p ON p.period = k.period
+            CROSS JOIN LATERAL (
+                SELECT 'area'::text AS key, k.area AS value
+                UNION ALL
+                SELECT e.key, e.value FROM jsonb_each_text(k.dimensions::jsonb) e WHERE k.dimensions <> '{}'
+            ) d
+            WHERE k.declared ? d.key
+        ) c
+        WHERE NOT EXISTS (
+            SELECT 1 FROM statistics_v2.items_current k
+            WHERE k.classification = c.classification AND k.code = c.value
+              AND k.valid_from <= c.reference_date AND (k.valid_to IS NULL OR k.valid_to > c.reference_date))
+    ), repeated AS MATERIALIZED (
+        SELECT o.event_id, o.indicator, o.area, o.dimensions::jsonb AS dimensions
+        FROM pg_temp.incoming_observations o
+        GROUP BY 1, 2, 3, 4 HAVING count(*) > 1
+    ), codes AS NOT MATERIALIZED (
+        -- Every coded dimension of every observation (area included), with its classification and the reference
+        -- date of the report's period: listed only when some code is invalid.
+        SELECT r.ordinal, r.event_id, r.period, o.position, d.key, d.value, i.dimensions->>d.key AS classification,
+               p.reference_date
+        FROM pg_temp.incoming_observations o JOIN pg_temp.incoming_reports r USING (event_id)
+        JOIN pg_temp.staged_periods p ON p.period = r.period
+        JOIN statistics_v2.indicator_rules i ON i.code = o.indicator
+        CROSS JOIN LATERAL (
+            SELECT 'area'::text AS key, o.area AS value
+            UNION ALL
+            SELECT e.key, e.value FROM jsonb_each_text(o.dimensions::jsonb) e WHERE o.dimensions <> '{}'
+        ) d
+        WHERE i.dimensions ? d.key
+    )
+    SELECT DISTINCT ON (p.ordinal) p.ordinal, p.reason
+    FROM (
+        SELECT r.ordinal, 1 AS check_order, o.position, ''::text AS dimension,
+               format('event %s: observations[%s].indicator %s is not defined', r.event_id, o.position, o.indicator)
+                   AS reason
+        FROM undefined u JOIN pg_temp.incoming_observations o ON o.indicator = u.indicator
+        JOIN pg_temp.incoming_reports r USING (event_id)
+        WHERE EXISTS (SELECT 1 FROM undefined)
+        UNION ALL
+        SELECT r.ordinal, 2, o.position, '',
+               format('event %s: period %s is not a periodicity of indicator %s (it has %s)',
+                      r.event_id, r.period, o.indicator, array_to_string(i.periodicities, ', '))
+        FROM wrong_periods w JOIN pg_temp.incoming_observations o ON o.indicator = w.indicator
+        JOIN pg_temp.incoming_reports r ON r.event_id = o.event_id AND r.period = w.period
+        JOIN statistics_v2.indicator_rules i ON i.code = o.indicator
+        WHERE EXISTS (SELECT 1 FROM wrong_periods)
+        UNION ALL
+        SELECT r.ordinal, 3, o.position, '',
+               format('event %s: observations[%s].dimensions has %s, but indicator %s has dimensions %s',
+                      r.event_id, o.position, c.given, o.indicator, c.expected)
+        FROM wrong_names c
+        JOIN pg_temp.incoming_observations o ON o.indicator = c.indicator AND o.dimension_names = c.dimension_names
+        JOIN pg_temp.incoming_reports r USING (event_id)
+        WHERE EXISTS (SELECT 1 FROM wrong_names)
+        UNION ALL
+        SELECT c.ordinal, 4, c.position, c.key,
+               format('event %s: observations[%s].dimensions.%s code %s is not valid in %s for period %s (reference date %s)',
+                      c.event_id, c.position, c.key, c.value, c.classification, c.period, c.reference_date)
+        FROM codes c JOIN invalid_codes x
+          ON x.classification = c.classification AND x.value = c.value AND x.reference_date = c.reference_date
+        WHERE EXISTS (SELECT 1 FROM invalid_codes)
+        UNION ALL
+        SELECT r.ordinal, 5, o.position, '',
+               format('event %s: observations[%s] repeats observations[%s] (indicator %s, area %s, dimensions %s)',
+                      r.event_id, o.position, first.position, o.indicator, o.area, o.dimensions)
+        FROM repeated k
+        JOIN pg_temp.incoming_observations o
+          ON o.event_id = k.event_id AND o.indicator = k.indicator AND o.area = k.area
+         AND o.dimensions::jsonb = k.dimensions
+        JOIN pg_temp.incoming_reports r ON r.event_id = o.event_id
+        JOIN pg_temp.incoming_observations first
+          ON first.event_id = o.event_id AND first.indicator = o.indicator AND first.area = o.area
+         AND first.dimensions::jsonb = o.dimensions::jsonb AND first.position < o.position
+        WHERE EXISTS (SELECT 1 FROM repeated)
+    ) p
+    ORDER BY p.ordinal, p.check_order, p.position, p.dimension;
+END $$;
+
+-- derive_all as in 011, with the master data analyzed first and re-expression run without nested loops.
+CREATE OR REPLACE FUNCTION statistics_v2.derive_all() RETURNS boolean
+-- Sorts and hashes of a whole dataset in memory rather than in temporary files.
+LANGUAGE plpgsql SET work_mem = '256MB' AS $$
+DECLARE
+    sort text := current_setting('enable_sort');
+    nestloop text := current_setting('enable_nestloop');
+BEGIN
+    IF NOT (SELECT d.pending FROM statistics_v2.derivation d FOR UPDATE) THEN
+        RETURN false;
+    END IF;
+    -- Tables of a few rows that autovacuum never analyzes (below its threshold of 50 changed rows): without
+    -- statistics the planner took the 50 indicators for one.
+    ANALYZE statistics_v2.indicators, statistics_v2.classification_versions, statistics_v2.items,
+        statistics_v2.items_current, statistics_v2.correspondences, statistics_v2.version_spans;
+    TRUNCATE statistics_v2.observations_current, statistics_v2.indicator_rollups, statistics_v2.reexpressed_values,
+        statistics_v2.withheld_above;
+    PERFORM statistics_v2.prepare_report_staging();
+    PERFORM statistics_v2.restore_indexes('statistics_v2.observation_vintages');
+
+    -- Every period's reference date, and every area's level and parent at it (the latest item row valid then).
+    CREATE TEMP TABLE derive_periods ON COMMIT DROP AS
+    SELECT p.period, statistics_v2.period_reference_date(p.period) AS reference_date
+    FROM (SELECT DISTINCT s.period FROM statistics_v2.submissions s) p;
+    CREATE TEMP TABLE derive_areas ON COMMIT DROP AS
+    SELECT DISTINCT ON (p.period, i.code) p.period, i.code AS area, i.level, i.parent
+    FROM pg_temp.derive_periods p
+    JOIN statistics_v2.items_current i
+      ON i.classification = 'vn-admin-units' AND i.valid_from <= p.reference_date
+     AND (i.valid_to IS NULL OR i.valid_to > p.reference_date)
+    ORDER BY p.period, i.code, i.valid_from DESC;
+    ANALYZE pg_temp.derive_periods, pg_temp.derive_areas;
+
+    PERFORM statistics_v2.derive_current_values();
+
+    -- Roll-ups: every node a roll-up can have is the parent of a current value or above one, and the walk starts
+    -- from those (a key's own area holds a reported value and is never a roll-up).
+    PERFORM statistics_v2.prepare_touched_keys();
+    INSERT INTO pg_temp.touched_keys
+    SELECT DISTINCT o.indicator, o.period, o.parent, o.dimensions
+    FROM statistics_v2.observations_current o WHERE o.parent IS NOT NULL;
+    PERFORM statistics_v2.analyze_if_large('pg_temp.touched_keys');
+    PERFORM statistics_v2.refresh_rollups('statistics_v2');
+    PERFORM statistics_v2.refresh_withheld('statistics_v2', every => true);
+    ANALYZE statistics_v2.indicator_rollups;
+
+    -- Re-expression: refresh_rollups left the roll-up nodes in pg_temp.affected_nodes; every reported value is
+    -- a source too.
+    INSERT INTO pg_temp.affected_nodes (indicator, period, area, dimensions, area_level, parent, depth, reference_date)
+    SELECT o.indicator, o.period, o.area, o.dimensions, o.area_level, o.parent, coalesce(o.area_level, 0),
+           p.reference_date
+    FROM statistics_v2.observations_current o JOIN pg_temp.derive_periods p ON p.period = o.period;
+    ANALYZE pg_temp.affected_nodes;
+    -- Every value is a source: joined with the correspondences, the planner sorts half a million rows to make
+    -- them distinct (2.4 s at 600 000 observations) where hashing takes a fifth of that, and probes the current
+    -- values by index once per mapped source (7.3 million probes, 137 s at 10 million) where one hash join reads
+    -- them once.
+    PERFORM set_config('enable_sort', 'off', true);
+    PERFORM set_config('enable_nestloop', 'off', true);
+    PERFORM statistics_v2.refresh_reexpression('statistics_v2');
+    PERFORM set_config('enable_sort', sort, true);
+    PERFORM set_config('enable_nestloop', nestloop, true);
+
+    -- The tables went from empty to everything: the batches that follow are planned with their real sizes.
+    ANALYZE statistics_v2.observations_current, statistics_v2.indicator_rollups, statistics_v2.reexpressed_values,
+        statistics_v2.observation_vintages, statistics_v2.submissions, statistics_v2.withheld_above;
+    UPDATE statistics_v2.derivation SET pending = false;
+    -- The statements prepared here were planned for the whole dataset (and re-expression's without sorting or
+    -- nested loops): the batches that follow prepare their own.
+    DEALLOCATE ALL;
+    RETURN true;
+END $$;
