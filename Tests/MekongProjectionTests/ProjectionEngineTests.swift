@@ -5,6 +5,7 @@ import MekongPostgres
 import MekongProjection
 import MekongPublishing
 import MekongTestSupport
+import Synchronization
 import Testing
 
 @Suite("Projection engine", .serialized)
@@ -153,23 +154,27 @@ struct ProjectionEngineTests {
         #expect(try fixture.checksum(database) == expected)
     }
 
-    @Test("connections killed mid-batch and the server restarted: the projector pauses, resumes, loses and repeats nothing")
+    @Test("connections killed while the projector runs and the server restarted: the projector pauses, resumes, loses and repeats nothing")
     func databaseRestart() async throws {
-        let run = try await ServerFaultRun.start("restart", batchSize: 25)
-        try await run.waitUntilApplied(300)
-        let admin = try PostgresConnection(url: run.server.url)
-        let killed = try admin.query(
-            "SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-            [run.database.name])[0].decode(Int.self, at: 0)
-        admin.close()
-        #expect(killed >= 1)
+        let killed = Shared(0)
+        let run = try await ServerFaultRun.start("restart", batchSize: 25, faultAfter: 300) { server, database in
+            let admin = try PostgresConnection(url: server.url)
+            defer { admin.close() }
+            let count = try admin.query(
+                "SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                [database.name])[0].decode(Int.self, at: 0)
+            killed.set(count)
+        }
         try await run.waitUntilApplied(900)
         try run.server.stop(mode: "fast")
         try await Task.sleep(for: .seconds(1))
         try run.server.start()
         let summary = try await run.running.value
+        // Its lease session and its batch session.
+        #expect(killed.value >= 1)
+        #expect(run.faultedAfter() >= 300)
         // At least the killed batch session; the restart may fall while the engine waits for its lease again (the
-        // lease thread reconnects, which the engine does not count as a fault of its own).
+        // lease thread reconnects, which the engine does not count as a fault of its own), or after the run.
         #expect(summary.transientFaults >= 1)
         // A batch whose COMMIT reached the server but whose answer was lost to the restart is rolled back as far as
         // the engine knows; the checkpoints it reads again show it committed. Every record is counted exactly once.
@@ -179,14 +184,13 @@ struct ProjectionEngineTests {
 
     @Test("the server crashes while batches commit asynchronously: the batches it lost are applied again from Kafka, nothing is lost or repeated")
     func serverCrashUnderAsynchronousCommit() async throws {
-        let run = try await ServerFaultRun.start("crash", batchSize: 10)
-        try await run.waitUntilApplied(500, polling: .milliseconds(5))
         // Like a power cut: no shutdown checkpoint; commits whose WAL was not yet flushed are gone.
-        let before = run.applied()
-        try run.server.stop(mode: "immediate")
-        try run.server.start()
+        let run = try await ServerFaultRun.start("crash", batchSize: 10, faultAfter: 500) { server, _ in
+            try server.stop(mode: "immediate")
+            try server.start()
+        }
         let summary = try await run.running.value
-        #expect(before >= 500)
+        #expect(run.faultedAfter() >= 500)
         #expect(summary.transientFaults >= 1)
         // Batches the crash undid were applied a second time; none is counted in the table twice.
         #expect(summary.applied + summary.skippedAlreadyApplied + summary.committedDespiteFault >= 3_000, "\(summary)")
@@ -282,6 +286,14 @@ final class ProgressLog: @unchecked Sendable {
     var last: ProjectionProgress? { lock.withLock { reports.last } }
 }
 
+/// A value one thread sets and another reads.
+private final class Shared<Value: Sendable>: Sendable {
+    private let state: Mutex<Value>
+    init(_ value: Value) { state = Mutex(value) }
+    var value: Value { state.withLock { $0 } }
+    func set(_ value: Value) { state.withLock { $0 = value } }
+}
+
 /// 3 000 reports, a clean run of them to compare with, and a projector applying them on a private server that the
 /// test restarts or crashes.
 private struct ServerFaultRun {
@@ -290,9 +302,17 @@ private struct ServerFaultRun {
     let clean: TestDatabase
     let database: TestDatabase
     let running: Task<ProjectionRunSummary, any Error>
+    /// How many records the projector had applied when `fault` ran (0: not yet), and what the fault threw.
+    let faulted: Shared<(after: Int, error: String?)>
     let deadline = ContinuousClock.now + .seconds(60)
 
-    static func start(_ label: String, batchSize: Int) async throws -> ServerFaultRun {
+    /// `fault` runs on the projector's own thread, from its progress report, once a committed batch has brought it
+    /// to `faultAfter` records: the projector is then certainly still running. A test that polled for progress and
+    /// then struck could find it already finished on a loaded machine, and strike nothing.
+    static func start(
+        _ label: String, batchSize: Int, faultAfter: Int,
+        fault: @escaping @Sendable (PrivatePostgresServer, TestDatabase) throws -> Void
+    ) async throws -> ServerFaultRun {
         let server = try PrivatePostgresServer()
         let fixture = try ProjectionFixture()
         try await fixture.publish((0..<3_000).map {
@@ -301,11 +321,26 @@ private struct ServerFaultRun {
         let clean = try fixture.database("\(label)_clean")
         _ = try await fixture.runToEnd(clean)
         let database = try fixture.database(label, adminURL: server.url)
+        let faulted = Shared<(after: Int, error: String?)>((0, nil))
         var options = ProjectionOptions.testDefaults
         options.batchSize = batchSize
+        options.progress = { progress in
+            guard progress.processed >= faultAfter, faulted.value.after == 0 else { return }
+            var failure: String?
+            do { try fault(server, database) } catch { failure = "\(error)" }
+            faulted.set((progress.processed, failure))
+        }
         let chosen = options
         let running = Task { try await onThread { try fixture.engine(database, options: chosen).run(stop: StopSignal()) } }
-        return ServerFaultRun(server: server, fixture: fixture, clean: clean, database: database, running: running)
+        return ServerFaultRun(
+            server: server, fixture: fixture, clean: clean, database: database, running: running, faulted: faulted)
+    }
+
+    /// The records applied when the fault struck; the fault's own error, if any, is a test failure.
+    func faultedAfter() -> Int {
+        let (after, error) = faulted.value
+        #expect(error == nil, "the fault itself failed: \(error ?? "")")
+        return after
     }
 
     func applied() -> Int {
