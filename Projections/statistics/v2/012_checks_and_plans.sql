@@ -1,5 +1,5 @@
 -- Catching up at 10 million observations (BENCHMARKS.md, session 16). auto_explain on the national dataset with 50
--- indicators found three things:
+-- indicators found five things to change:
 --
 -- 1. refuse_reports took 1.9 s of every 3 s batch of 5 000 reports (250 000 observations), although nothing was
 --    refused: it listed every coded dimension of every observation (250 000 rows, then sorted for a merge join with
