@@ -347,8 +347,8 @@ private struct ServerFaultRun {
         (try? fixture.query(database, "SELECT count(*)::int FROM report_log_v1.events", Int.self).first) ?? nil ?? 0
     }
 
-    func waitUntilApplied(_ count: Int, polling: Duration = .milliseconds(20)) async throws {
-        while applied() < count, ContinuousClock.now < deadline { try await Task.sleep(for: polling) }
+    func waitUntilApplied(_ count: Int) async throws {
+        while applied() < count, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
     }
 
     /// Every event in the table exactly once, and the checksum of the clean run; drops the database.
