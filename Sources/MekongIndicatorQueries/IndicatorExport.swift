@@ -26,7 +26,10 @@ public enum Disclosure: Sendable, Equatable {
 ///   "origin"}`, written one per line so that the caller can join them into an array.
 ///
 /// A selection with ``IndicatorSelection/updatedAfter`` has the action of each row (`I` new or changed, `D` gone)
-/// in SDMX-CSV's ACTION, as a last `action` column in CSV and as `"action"` in JSON.
+/// in SDMX-CSV's ACTION, as a last `action` column in CSV and as `"action"` in JSON. A history
+/// (``IndicatorSelection/includeHistory``) has the actions too, and the time of each row's dissemination (RFC 3339,
+/// UTC) as a last column `VALID_FROM` in SDMX-CSV (a custom column, as SDMX-CSV 2.0 allows), `valid_from` in CSV
+/// and `"validFrom"` in JSON; its rows come in the order of their disseminations.
 ///
 /// Dimension columns are the indicator's declared dimensions besides `area`, sorted; a row without one has an
 /// empty field. Quoting is RFC 4180's (PostgreSQL's CSV output): a field with a comma, a quote or a line break is
@@ -45,9 +48,10 @@ public struct IndicatorExport: Sendable {
         self.releasedBy = releasedBy
     }
 
-    /// Binds the selection and returns the indicator's definition, or nil if it is not defined.
+    /// Binds the selection and returns the indicator's definition, or nil if it is not defined. A history
+    /// (``IndicatorSelection/includeHistory``) is computed here, and the definition says what it holds.
     public func prepare(on db: PostgresConnection) throws -> IndicatorSelection.Definition? {
-        guard let definition = try selection.bind(on: db) else { return nil }
+        guard var definition = try selection.bind(on: db) else { return nil }
         // The dimension names (mekong.dimension_0 …), the unit, the dataflow and a reader's scope, in one statement.
         var scope: [String] = []
         if case .fullWithin(let areas) = disclosure { scope = areas }
@@ -59,6 +63,9 @@ public struct IndicatorExport: Sendable {
                     FROM unnest($2::text[]) WITH ORDINALITY AS x (d, n))
             """, [definition.unit, PostgresArray.text(definition.dimensions), SDMX.dataflowReference(indicator: selection.code),
                   PostgresArray.text(scope), releasedBy ?? ""])
+        if selection.includeHistory {
+            definition.history = try selection.prepareHistory(disclosure: disclosure, hidingUnreleased: releasedBy != nil, on: db)
+        }
         return definition
     }
 
@@ -68,10 +75,10 @@ public struct IndicatorExport: Sendable {
         switch format {
         case .csv:
             names = ["indicator", "period", "area"] + definition.dimensions + ["value", "unit", "status", "confidentiality", "origin"]
-                + (selection.updatedAfter == nil ? [] : ["action"])
+                + (selection.reportsChanges ? ["action"] : []) + (selection.includeHistory ? ["valid_from"] : [])
         case .sdmxCSV:
             names = ["STRUCTURE", "STRUCTURE_ID", "ACTION", "REF_AREA"] + definition.dimensions.map { $0.uppercased() }
-                + ["TIME_PERIOD", "OBS_VALUE", "OBS_STATUS", "CONF_STATUS"]
+                + ["TIME_PERIOD", "OBS_VALUE", "OBS_STATUS", "CONF_STATUS"] + (selection.includeHistory ? ["VALID_FROM"] : [])
         case .json:
             return nil
         }
@@ -88,8 +95,10 @@ public struct IndicatorExport: Sendable {
         let confidentiality = "disclosed.confidentiality"
         let value = "CASE WHEN disclosed.visible THEN answer.value END"
         let dimensions = definition.dimensions.indices.map { "answer.dimensions->>current_setting('mekong.dimension_\($0)')" }
-        // An `updatedAfter` answer's rows say what became of each (I: new or changed, D: gone).
-        let changes = selection.updatedAfter != nil
+        // An `updatedAfter` or history answer's rows say what became of each (I: new or changed, D: gone), a
+        // history's also when (valid_from).
+        let changes = selection.reportsChanges
+        let history = selection.includeHistory
         let action = changes ? "answer.action" : "'I'"
         let statement: String
         let options: String
@@ -97,13 +106,14 @@ public struct IndicatorExport: Sendable {
         case .csv:
             statement = (["current_setting('mekong.indicator')", "answer.period", "answer.area"] + dimensions
                 + ["\(value)::text", "current_setting('mekong.unit')", "answer.status", confidentiality, "answer.origin"]
-                + (changes ? [action] : [])).joined(separator: ", ")
+                + (changes ? [action] : []) + (history ? ["answer.valid_from"] : [])).joined(separator: ", ")
             options = "FORMAT csv"
         case .sdmxCSV:
             statement = (["'dataflow'", "current_setting('mekong.dataflow')", action, "answer.area"] + dimensions
                 + [Self.sdmxPeriod("answer.period"),
                    "\(value)::text", Self.caseExpression("answer.status", SDMX.obsStatus),
-                   Self.caseExpression(confidentiality, SDMX.confStatus)]).joined(separator: ", ")
+                   Self.caseExpression(confidentiality, SDMX.confStatus)]
+                + (history ? ["answer.valid_from"] : [])).joined(separator: ", ")
             options = "FORMAT csv"
         case .json:
             // JSON text has no raw line breaks and escapes every control character, so a CSV field with a control
@@ -111,7 +121,8 @@ public struct IndicatorExport: Sendable {
             statement = """
                 json_build_object('period', answer.period, 'area', answer.area, 'dimensions', answer.dimensions,
                                   'value', \(value), 'status', answer.status, 'confidentiality', \(confidentiality),
-                                  'origin', answer.origin\(changes ? ", 'action', answer.action" : ""))::text
+                                  'origin', answer.origin\(changes ? ", 'action', answer.action" : "")\(
+                                      history ? ", 'validFrom', answer.valid_from" : ""))::text
                 """
             options = "FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02'"
         }

@@ -31,11 +31,19 @@ public struct IndicatorSelection: Sendable, Equatable {
     public var updatedAfter: String?
     /// Only observations whose other dimensions have these values (dimension name → allowed values).
     public var dimensionFilters: [String: [String]]
+    /// The answer's disseminations instead of the answer (SDMX `includeHistory`): every recorded time at which it
+    /// changed, with the rows that changed then (`action` I new or changed, D gone) and the time as `valid_from`;
+    /// after ``updatedAfter`` only, if that is set. ``prepareHistory(disclosure:hidingUnreleased:on:)``
+    /// computes them, at most ``historyMomentsPerAnswer`` moments at a time.
+    public var includeHistory: Bool
+    /// How many candidate moments one history answer examines (each costs one as-of answer); a longer history is
+    /// read in pages, each continuing after the last moment of the one before (``HistoryPage/next``).
+    public var historyMomentsPerAnswer = 24
 
     public init(
         code: String, knownAt: String = "infinity", version: String? = nil, period: String? = nil,
         areas: [String] = [], parent: String? = nil, startPeriod: String? = nil, endPeriod: String? = nil,
-        updatedAfter: String? = nil, dimensionFilters: [String: [String]] = [:]
+        updatedAfter: String? = nil, dimensionFilters: [String: [String]] = [:], includeHistory: Bool = false
     ) {
         self.code = code
         self.knownAt = knownAt
@@ -47,7 +55,12 @@ public struct IndicatorSelection: Sendable, Equatable {
         self.endPeriod = endPeriod
         self.updatedAfter = updatedAfter
         self.dimensionFilters = dimensionFilters
+        self.includeHistory = includeHistory
     }
+
+    /// Whether the answer's rows say what became of each (`action`): ``updatedAfter`` and ``includeHistory``
+    /// answers.
+    public var reportsChanges: Bool { updatedAfter != nil || includeHistory }
 
     /// The indicator as defined at `knownAt`.
     public struct Definition: Sendable, Equatable {
@@ -59,6 +72,16 @@ public struct IndicatorSelection: Sendable, Equatable {
         public var aggregation: String
         /// The classification of each dimension's codes, `area` included (`area` → `vn-admin-units`).
         public var classifications: [String: String] = [:]
+        /// What an ``IndicatorSelection/includeHistory`` answer holds (nil for any other answer).
+        public var history: HistoryPage? = nil
+    }
+
+    /// The part of an answer's history that one answer holds.
+    public struct HistoryPage: Sendable, Equatable {
+        /// The disseminations it holds (moments at which the answer changed), in order.
+        public var disseminations: Int
+        /// When more moments follow: the `updatedAfter` that asks for the next page (the last moment examined).
+        public var next: String?
     }
 
     /// The `knownAt` of an as-of time given as RFC 3339 or as a date (its start in UTC), or nil if it is neither:
@@ -142,6 +165,13 @@ public struct IndicatorSelection: Sendable, Equatable {
     public func statement(
         selecting columns: String, disclosure: Disclosure, hidingUnreleased: Bool = false, on db: PostgresConnection
     ) throws -> String {
+        if includeHistory {
+            return """
+                SELECT \(columns) FROM pg_temp.answer_history AS answer
+                CROSS JOIN LATERAL (SELECT answer.value IS NOT NULL AS visible, answer.confidentiality) AS disclosed
+                ORDER BY answer.valid_from, answer.action DESC, answer.area, answer.period, answer.dimensions
+                """
+        }
         let released = Release(calendarKnownAt: nil, by: "current_setting('mekong.released_by')::timestamptz")
         let now = Moment(knownAt: "current_setting('mekong.known_at')::timestamptz", releases: [released])
         guard let updatedAfter else {
@@ -153,12 +183,8 @@ public struct IndicatorSelection: Sendable, Equatable {
         // changes too, even one that was public at `updatedAfter` (D rows would show its keys).
         let since = "current_setting('mekong.updated_after')::timestamptz"
         let then = Moment(knownAt: since, releases: [Release(calendarKnownAt: since, by: since), released])
-        let shown = """
-            answer.period, answer.area, answer.dimensions, CASE WHEN disclosed.visible THEN answer.value END AS value,
-            answer.status, disclosed.confidentiality, answer.origin
-            """
-        let nothing = "SELECT NULL::text AS period, NULL::text AS area, NULL::jsonb AS dimensions, NULL::numeric AS value, "
-            + "NULL::text AS status, NULL::text AS confidentiality, NULL::text AS origin WHERE false"
+        let shown = Self.shownColumns
+        let nothing = Self.nothing
         // Nothing changed after a time at or after the answer's own (`asOf`).
         let empty = knownAt != "infinity" && updatedAfter >= knownAt
         let current = empty ? nothing : answer(
@@ -169,18 +195,127 @@ public struct IndicatorSelection: Sendable, Equatable {
             ? nothing
             : answer(selecting: shown, disclosure: disclosure, hidingUnreleased: hidingUnreleased, materialized: false, at: then)
         return """
-            SELECT \(columns) FROM (
-                SELECT coalesce(n.period, t.period) AS period, coalesce(n.area, t.area) AS area,
-                       coalesce(n.dimensions, t.dimensions) AS dimensions, n.value, coalesce(n.status, t.status) AS status,
-                       coalesce(n.confidentiality, t.confidentiality) AS confidentiality,
-                       coalesce(n.origin, t.origin) AS origin, CASE WHEN n.area IS NULL THEN 'D' ELSE 'I' END AS action
-                FROM (\(current)) AS n FULL JOIN (\(earlier)) AS t
-                  ON t.area = n.area AND t.period = n.period AND t.dimensions = n.dimensions
-                WHERE n.area IS NULL OR t.area IS NULL OR n.value IS DISTINCT FROM t.value OR n.status <> t.status
-                   OR n.confidentiality <> t.confidentiality OR n.origin <> t.origin) AS answer
+            SELECT \(columns) FROM (\(Self.changes(from: earlier, to: current))) AS answer
             CROSS JOIN LATERAL (SELECT answer.value IS NOT NULL AS visible, answer.confidentiality) AS disclosed
             ORDER BY answer.area, answer.period, answer.dimensions
             """
+    }
+
+    /// The rows (period, area, dimensions, value, status, confidentiality, origin, action) that turn the answer
+    /// `earlier` into the answer `current` (both SQL selecting ``shownColumns``' columns): those of `current` that
+    /// `earlier` lacked or showed otherwise, action `I`, and those of `earlier` that `current` lacks, action `D`,
+    /// with no value and their earlier flags.
+    private static func changes(from earlier: String, to current: String) -> String {
+        """
+        SELECT coalesce(n.period, t.period) AS period, coalesce(n.area, t.area) AS area,
+               coalesce(n.dimensions, t.dimensions) AS dimensions, n.value, coalesce(n.status, t.status) AS status,
+               coalesce(n.confidentiality, t.confidentiality) AS confidentiality,
+               coalesce(n.origin, t.origin) AS origin, CASE WHEN n.area IS NULL THEN 'D' ELSE 'I' END AS action
+        FROM (\(current)) AS n FULL JOIN (\(earlier)) AS t
+          ON t.area = n.area AND t.period = n.period AND t.dimensions = n.dimensions
+        WHERE n.area IS NULL OR t.area IS NULL OR n.value IS DISTINCT FROM t.value OR n.status <> t.status
+           OR n.confidentiality <> t.confidentiality OR n.origin <> t.origin
+        """
+    }
+
+    /// What an answer shows of each row, for comparing two answers: the value only where it may be sent.
+    private static let shownColumns = """
+        answer.period, answer.area, answer.dimensions, CASE WHEN disclosed.visible THEN answer.value END AS value,
+        answer.status, disclosed.confidentiality, answer.origin
+        """
+
+    /// An empty answer with ``shownColumns``' columns: what a reader saw before the indicator was defined.
+    private static let nothing = "SELECT NULL::text AS period, NULL::text AS area, NULL::jsonb AS dimensions, "
+        + "NULL::numeric AS value, NULL::text AS status, NULL::text AS confidentiality, NULL::text AS origin WHERE false"
+
+    /// Fills `pg_temp.answer_history` with the disseminations of this answer (``includeHistory``).
+    ///
+    /// The candidate moments are the recorded times at which anything the answer reads changed: every submission
+    /// of a report that ever gave values of the indicator or of its weight indicator (in the areas asked for and
+    /// every area ever recorded below them, or in every area; a `delete` or `replace` has none to show for what
+    /// it withdraws), the indicator's definition, the administrative units, their versions and
+    /// correspondences, and with `hidingUnreleased` the release calendar's entries and release times; those after
+    /// ``updatedAfter``, and not after the answer's own time (``knownAt``). At each moment the answer as the reader saw
+    /// it then (as known then, released by then in the calendar as known then, less what is under embargo now) is
+    /// compared with the one before; a moment at which nothing the reader sees changed is no dissemination. At most
+    /// ``historyMomentsPerAnswer`` moments are examined; ``HistoryPage/next`` says where the next page starts.
+    ///
+    /// Call it after ``bind(on:)``, in the transaction that reads the answer.
+    public func prepareHistory(disclosure: Disclosure, hidingUnreleased: Bool, on db: PostgresConnection) throws -> HistoryPage {
+        // Areas whose values can reach the answer: the areas named and every area ever recorded below them; every
+        // area when none is named, or in another version's codes (values arrive through correspondences).
+        let restricted = !areas.isEmpty && version == nil
+        let moments = try db.query(
+            """
+            WITH RECURSIVE below (code) AS (
+                SELECT unnest($2::text[])
+                UNION SELECT i.code FROM statistics.items i JOIN below b ON i.parent = b.code
+                WHERE i.classification = 'vn-admin-units'),
+            codes (code) AS (
+                SELECT $1::text UNION SELECT i.weight_indicator FROM statistics.indicators i
+                WHERE i.code = $1 AND i.weight_indicator IS NOT NULL),
+            reports (reporting_unit, form, period) AS (
+                SELECT DISTINCT s.reporting_unit, s.form, s.period FROM statistics.observation_vintages v
+                JOIN statistics.submissions s ON s.event_id = v.event_id
+                WHERE v.indicator IN (SELECT code FROM codes) AND (NOT $3 OR v.area IN (SELECT code FROM below))),
+            changed (t) AS (
+                SELECT s.recorded_time FROM statistics.submissions s
+                WHERE (s.reporting_unit, s.form, s.period) IN (SELECT reporting_unit, form, period FROM reports)
+                UNION SELECT unnest(ARRAY[recorded_from, recorded_to]) FROM statistics.indicators
+                      WHERE code IN (SELECT code FROM codes)
+                UNION SELECT unnest(ARRAY[recorded_from, recorded_to]) FROM statistics.items
+                      WHERE classification = 'vn-admin-units'
+                UNION SELECT unnest(ARRAY[recorded_from, recorded_to]) FROM statistics.classification_versions
+                      WHERE classification = 'vn-admin-units'
+                UNION SELECT unnest(ARRAY[recorded_from, recorded_to]) FROM statistics.correspondences
+                      WHERE source_classification = 'vn-admin-units'
+                UNION SELECT unnest(ARRAY[recorded_from, recorded_to, release_time]) FROM statistics.releases
+                      WHERE $4 AND indicator = $1)
+            SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM changed
+            WHERE t > $5::timestamptz AND t <= $6::timestamptz
+            ORDER BY t LIMIT $7
+            """,
+            [code, PostgresArray.text(restricted ? areas : []), restricted, hidingUnreleased, updatedAfter ?? "-infinity",
+             knownAt, historyMomentsPerAnswer + 1]
+        ).map { try $0.decode(String.self, at: 0) }
+        let examined = Array(moments.prefix(historyMomentsPerAnswer))
+
+        // The answer at `mekong.history_moment` as the reader saw it then.
+        let moment = "current_setting('mekong.history_moment')::timestamptz"
+        let released = Release(calendarKnownAt: nil, by: "current_setting('mekong.released_by')::timestamptz")
+        let then = Moment(knownAt: moment, releases: [Release(calendarKnownAt: moment, by: moment), released])
+        let seen = answer(
+            selecting: Self.shownColumns, disclosure: disclosure, hidingUnreleased: hidingUnreleased, materialized: false, at: then)
+        func store(answerAt time: String, into table: String) throws {
+            _ = try db.query("SELECT set_config('mekong.history_moment', $1, false)", [time])
+            _ = try db.execute("CREATE TEMP TABLE \(table) AS \(try existed(at: time, on: db) ? seen : Self.nothing)")
+        }
+        _ = try db.execute("DROP TABLE IF EXISTS pg_temp.answer_history, pg_temp.history_before, pg_temp.history_now")
+        _ = try db.execute(
+            """
+            CREATE TEMP TABLE answer_history (valid_from text, period text, area text, dimensions jsonb, value numeric,
+                                              status text, confidentiality text, origin text, action text)
+            """)
+        // Before the first moment: the answer at `updatedAfter`, or none.
+        if let updatedAfter {
+            try store(answerAt: updatedAfter, into: "history_before")
+        } else {
+            _ = try db.execute("CREATE TEMP TABLE history_before AS \(Self.nothing)")
+        }
+        var disseminations = 0
+        for time in examined {
+            try store(answerAt: time, into: "history_now")
+            let changed = try db.execute(
+                """
+                INSERT INTO pg_temp.answer_history
+                SELECT $1, d.* FROM (\(Self.changes(from: "SELECT * FROM pg_temp.history_before", to: "SELECT * FROM pg_temp.history_now"))) AS d
+                """, [time])
+            if changed > 0 { disseminations += 1 }
+            _ = try db.execute("DROP TABLE pg_temp.history_before")
+            _ = try db.execute("ALTER TABLE pg_temp.history_now RENAME TO history_before")
+        }
+        _ = try db.execute("DROP TABLE pg_temp.history_before")
+        return HistoryPage(disseminations: disseminations, next: moments.count > examined.count ? examined.last : nil)
     }
 
     /// When an answer is read: the recorded time it is known at, and the release conditions its periods must meet

@@ -8,7 +8,9 @@ import MekongPostgres
 /// snapshot), the rows then stream from `COPY` and are keyed here by dictionary lookup, so memory grows with the
 /// number of codes, not with the answer. Every dimension is at the observation level (keys `area:…:period`), the
 /// observation array is `[OBS_VALUE, OBS_STATUS index, CONF_STATUS index]`. An ``IndicatorSelection/updatedAfter``
-/// answer has two data sets: `Information` (new or changed) and `Delete` (gone).
+/// answer has two data sets: `Information` (new or changed) and `Delete` (gone). A history
+/// (``IndicatorSelection/includeHistory``) has such a pair for each dissemination, each data set with its `validFrom`,
+/// a data set only where it has rows (an `Information` data set with no observations when nothing was disseminated).
 public struct SDMXJSONMessage: Sendable {
     public let export: IndicatorExport
     public let definition: IndicatorSelection.Definition
@@ -29,7 +31,8 @@ public struct SDMXJSONMessage: Sendable {
     @discardableResult
     public func write(id: String, prepared: String, on db: PostgresConnection, to output: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
         let selection = export.selection
-        let changes = selection.updatedAfter != nil
+        let changes = selection.reportsChanges
+        let history = selection.includeHistory
         // Column expressions: the key's dimensions in the structure's order (REF_AREA, the others, TIME_PERIOD).
         let keyColumns = ["answer.area"]
             + definition.dimensions.indices.map { "coalesce(answer.dimensions->>current_setting('mekong.dimension_\($0)'), '\(Self.notApplicable)')" }
@@ -48,6 +51,7 @@ public struct SDMXJSONMessage: Sendable {
             values.append(list.compactMap(\.stringValue))
         }
         let labels = try self.names(of: values, on: db)
+        let dataSets = try self.dataSets(on: db)
 
         // 2. The head: meta, the structure, the first data set.
         let dataflow = SDMX.dataflowReference(indicator: selection.code)
@@ -71,17 +75,19 @@ public struct SDMXJSONMessage: Sendable {
             "dimensions": .object(["dataSet": .array([]), "series": .array([]), "observation": .array(dimensions)]),
             "measures": .object(["observation": .array([.object(["id": "OBS_VALUE", "name": .string(definition.unit)])])]),
             "attributes": .object(["observation": .array([attribute("OBS_STATUS", obsCodes), attribute("CONF_STATUS", confCodes)])]),
-            "dataSets": .array(changes ? [.number(0), .number(1)] : [.number(0)]),
+            "dataSets": .array((0..<dataSets.count).map { .number(Double($0)) }),
         ])
         let meta: JSONValue = .object([
             "schema": .string(Self.schema), "id": .string(id), "test": false, "prepared": .string(prepared),
             "contentLanguages": .array(["vi"]), "sender": .object(["id": .string(SDMX.agency)]),
         ])
-        func dataSetHead(_ action: String) -> String {
-            "{\"structure\":0,\"action\":\"\(action)\",\"links\":[{\"urn\":\"\(flowURN)\",\"rel\":\"dataflow\"}],\"observations\":{"
+        func dataSetHead(_ dataSet: DataSet) -> String {
+            "{\"structure\":0,\"action\":\"\(dataSet.action == "D" ? "Delete" : "Information")\","
+                + (dataSet.validFrom.map { "\"validFrom\":\"\($0)\"," } ?? "")
+                + "\"links\":[{\"urn\":\"\(flowURN)\",\"rel\":\"dataflow\"}],\"observations\":{"
         }
         try emit("{\"meta\":" + JSON.serialize(meta) + ",\"data\":{\"structures\":[" + JSON.serialize(structure)
-                 + "],\"dataSets\":[" + dataSetHead("Information"), to: output)
+                 + "],\"dataSets\":[" + dataSetHead(dataSets[0]), to: output)
 
         // 3. The rows, keyed by position; an updatedAfter answer's D rows come last, in a `Delete` data set.
         let index = values.map { Dictionary(uniqueKeysWithValues: $0.enumerated().map { ($0.element, $0.offset) }) }
@@ -93,15 +99,19 @@ public struct SDMXJSONMessage: Sendable {
             IndicatorExport.caseExpression("disclosed.confidentiality", SDMX.confStatus),
         ]
         if changes { columns.append("answer.action") }
+        if history { columns.append("answer.valid_from") }
         var query = try selection.statement(
             selecting: columns.enumerated().map { "\($0.element) AS c\($0.offset)" }.joined(separator: ", "),
             disclosure: export.disclosure, hidingUnreleased: export.releasedBy != nil, on: db)
+        let actionColumn = keyColumns.count + 3
         if changes {
-            query = "SELECT * FROM (\(query)) AS s ORDER BY s.c\(columns.count - 1) DESC, " + keyColumns.indices.map { "s.c\($0)" }.joined(separator: ", ")
+            // By data set (dissemination, then I before D), then by key.
+            query = "SELECT * FROM (\(query)) AS s ORDER BY " + (history ? "s.c\(actionColumn + 1), " : "")
+                + "s.c\(actionColumn) DESC, " + keyColumns.indices.map { "s.c\($0)" }.joined(separator: ", ")
         }
         var count = 0
         var first = true
-        var deleting = false
+        var dataSet = 0
         let fieldCount = columns.count
         try db.copyOut("COPY (\(query)) TO STDOUT (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')") { row in
             // Codes, numbers and the fixed flags hold no delimiter, quote or line break: a row is its fields
@@ -110,10 +120,17 @@ public struct SDMXJSONMessage: Sendable {
             guard fields.count == fieldCount else {
                 throw IndicatorQueryError(code: .malformedRow, message: "SDMX-JSON row \(count) has \(fields.count) fields, not \(fieldCount)")
             }
-            if changes, fields[fieldCount - 1] == "D", !deleting {
-                deleting = true
-                first = true
-                try emit("}}," + dataSetHead("Delete"), to: output)
+            if changes {
+                let row = DataSet(action: fields[actionColumn], validFrom: history ? fields[actionColumn + 1] : nil)
+                if row != dataSets[dataSet] {
+                    // The next data set with rows (data sets follow the rows' order).
+                    guard let next = dataSets[(dataSet + 1)...].firstIndex(of: row) else {
+                        throw IndicatorQueryError(code: .malformedRow, message: "SDMX-JSON row \(count) belongs to no data set")
+                    }
+                    for skipped in (dataSet + 1)...next { try emit("}}," + dataSetHead(dataSets[skipped]), to: output) }
+                    dataSet = next
+                    first = true
+                }
             }
             var key = ""
             for position in keyColumns.indices {
@@ -127,9 +144,30 @@ public struct SDMXJSONMessage: Sendable {
             first = false
             count += 1
         }
-        if changes && !deleting { try emit("}}," + dataSetHead("Delete"), to: output) }
+        for remaining in dataSets.indices.dropFirst(dataSet + 1) { try emit("}}," + dataSetHead(dataSets[remaining]), to: output) }
         try emit("}}]}}\n", to: output)
         return count
+    }
+
+    /// One data set of the message: its action (`I`: Information, `D`: Delete) and, in a history, its dissemination.
+    struct DataSet: Equatable {
+        var action: String
+        var validFrom: String?
+    }
+
+    /// The message's data sets: one `Information` data set; `Information` and `Delete` for an `updatedAfter`
+    /// answer; for a history, each (dissemination, action) that has rows, in order, or one empty `Information`.
+    private func dataSets(on db: PostgresConnection) throws -> [DataSet] {
+        let selection = export.selection
+        guard selection.includeHistory else {
+            return selection.reportsChanges ? [DataSet(action: "I"), DataSet(action: "D")] : [DataSet(action: "I")]
+        }
+        let rows = try db.query(
+            "SELECT DISTINCT s.v, s.a FROM (" + (try selection.statement(
+                selecting: "answer.valid_from AS v, answer.action AS a", disclosure: export.disclosure,
+                hidingUnreleased: export.releasedBy != nil, on: db)) + ") AS s ORDER BY s.v, s.a DESC")
+        let found = try rows.map { DataSet(action: try $0.decode(String.self, at: 1), validFrom: try $0.decode(String.self, at: 0)) }
+        return found.isEmpty ? [DataSet(action: "I")] : found
     }
 
     /// The names of the values: areas from `vn-admin-units`, other dimensions from their classifications (the

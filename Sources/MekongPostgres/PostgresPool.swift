@@ -6,12 +6,15 @@ import Synchronization
 /// reuse; a connection whose session broke is closed instead.
 public final class PostgresPool: Sendable {
     private let url: String
+    private let defaults: KeyValuePairs<String, String>
     private let threads: NIOThreadPool
     private let idle: Mutex<[ConnectionBox]>
 
-    /// - Parameters: url: a libpq connection string; threads: how many queries may run at once.
-    public init(url: String, threads: Int) {
+    /// - Parameters: url: a libpq connection string; threads: how many queries may run at once; defaults: libpq
+    ///   connection parameters that the connection string may override (e.g. `application_name`, `options`).
+    public init(url: String, threads: Int, defaults: KeyValuePairs<String, String> = [:]) {
         self.url = url
+        self.defaults = defaults
         self.threads = NIOThreadPool(numberOfThreads: threads)
         self.idle = Mutex([])
         self.threads.start()
@@ -20,7 +23,7 @@ public final class PostgresPool: Sendable {
     /// Runs `body` with a connection on the pool. A connection whose session broke is closed instead of reused.
     public func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await threads.runIfActive { [self] in
-            let box = try idle.withLock { $0.popLast() } ?? ConnectionBox(try PostgresConnection(url: url))
+            let box = try idle.withLock { $0.popLast() } ?? ConnectionBox(try PostgresConnection(url: url, defaults: defaults))
             do {
                 let result = try body(box.connection)
                 idle.withLock { $0.append(box) }

@@ -48,9 +48,17 @@ struct DataQuery: Sendable, Equatable {
 
     var selection: IndicatorSelection
     var format: Format
+    /// The query string as given (decoded names and values), for links to more of the same answer.
+    var parameters: [Parameter]
+
+    struct Parameter: Sendable, Equatable {
+        var name: String
+        var value: String
+    }
 
     static let parameters: Set<String> = [
-        "area", "parent", "startPeriod", "endPeriod", "classificationVersion", "asOf", "updatedAfter", "format",
+        "area", "parent", "startPeriod", "endPeriod", "classificationVersion", "asOf", "updatedAfter", "includeHistory",
+        "format",
     ]
     static let maxAreas = 500
 
@@ -85,6 +93,7 @@ struct DataQuery: Sendable, Equatable {
             guard values[name] == nil else { throw ReadAPIError.invalidParameter(name, "\(name) is given more than once") }
             values[name] = value
         }
+        self.parameters = parameters.map { Parameter(name: $0.0, value: $0.1) }
         var selection = IndicatorSelection(code: indicator)
         if let area = values["area"] {
             let areas = area.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
@@ -126,6 +135,11 @@ struct DataQuery: Sendable, Equatable {
             selection.updatedAfter = since
         }
         selection.dimensionFilters = dimensionFilters
+        switch values["includeHistory"] {
+        case nil, "false": selection.includeHistory = false
+        case "true": selection.includeHistory = true
+        case let other?: throw ReadAPIError.invalidParameter("includeHistory", "includeHistory is true or false, not \(other)")
+        }
         if let name = values["format"] {
             guard let format = Format(rawValue: name) else {
                 throw ReadAPIError.invalidParameter("format", "format is one of \(Format.allCases.map(\.rawValue).joined(separator: ", "))")

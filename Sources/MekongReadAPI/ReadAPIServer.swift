@@ -24,11 +24,14 @@ public struct ReadAPIConfiguration: Sendable {
     public var anonymousQuota: Quotas.Limits
     /// The clock of the quotas and the release calendar (tests move it).
     public var now: @Sendable () -> Date
+    /// How many candidate moments an `includeHistory` answer examines before it ends with a link to the next page
+    /// (each costs about one `asOf` answer).
+    public var historyMomentsPerAnswer: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 8090, postgres: String, databaseThreads: Int = 8,
         anonymousQuota: Quotas.Limits = Quotas.Limits(perHour: 1_000, perDay: 10_000),
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, historyMomentsPerAnswer: Int = 24
     ) {
         self.host = host
         self.port = port
@@ -36,6 +39,7 @@ public struct ReadAPIConfiguration: Sendable {
         self.databaseThreads = databaseThreads
         self.anonymousQuota = anonymousQuota
         self.now = now
+        self.historyMomentsPerAnswer = historyMomentsPerAnswer
     }
 }
 
@@ -58,11 +62,16 @@ public final class ReadAPIServer: Sendable {
         _ configuration: ReadAPIConfiguration, stopOnSignals: Bool = false,
         logger: Logger = Logger(label: "mekong.read-api")
     ) async throws -> ReadAPIServer {
-        let pool = PostgresPool(url: configuration.postgres, threads: configuration.databaseThreads)
+        // JIT off: an answer's statements run for milliseconds, and compiling the as-of ones (whose estimated cost
+        // passes jit_above_cost) took 390 ms of a 1.1 s answer (auto_explain, session 17).
+        let pool = PostgresPool(
+            url: configuration.postgres, threads: configuration.databaseThreads,
+            defaults: ["application_name": "mekong-read-api", "options": "-c jit=off"])
         do {
             let server = try await RunningServer.start(
                 Routes(pool: pool, logger: logger, anonymousQuota: configuration.anonymousQuota,
-                       quotas: Quotas(now: configuration.now), now: configuration.now).router(),
+                       quotas: Quotas(now: configuration.now), now: configuration.now,
+                       historyMomentsPerAnswer: configuration.historyMomentsPerAnswer).router(),
                 host: configuration.host, port: configuration.port,
                 serverName: "mekong-read-api", stopOnSignals: stopOnSignals, logger: logger)
             return ReadAPIServer(server: server, pool: pool)
@@ -92,6 +101,7 @@ struct Routes: Sendable {
     let anonymousQuota: Quotas.Limits
     let quotas: Quotas
     let now: @Sendable () -> Date
+    let historyMomentsPerAnswer: Int
     let readiness = Readiness()
 
     func router() -> Router<ReadAPIContext> {
@@ -120,11 +130,12 @@ struct Routes: Sendable {
         }
         router.get("/v1/data/{indicator}") { request, context in
             await served("data", request, context) { reader in
-                let query = try DataQuery(
+                var query = try DataQuery(
                     indicator: Self.path(context, "indicator"), parameters: Self.queryParameters(request),
                     accept: request.headers[.accept])
+                query.selection.historyMomentsPerAnswer = historyMomentsPerAnswer
                 return try await data(
-                    query, ifNoneMatch: request.headers[.ifNoneMatch], gzip: GzipStream.isAccepted(by: request.headers[.acceptEncoding]),
+                    query, path: request.uri.path, ifNoneMatch: request.headers[.ifNoneMatch], gzip: GzipStream.isAccepted(by: request.headers[.acceptEncoding]),
                     disclosure: reader?.disclosure(of: query.selection.code) ?? .published,
                     // The release calendar's embargo, at the time of the request (keys with the embargo scope see
                     // through it).
@@ -167,7 +178,7 @@ struct Routes: Sendable {
     /// no row is read.
     ///
     /// With `gzip` the body is gzip-coded as it streams, and the ETag is the coded representation's own.
-    func data(_ query: DataQuery, ifNoneMatch: String?, gzip: Bool, disclosure: Disclosure, releasedBy: String?) async throws -> Response {
+    func data(_ query: DataQuery, path: String, ifNoneMatch: String?, gzip: Bool, disclosure: Disclosure, releasedBy: String?) async throws -> Response {
         if let problem = try await readiness.check(pool) { throw ReadAPIError.notReady(problem) }
         let stream = AnswerStream<AnswerHead>()
         let export = IndicatorExport(query.selection, disclosure: disclosure, releasedBy: releasedBy)
@@ -239,6 +250,10 @@ struct Routes: Sendable {
             .cacheControl: disclosure == .published ? "no-cache" : "private, no-cache",
         ]
         if let lastModified = head.validators.lastModified { headers[.lastModified] = lastModified }
+        if let next = head.definition.history?.next {
+            // The next page of a history: the same question, continuing after the last moment examined (RFC 8288).
+            headers[HTTPField.Name("Link")!] = "<\(Self.link(path, query.parameters, updatedAfter: next))>; rel=\"next\""
+        }
         if head.notModified { return Response(status: .notModified, headers: headers) }
         headers[.contentType] = format.mediaType
         if gzip { headers[.contentEncoding] = "gzip" }
@@ -280,14 +295,28 @@ struct Routes: Sendable {
         }
     }
 
+    /// `path` with `parameters`, `updatedAfter` set to the given time: where a history's next page is.
+    static func link(_ path: String, _ parameters: [DataQuery.Parameter], updatedAfter: String) -> String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+[]")
+        func encoded(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text }
+        let pairs = parameters.filter { $0.name != "updatedAfter" } + [DataQuery.Parameter(name: "updatedAfter", value: updatedAfter)]
+        return path + "?" + pairs.map { encoded($0.name) + "=" + encoded($0.value) }.joined(separator: "&")
+    }
+
     /// The JSON answer up to its observations array.
     static func jsonHead(_ code: String, _ definition: IndicatorSelection.Definition) -> String {
-        let head: JSONObject = [
+        var head: JSONObject = [
             "indicator": .string(code), "dataflow": .string(SDMX.dataflowReference(indicator: code)),
             "name": .string(definition.name), "unit": .string(definition.unit),
             "aggregation": .string(definition.aggregation),
             "dimensions": .array(definition.dimensions.map { .string($0) }),
         ]
+        if let history = definition.history {
+            head["history"] = .object([
+                "disseminations": .number(Double(history.disseminations)), "next": history.next.map { .string($0) } ?? .null,
+            ])
+        }
         let text = JSON.serialize(.object(head))
         return String(text.dropLast()) + ",\"observations\":["
     }
