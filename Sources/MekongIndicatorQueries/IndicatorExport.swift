@@ -14,8 +14,9 @@ public enum Disclosure: Sendable, Equatable {
     case fullWithin(areas: [String])
 }
 
-/// One indicator's rows formatted by the server and streamed with `COPY … TO STDOUT`: the client copies bytes, so
-/// an answer runs at the speed of one index range and memory does not grow with it.
+/// One indicator's rows formatted by the server, a line per row, and streamed row by row (a statement prepared once
+/// per session, libpq's single-row mode): the client copies bytes, so an answer runs at the speed of one index
+/// range and memory does not grow with it.
 ///
 /// Formats (docs/statistics.md, "Exporting"; docs/read-api.md, "Formats"):
 /// - `csv`: indicator, period, area, the other dimensions, value, unit, status, confidentiality, origin;
@@ -55,7 +56,7 @@ public struct IndicatorExport: Sendable {
         // The dimension names (mekong.dimension_0 …), the unit, the dataflow and a reader's scope, in one statement.
         var scope: [String] = []
         if case .fullWithin(let areas) = disclosure { scope = areas }
-        _ = try db.query(
+        _ = try db.queryPrepared(
             """
             SELECT set_config('mekong.unit', $1, false), set_config('mekong.dataflow', $3, false),
                    set_config('mekong.scope_areas', $4, false), set_config('mekong.released_by', $5, false),
@@ -100,35 +101,48 @@ public struct IndicatorExport: Sendable {
         let changes = selection.reportsChanges
         let history = selection.includeHistory
         let action = changes ? "answer.action" : "'I'"
-        let statement: String
-        let options: String
+        // Each row is one text, its line as PostgreSQL's COPY … (FORMAT csv) would write it, made by the server:
+        // the statement is prepared once per session (a COPY is planned every time) and streamed row by row.
+        // CSV fields: texts from outside (codes, the unit) quoted as needed; fixed words, numbers, periods and
+        // times, which never need quotes, as they are.
+        let quoted = { (field: String) in Self.csvQuoted(field) }
+        let plain = { (field: String) in "coalesce(\(field), '')" }
+        let line: String
         switch format {
         case .csv:
-            statement = (["current_setting('mekong.indicator')", "answer.period", "answer.area"] + dimensions
-                + ["\(value)::text", "current_setting('mekong.unit')", "answer.status", confidentiality, "answer.origin"]
-                + (changes ? [action] : []) + (history ? ["answer.valid_from"] : [])).joined(separator: ", ")
-            options = "FORMAT csv"
+            line = ([quoted("current_setting('mekong.indicator')"), plain("answer.period"), quoted("answer.area")]
+                + dimensions.map(quoted)
+                + [plain("\(value)::text"), quoted("current_setting('mekong.unit')"), plain("answer.status"),
+                   plain(confidentiality), plain("answer.origin")]
+                + (changes ? [plain(action)] : []) + (history ? [plain("answer.valid_from")] : [])).joined(separator: " || ',' || ")
         case .sdmxCSV:
-            statement = (["'dataflow'", "current_setting('mekong.dataflow')", action, "answer.area"] + dimensions
-                + [Self.sdmxPeriod("answer.period"),
-                   "\(value)::text", Self.caseExpression("answer.status", SDMX.obsStatus),
-                   Self.caseExpression(confidentiality, SDMX.confStatus)]
-                + (history ? ["answer.valid_from"] : [])).joined(separator: ", ")
-            options = "FORMAT csv"
+            line = (["'dataflow'", quoted("current_setting('mekong.dataflow')"), plain(action), quoted("answer.area")]
+                + dimensions.map(quoted)
+                + [plain(Self.sdmxPeriod("answer.period")), plain("\(value)::text"),
+                   plain(Self.caseExpression("answer.status", SDMX.obsStatus)),
+                   plain(Self.caseExpression(confidentiality, SDMX.confStatus))]
+                + (history ? [plain("answer.valid_from")] : [])).joined(separator: " || ',' || ")
         case .json:
-            // JSON text has no raw line breaks and escapes every control character, so a CSV field with a control
-            // character as its quote and delimiter comes out exactly as the server wrote it.
-            statement = """
+            // JSON text has no raw line break: the object is the line.
+            line = """
                 json_build_object('period', answer.period, 'area', answer.area, 'dimensions', answer.dimensions,
                                   'value', \(value), 'status', answer.status, 'confidentiality', \(confidentiality),
                                   'origin', answer.origin\(changes ? ", 'action', answer.action" : "")\(
                                       history ? ", 'validFrom', answer.valid_from" : ""))::text
                 """
-            options = "FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02'"
         }
         let query = try selection.statement(
-            selecting: statement, disclosure: disclosure, hidingUnreleased: releasedBy != nil, on: db)
-        return try db.copyOut("COPY (\(query)) TO STDOUT (\(options))", output)
+            selecting: "\(line) || e'\\n'", disclosure: disclosure, hidingUnreleased: releasedBy != nil, on: db)
+        return try db.streamPrepared(query, [], output)
+    }
+
+    /// A field of a CSV line as PostgreSQL's CSV output writes it (RFC 4180): NULL as nothing; the empty text, and
+    /// a text with a comma, a quote or a line break, quoted with its quotes doubled; any other text as it is.
+    static func csvQuoted(_ field: String) -> String {
+        """
+        CASE WHEN (\(field)) = '' OR strpos(\(field), ',') > 0 OR strpos(\(field), '"') > 0 OR (\(field)) ~ '[\\r\\n]'
+             THEN '"' || replace(\(field), '"', '""') || '"' ELSE coalesce(\(field), '') END
+        """
     }
 
     /// Writes the header line (CSV formats), then every row; returns the number of rows (without the header).

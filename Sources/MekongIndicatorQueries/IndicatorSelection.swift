@@ -105,7 +105,7 @@ public struct IndicatorSelection: Sendable, Equatable {
     ///   `vn-admin-units` (as known at `knownAt`), `unknown-dimension` if a dimension filter names a dimension the
     ///   indicator does not declare.
     public func bind(on db: PostgresConnection) throws -> Definition? {
-        _ = try db.query(
+        _ = try db.queryPrepared(
             """
             SELECT set_config('mekong.indicator', $1, false), set_config('mekong.known_at', $2, false),
                    set_config('mekong.version', coalesce($3, ''), false), set_config('mekong.period', coalesce($4, ''), false),
@@ -114,14 +114,14 @@ public struct IndicatorSelection: Sendable, Equatable {
                    set_config('mekong.end_period', coalesce($8, ''), false),
                    set_config('mekong.updated_after', coalesce($9, ''), false)
             """, [code, knownAt, version, period, PostgresArray.text(areas), parent, startPeriod, endPeriod, updatedAfter])
-        let definition = try db.query(
+        let definition = try db.queryPrepared(
             """
             SELECT name_vi, unit, dimensions::text, aggregation FROM statistics.indicators
             WHERE code = $1 AND recorded_from <= $2::timestamptz AND (recorded_to IS NULL OR recorded_to > $2::timestamptz)
             """, [code, knownAt])
         guard let first = definition.first else { return nil }
         if let version {
-            let published = try db.query(
+            let published = try db.queryPrepared(
                 """
                 SELECT EXISTS (SELECT FROM statistics.classification_versions
                                WHERE classification = 'vn-admin-units' AND version = $1 AND recorded_from <= $2::timestamptz
@@ -140,7 +140,7 @@ public struct IndicatorSelection: Sendable, Equatable {
                 }
                 filters.append((declared, .array(values.map { .string($0) })))
             }
-            _ = try db.query("SELECT set_config('mekong.dimension_filter', $1, false)", [JSON.serialize(.object(JSONObject(filters)))])
+            _ = try db.queryPrepared("SELECT set_config('mekong.dimension_filter', $1, false)", [JSON.serialize(.object(JSONObject(filters)))])
         }
         return Definition(
             name: try first.decode(String.self, at: 0), unit: try first.decode(String.self, at: 1),
@@ -287,7 +287,7 @@ public struct IndicatorSelection: Sendable, Equatable {
         let seen = answer(
             selecting: Self.shownColumns, disclosure: disclosure, hidingUnreleased: hidingUnreleased, materialized: false, at: then)
         func store(answerAt time: String, into table: String) throws {
-            _ = try db.query("SELECT set_config('mekong.history_moment', $1, false)", [time])
+            _ = try db.queryPrepared("SELECT set_config('mekong.history_moment', $1, false)", [time])
             _ = try db.execute("CREATE TEMP TABLE \(table) AS \(try existed(at: time, on: db) ? seen : Self.nothing)")
         }
         _ = try db.execute("DROP TABLE IF EXISTS pg_temp.answer_history, pg_temp.history_before, pg_temp.history_now")
@@ -333,7 +333,7 @@ public struct IndicatorSelection: Sendable, Equatable {
 
     /// Whether the indicator was defined, and the version asked for published, as known at `time`.
     private func existed(at time: String, on db: PostgresConnection) throws -> Bool {
-        try db.query(
+        try db.queryPrepared(
             """
             SELECT EXISTS (SELECT FROM statistics.indicators
                            WHERE code = $1 AND recorded_from <= $2::timestamptz
@@ -476,7 +476,7 @@ public struct IndicatorSelection: Sendable, Equatable {
 
     private func readsMaterializedTable(on db: PostgresConnection) throws -> Bool {
         guard version == nil, knownAt == "infinity" else { return false }
-        return try db.query("SELECT to_regclass('statistics.indicator_table') IS NOT NULL")[0].decode(Bool.self, at: 0)
+        return try db.queryPrepared("SELECT to_regclass('statistics.indicator_table') IS NOT NULL")[0].decode(Bool.self, at: 0)
     }
 
     /// The indicator (materialized table only: the functions read one indicator) and the periods asked for.

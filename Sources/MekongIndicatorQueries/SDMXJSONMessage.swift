@@ -5,7 +5,7 @@ import MekongPostgres
 ///
 /// SDMX-JSON keys each observation by the positions of its dimension values in the structure's value lists, so
 /// the structure comes first: one statement reads the distinct values of every dimension (in the answer's
-/// snapshot), the rows then stream from `COPY` and are keyed here by dictionary lookup, so memory grows with the
+/// snapshot), the rows then stream (one text per row, ``PostgresConnection/streamPrepared(_:_:_:)``) and are keyed here by dictionary lookup, so memory grows with the
 /// number of codes, not with the answer. Every dimension is at the observation level (keys `area:…:period`), the
 /// observation array is `[OBS_VALUE, OBS_STATUS index, CONF_STATUS index]`. An ``IndicatorSelection/updatedAfter``
 /// answer has two data sets: `Information` (new or changed) and `Delete` (gone). A history
@@ -40,7 +40,7 @@ public struct SDMXJSONMessage: Sendable {
         let names = ["REF_AREA"] + definition.dimensions.map { $0.uppercased() } + ["TIME_PERIOD"]
 
         // 1. The distinct values of each dimension, sorted.
-        let distinct = try db.query(
+        let distinct = try db.queryPrepared(
             "SELECT " + keyColumns.indices.map { "coalesce(array_to_json(array_agg(DISTINCT s.k\($0) ORDER BY s.k\($0)))::text, '[]')" }.joined(separator: ", ")
                 + " FROM (" + (try selection.statement(
                     selecting: keyColumns.enumerated().map { "\($0.element) AS k\($0.offset)" }.joined(separator: ", "),
@@ -104,18 +104,19 @@ public struct SDMXJSONMessage: Sendable {
             selecting: columns.enumerated().map { "\($0.element) AS c\($0.offset)" }.joined(separator: ", "),
             disclosure: export.disclosure, hidingUnreleased: export.releasedBy != nil, on: db)
         let actionColumn = keyColumns.count + 3
+        // One text per row, the fields joined by \x02 (codes, numbers and the fixed flags hold none).
+        query = "SELECT " + columns.indices.map { "coalesce(s.c\($0), '')" }.joined(separator: " || e'\\x02' || ")
+            + " || e'\\n' FROM (\(query)) AS s"
         if changes {
             // By data set (dissemination, then I before D), then by key.
-            query = "SELECT * FROM (\(query)) AS s ORDER BY " + (history ? "s.c\(actionColumn + 1), " : "")
+            query += " ORDER BY " + (history ? "s.c\(actionColumn + 1), " : "")
                 + "s.c\(actionColumn) DESC, " + keyColumns.indices.map { "s.c\($0)" }.joined(separator: ", ")
         }
         var count = 0
         var first = true
         var dataSet = 0
         let fieldCount = columns.count
-        try db.copyOut("COPY (\(query)) TO STDOUT (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')") { row in
-            // Codes, numbers and the fixed flags hold no delimiter, quote or line break: a row is its fields
-            // joined by \x02 and a line break.
+        try db.streamPrepared(query) { row in
             let fields = row[..<(row.count - 1)].split(separator: 2, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
             guard fields.count == fieldCount else {
                 throw IndicatorQueryError(code: .malformedRow, message: "SDMX-JSON row \(count) has \(fields.count) fields, not \(fieldCount)")
@@ -162,7 +163,7 @@ public struct SDMXJSONMessage: Sendable {
         guard selection.includeHistory else {
             return selection.reportsChanges ? [DataSet(action: "I"), DataSet(action: "D")] : [DataSet(action: "I")]
         }
-        let rows = try db.query(
+        let rows = try db.queryPrepared(
             "SELECT DISTINCT s.v, s.a FROM (" + (try selection.statement(
                 selecting: "answer.valid_from AS v, answer.action AS a", disclosure: export.disclosure,
                 hidingUnreleased: export.releasedBy != nil, on: db)) + ") AS s ORDER BY s.v, s.a DESC")
@@ -177,7 +178,7 @@ public struct SDMXJSONMessage: Sendable {
         var names: [[String: String]] = []
         for (position, classification) in classifications.enumerated() {
             var found: [String: String] = [Self.notApplicable: "Not applicable"]
-            let rows = try db.query(
+            let rows = try db.queryPrepared(
                 """
                 SELECT DISTINCT ON (code) code, name_vi FROM statistics.items
                 WHERE classification = $1 AND code = ANY ($2::text[]) AND recorded_to IS NULL

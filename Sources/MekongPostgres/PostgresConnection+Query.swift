@@ -27,6 +27,82 @@ extension PostgresConnection {
         return Self.rowsAffected(result)
     }
 
+    /// Runs one statement like `query(_:_:)`, parsed and planned once per session: the first call prepares it
+    /// (`PQprepare`, under a session-local name), later calls with the same text only bind and execute it
+    /// (`PQexecPrepared`), and the server replans it by itself when a table or view it reads changes. For the
+    /// fixed statements a server runs on every request, whose parsing and planning cost more than running them.
+    /// The text must be fixed: every value a parameter (each distinct text stays prepared until the session ends).
+    /// A session that runs `DEALLOCATE ALL` (the statistics projection's `derive_all` does) must not use it.
+    public func queryPrepared(_ sql: String, _ parameters: [(any PostgresBindable)?] = []) throws(PostgresError)
+        -> PostgresResult
+    {
+        let handle = try openHandle()
+        let name = try prepared(sql)
+        let result = try checked(
+            try withParameterTexts(sql, parameters) { count, values in PQexecPrepared(handle, name, count, values, nil, nil, 0) },
+            query: sql, failure: .queryFailed)
+        defer { PQclear(result) }
+        return PostgresResult(result)
+    }
+
+    /// Runs a statement that selects one text column, prepared as `queryPrepared(_:_:)` does, and hands each
+    /// row's value to `receive` as it arrives (libpq's single-row mode), so that memory does not grow with the
+    /// result; returns the number of rows. NULL arrives as no bytes. If `receive` throws, the statement is
+    /// cancelled, the rest of its rows are dropped, and the error is rethrown (inside a transaction, the
+    /// transaction has then failed).
+    @discardableResult
+    public func streamPrepared(
+        _ sql: String, _ parameters: [(any PostgresBindable)?] = [], _ receive: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int {
+        let handle = try openHandle()
+        let name = try prepared(sql)
+        let sent = try withParameterTexts(sql, parameters) { count, values in
+            PQsendQueryPrepared(handle, name, count, values, nil, nil, 0) == 1
+        }
+        guard sent else { throw connectionError(query: sql, fallback: .queryFailed) }
+        PQsetSingleRowMode(handle)
+        var rows = 0
+        var receiveFailure: (any Error)?
+        var failure: PostgresError?
+        while let result = PQgetResult(handle) {
+            defer { PQclear(result) }
+            switch PQresultStatus(result) {
+            case PGRES_SINGLE_TUPLE:
+                guard receiveFailure == nil else { continue }
+                let value = UnsafeRawBufferPointer(start: PQgetvalue(result, 0, 0), count: Int(PQgetlength(result, 0, 0)))
+                do {
+                    try receive(value)
+                    rows += 1
+                } catch {
+                    receiveFailure = error
+                    if let cancel = PQgetCancel(handle) {
+                        var reason = [CChar](repeating: 0, count: 256)
+                        _ = PQcancel(cancel, &reason, Int32(reason.count))
+                        PQfreeCancel(cancel)
+                    }
+                }
+            case PGRES_TUPLES_OK:
+                break
+            default:
+                if failure == nil { failure = serverError(result, query: sql, failure: .queryFailed) }
+            }
+        }
+        if let receiveFailure { throw receiveFailure }
+        if let failure { throw failure }
+        return rows
+    }
+
+    /// The session-local name of `sql`, prepared on first use.
+    private func prepared(_ sql: String) throws(PostgresError) -> String {
+        if let known = preparedStatements[sql] { return known }
+        let handle = try openHandle()
+        try Self.refuseNUL(sql, what: "statement")
+        let name = "mekong_\(preparedStatements.count + 1)"
+        PQclear(try checked(PQprepare(handle, name, sql, 0, nil), query: sql, failure: .queryFailed))
+        preparedStatements[sql] = name
+        return name
+    }
+
     /// Runs trusted, static SQL that may hold several statements (`PQexec`), for migration files and fixed
     /// session setup only. It takes no parameters: never build its text from values; use `query` or
     /// `execute` with `$n` placeholders for those. Unless the script has its own `BEGIN`/`COMMIT`, the
@@ -46,6 +122,16 @@ extension PostgresConnection {
     {
         let handle = try openHandle()
         try Self.refuseNUL(sql, what: "statement")
+        let result = try withParameterTexts(sql, parameters) { count, values in
+            PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
+        }
+        return try checked(result, query: sql, failure: .queryFailed)
+    }
+
+    /// Calls `run` with the parameters as libpq's array of C strings (text format; nil for NULL).
+    private func withParameterTexts<T>(
+        _ sql: String, _ parameters: [(any PostgresBindable)?], _ run: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> T
+    ) throws(PostgresError) -> T {
         guard parameters.count <= Int(Int32.max) else {
             throw PostgresError(code: .misuse, message: "too many parameters", query: sql)
         }
@@ -69,14 +155,13 @@ extension PostgresConnection {
             buffer.append(contentsOf: text.utf8.map { CChar(bitPattern: $0) })
             buffer.append(0)
         }
-        let result = buffer.withUnsafeBufferPointer { base -> OpaquePointer? in
+        return buffer.withUnsafeBufferPointer { base in
             let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in
                 guard let offset, let start = base.baseAddress else { return nil }
                 return UnsafePointer(start + offset)
             }
-            return PQexecParams(handle, sql, Int32(parameters.count), nil, pointers, nil, nil, 0)
+            return pointers.withUnsafeBufferPointer { run(Int32(parameters.count), $0.baseAddress) }
         }
-        return try checked(result, query: sql, failure: .queryFailed)
     }
 
     /// Returns a successful result, or clears it and throws the matching error. A `COPY` started by a

@@ -17,6 +17,8 @@ public final class PostgresConnection {
     var handle: OpaquePointer?
     /// True while `transaction(_:)` runs its body.
     var inTransactionBlock = false
+    /// The statements prepared in this session (`queryPrepared`): text → name.
+    var preparedStatements: [String: String] = [:]
     /// The passwords known to this connection, scrubbed from every libpq message.
     private let secrets: [String]
 
@@ -111,6 +113,7 @@ public final class PostgresConnection {
     public func reset() throws(PostgresError) {
         let handle = try openHandle()
         inTransactionBlock = false
+        preparedStatements = [:]  // a new session has none
         PQreset(handle)
         guard PQstatus(handle) == CONNECTION_OK else {
             throw PostgresError(code: .connectionFailed, message: "could not reconnect: \(libpqMessage())")

@@ -28,7 +28,7 @@ struct AnswerValidators: Sendable, Equatable {
     static func read(
         _ query: DataQuery, gzip: Bool, disclosure: Disclosure, releasedBy: String?, on db: PostgresConnection
     ) throws -> AnswerValidators {
-        let row = try db.query(
+        let row = try db.queryPrepared(
             """
             SELECT coalesce(max(v.version) || ':' || count(*) || ':' || sum(c.next_offset), ''),
                    extract(epoch FROM max(c.updated_at))::float8,

@@ -1,0 +1,90 @@
+import Foundation
+import MekongPostgres
+import MekongTestSupport
+import Testing
+
+/// `queryPrepared` and `streamPrepared`: a statement is parsed and planned once per session, follows the tables
+/// it reads when they change, and a streamed result arrives row by row, can be broken off, and leaves the
+/// connection usable.
+@Suite struct PreparedStatementTests {
+    /// The statements the server holds for this session (pg_prepared_statements), by text.
+    static func preparedTexts(_ connection: PostgresConnection) throws -> [String] {
+        try connection.query("SELECT statement FROM pg_prepared_statements ORDER BY name").map { try $0.decode(String.self, at: 0) }
+    }
+
+    @Test func aStatementIsPreparedOnceAndBoundEachTime() throws {
+        try withDatabase { _, connection in
+            try connection.execute("CREATE TABLE t (id int PRIMARY KEY, name text)")
+            try connection.execute("INSERT INTO t SELECT g, 'n' || g FROM generate_series(1, 50) g")
+            let text = "SELECT name FROM t WHERE id = $1"
+            for id in [3, 17, 50, 51] {
+                let rows = try connection.queryPrepared(text, [id])
+                #expect(try rows.map { try $0.decode(String.self, at: 0) } == (id <= 50 ? ["n\(id)"] : []))
+            }
+            #expect(try Self.preparedTexts(connection) == [text])
+            // A column added to the table: the server replans by itself.
+            try connection.execute("ALTER TABLE t ADD COLUMN extra int DEFAULT 7")
+            #expect(try connection.queryPrepared(text, [4])[0].decode(String.self, at: 0) == "n4")
+            // A new session holds no prepared statement: reset forgets them and prepares again.
+            try connection.reset()
+            #expect(try Self.preparedTexts(connection).isEmpty)
+            #expect(try connection.queryPrepared(text, [5])[0].decode(String.self, at: 0) == "n5")
+        }
+    }
+
+    @Test func rowsStreamOneByOne() throws {
+        try withDatabase { _, connection in
+            var lines: [String] = []
+            let count = try connection.streamPrepared(
+                "SELECT CASE WHEN g % 10 = 0 THEN NULL ELSE 'row ' || g END FROM generate_series(1, $1::int) g", [25]
+            ) { lines.append(String(decoding: $0, as: UTF8.self)) }
+            #expect(count == 25)
+            #expect(lines == (1...25).map { $0 % 10 == 0 ? "" : "row \($0)" })
+            // No rows: nothing received.
+            #expect(try connection.streamPrepared("SELECT 'x' WHERE false") { _ in Issue.record("a row") } == 0)
+        }
+    }
+
+    struct Stop: Error {}
+
+    @Test func aReceiverThatThrowsCancelsTheStatementAndTheConnectionStaysUsable() throws {
+        try withDatabase { _, connection in
+            var received = 0
+            let start = ContinuousClock.now
+            #expect(throws: Stop.self) {
+                // Ten million rows would take many seconds to send; the cancel ends it after the third.
+                try connection.streamPrepared("SELECT g::text FROM generate_series(1, 10000000) g") { _ in
+                    received += 1
+                    if received == 3 { throw Stop() }
+                }
+            }
+            #expect(received == 3)
+            #expect(ContinuousClock.now - start < .seconds(5))
+            #expect(try connection.queryPrepared("SELECT 41 + 1")[0].decode(Int.self, at: 0) == 42)
+            // Inside a transaction the broken-off statement fails the transaction, which is rolled back.
+            try connection.execute("CREATE TABLE t (id int)")
+            #expect(throws: Stop.self) {
+                try connection.transaction { db in
+                    try db.execute("INSERT INTO t VALUES (1)")
+                    try db.streamPrepared("SELECT g::text FROM generate_series(1, 1000) g") { _ in throw Stop() }
+                }
+            }
+            #expect(try connection.query("SELECT count(*)::int FROM t")[0].decode(Int.self, at: 0) == 0)
+        }
+    }
+
+    @Test func aStatementThatFailsMidStreamThrowsTheServersError() throws {
+        try withDatabase { _, connection in
+            var received: [String] = []
+            let error = #expect(throws: PostgresError.self) {
+                try connection.streamPrepared("SELECT (10 / (5 - g))::text FROM generate_series(1, 8) g") {
+                    received.append(String(decoding: $0, as: UTF8.self))
+                }
+            }
+            #expect(error?.sqlState == "22012")  // division by zero
+            #expect(received == ["2", "3", "5", "10"])
+            let one = try connection.queryPrepared("SELECT 1")[0].decode(Int.self, at: 0)
+            #expect(one == 1)
+        }
+    }
+}
