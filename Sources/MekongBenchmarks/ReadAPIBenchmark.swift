@@ -33,7 +33,7 @@ func readAPIBenchmark(requests perRun: Int, runs: Int) async throws {
         (0..<count).map { _ in (random.element(of: indicators), random.element(of: areas)) }
     }
     let server = try await ReadAPIServer.start(ReadAPIConfiguration(
-        port: 0, postgres: url, databaseThreads: 4, anonymousQuota: .init(perHour: Int.max / 2, perDay: Int.max / 2)))
+        port: 0, postgres: url, databaseThreads: 8, anonymousQuota: .init(perHour: Int.max / 2, perDay: Int.max / 2)))
     let rate = 200.0
     for format in ["json", "sdmx-csv", "sdmx-json"] {
         // Baseline: the statements the server runs, on one connection, one after another, bytes discarded.

@@ -12,6 +12,15 @@ public enum Disclosure: Sendable, Equatable {
     /// A reader's scope: every value of these areas and of every area below them (in each period's hierarchy) in
     /// full, published data elsewhere.
     case fullWithin(areas: [String])
+
+    /// The disclosure spelled out (for validators): equal exactly when the disclosures are.
+    public var key: String {
+        switch self {
+        case .full: "full"
+        case .published: "published"
+        case .fullWithin(let areas): "within\u{2}" + areas.joined(separator: "\u{3}")
+        }
+    }
 }
 
 /// One indicator's rows formatted by the server, a line per row, and streamed row by row (a statement prepared once
@@ -52,18 +61,13 @@ public struct IndicatorExport: Sendable {
     /// Binds the selection and returns the indicator's definition, or nil if it is not defined. A history
     /// (``IndicatorSelection/includeHistory``) is computed here, and the definition says what it holds.
     public func prepare(on db: PostgresConnection) throws -> IndicatorSelection.Definition? {
-        guard var definition = try selection.bind(on: db) else { return nil }
-        // The dimension names (mekong.dimension_0 …), the unit, the dataflow and a reader's scope, in one statement.
+        // The unit, the dataflow and a reader's scope, set with the selection's own settings.
         var scope: [String] = []
         if case .fullWithin(let areas) = disclosure { scope = areas }
-        _ = try db.queryPrepared(
-            """
-            SELECT set_config('mekong.unit', $1, false), set_config('mekong.dataflow', $3, false),
-                   set_config('mekong.scope_areas', $4, false), set_config('mekong.released_by', $5, false),
-                   (SELECT count(set_config('mekong.dimension_' || (n - 1), d, false))
-                    FROM unnest($2::text[]) WITH ORDINALITY AS x (d, n))
-            """, [definition.unit, PostgresArray.text(definition.dimensions), SDMX.dataflowReference(indicator: selection.code),
-                  PostgresArray.text(scope), releasedBy ?? ""])
+        guard var definition = try selection.bind(on: db, settings: [
+            ("mekong.dataflow", SDMX.dataflowReference(indicator: selection.code)),
+            ("mekong.scope_areas", PostgresArray.text(scope)), ("mekong.released_by", releasedBy ?? ""),
+        ]) else { return nil }
         if selection.includeHistory {
             definition.history = try selection.prepareHistory(disclosure: disclosure, hidingUnreleased: releasedBy != nil, on: db)
         }

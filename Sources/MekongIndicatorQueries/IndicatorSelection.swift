@@ -58,6 +58,17 @@ public struct IndicatorSelection: Sendable, Equatable {
         self.includeHistory = includeHistory
     }
 
+    /// Every field of the question, spelled out (for validators and caches): two selections have the same key
+    /// exactly when they are equal. (Built by hand: `String(describing:)` reflects, and cost 8 % of a read API
+    /// request's CPU.)
+    public var key: String {
+        var parts = [code, knownAt, version ?? "\u{1}", period ?? "\u{1}", areas.joined(separator: "\u{3}"), parent ?? "\u{1}",
+                     startPeriod ?? "\u{1}", endPeriod ?? "\u{1}", updatedAfter ?? "\u{1}",
+                     includeHistory ? "history" : "answer", String(historyMomentsPerAnswer)]
+        for (name, values) in dimensionFilters.sorted(by: { $0.key < $1.key }) { parts.append(name + "\u{4}" + values.joined(separator: "\u{3}")) }
+        return parts.joined(separator: "\u{2}")
+    }
+
     /// Whether the answer's rows say what became of each (`action`): ``updatedAfter`` and ``includeHistory``
     /// answers.
     public var reportsChanges: Bool { updatedAfter != nil || includeHistory }
@@ -94,43 +105,68 @@ public struct IndicatorSelection: Sendable, Equatable {
         return time.utcMicroseconds
     }
 
-    /// A period of the calendar: `2025`, `2025-H1`, `2025-Q3`, `2025-M07` (years 1000 to 9999).
+    /// A period of the calendar: `2025`, `2025-H1`, `2025-Q3`, `2025-M07` (years 1000 to 9999). Checked byte by
+    /// byte: a Swift `Regex` literal is parsed again at every use, which cost a read API request more than its
+    /// query (`perf`, session 17).
     public static func isPeriod(_ text: String) -> Bool {
-        (try? #/^[1-9][0-9]{3}(-(H[12]|Q[1-4]|M(0[1-9]|1[0-2])))?$/#.wholeMatch(in: text)) != nil
+        let b = Array(text.utf8)
+        func digit(_ i: Int, _ range: ClosedRange<UInt8> = UInt8(ascii: "0")...UInt8(ascii: "9")) -> Bool { range.contains(b[i]) }
+        guard b.count == 4 || b.count == 7 || b.count == 8, digit(0, UInt8(ascii: "1")...UInt8(ascii: "9")),
+              digit(1), digit(2), digit(3) else { return false }
+        if b.count == 4 { return true }
+        guard b[4] == UInt8(ascii: "-") else { return false }
+        switch (b[5], b.count) {
+        case (UInt8(ascii: "H"), 7): return digit(6, UInt8(ascii: "1")...UInt8(ascii: "2"))
+        case (UInt8(ascii: "Q"), 7): return digit(6, UInt8(ascii: "1")...UInt8(ascii: "4"))
+        case (UInt8(ascii: "M"), 8):
+            return (b[6] == UInt8(ascii: "0") && digit(7, UInt8(ascii: "1")...UInt8(ascii: "9")))
+                || (b[6] == UInt8(ascii: "1") && digit(7, UInt8(ascii: "0")...UInt8(ascii: "2")))
+        default: return false
+        }
     }
 
-    /// Sets the session settings, checks the indicator exists and returns its definition, or nil if it is not
-    /// defined (as known at `knownAt`).
+    /// Sets the session settings (and `settings`, more `mekong.*` names and values for the statements that follow),
+    /// checks the indicator exists and returns its definition, or nil if it is not defined (as known at
+    /// `knownAt`), in one statement. It also sets `mekong.unit` and `mekong.dimension_0` … (the dimension names
+    /// besides area, sorted by their bytes).
     /// - Throws: ``IndicatorQueryError`` `unpublished-version` if `version` is not a published version of
     ///   `vn-admin-units` (as known at `knownAt`), `unknown-dimension` if a dimension filter names a dimension the
     ///   indicator does not declare.
-    public func bind(on db: PostgresConnection) throws -> Definition? {
-        _ = try db.queryPrepared(
+    public func bind(on db: PostgresConnection, settings: [(String, String)] = []) throws -> Definition? {
+        let rows = try db.queryPrepared(
             """
-            SELECT set_config('mekong.indicator', $1, false), set_config('mekong.known_at', $2, false),
-                   set_config('mekong.version', coalesce($3, ''), false), set_config('mekong.period', coalesce($4, ''), false),
-                   set_config('mekong.areas', $5, false), set_config('mekong.parent', coalesce($6, ''), false),
-                   set_config('mekong.start_period', coalesce($7, ''), false),
-                   set_config('mekong.end_period', coalesce($8, ''), false),
-                   set_config('mekong.updated_after', coalesce($9, ''), false)
-            """, [code, knownAt, version, period, PostgresArray.text(areas), parent, startPeriod, endPeriod, updatedAfter])
-        let definition = try db.queryPrepared(
-            """
-            SELECT name_vi, unit, dimensions::text, aggregation FROM statistics.indicators
-            WHERE code = $1 AND recorded_from <= $2::timestamptz AND (recorded_to IS NULL OR recorded_to > $2::timestamptz)
-            """, [code, knownAt])
-        guard let first = definition.first else { return nil }
-        if let version {
-            let published = try db.queryPrepared(
-                """
-                SELECT EXISTS (SELECT FROM statistics.classification_versions
-                               WHERE classification = 'vn-admin-units' AND version = $1 AND recorded_from <= $2::timestamptz
-                                 AND (recorded_to IS NULL OR recorded_to > $2::timestamptz))
-                """, [version, knownAt])[0].decode(Bool.self, at: 0)
-            guard published else { throw IndicatorQueryError.unpublishedVersion(self) }
-        }
+            SELECT d.name_vi, d.unit, d.dimensions::text, d.aggregation, array_to_json(d.names)::text,
+                   $3::text IS NULL OR EXISTS (
+                       SELECT FROM statistics.classification_versions
+                       WHERE classification = 'vn-admin-units' AND version = $3 AND recorded_from <= $2::timestamptz
+                         AND (recorded_to IS NULL OR recorded_to > $2::timestamptz)),
+                   set_config('mekong.unit', coalesce(d.unit, ''), false),
+                   (SELECT count(set_config('mekong.dimension_' || (x.n - 1), x.name, false))
+                    FROM unnest(d.names) WITH ORDINALITY AS x (name, n)),
+                   s.extra
+            FROM (SELECT set_config('mekong.indicator', $1, false), set_config('mekong.known_at', $2, false),
+                         set_config('mekong.version', coalesce($3, ''), false),
+                         set_config('mekong.period', coalesce($4, ''), false),
+                         set_config('mekong.areas', $5, false), set_config('mekong.parent', coalesce($6, ''), false),
+                         set_config('mekong.start_period', coalesce($7, ''), false),
+                         set_config('mekong.end_period', coalesce($8, ''), false),
+                         set_config('mekong.updated_after', coalesce($9, ''), false),
+                         (SELECT count(set_config(x.name, x.value, false))
+                          FROM unnest($10::text[], $11::text[]) AS x (name, value)) AS extra) AS s
+            LEFT JOIN LATERAL (
+                SELECT i.name_vi, i.unit, i.dimensions, i.aggregation,
+                       ARRAY(SELECT k FROM jsonb_object_keys(i.dimensions) AS k WHERE k <> 'area' ORDER BY k COLLATE "C") AS names
+                FROM statistics.indicators i
+                WHERE i.code = $1 AND i.recorded_from <= $2::timestamptz
+                  AND (i.recorded_to IS NULL OR i.recorded_to > $2::timestamptz)) AS d ON true
+            """,
+            [code, knownAt, version, period, PostgresArray.text(areas), parent, startPeriod, endPeriod, updatedAfter,
+             PostgresArray.text(settings.map(\.0)), PostgresArray.text(settings.map(\.1))])
+        let first = rows[0]
+        guard try first.decode(String?.self, at: 0) != nil else { return nil }
+        guard try first.decode(Bool.self, at: 5) else { throw IndicatorQueryError.unpublishedVersion(self) }
+        let dimensions = try (JSON.parse(first.decode(String.self, at: 4)).arrayValue ?? []).compactMap(\.stringValue)
         let declared = try JSON.parse(first.decode(String.self, at: 2)).objectValue ?? [:]
-        let dimensions = declared.keys.filter { $0 != "area" }.sorted()
         if !dimensionFilters.isEmpty {
             // Each filter's dimension as the indicator declares it (names are matched without regard to case).
             var filters: [(String, JSONValue)] = []

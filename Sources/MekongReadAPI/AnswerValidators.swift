@@ -42,8 +42,8 @@ struct AnswerValidators: Sendable, Equatable {
         let updated = try row.decode(Double?.self, at: 1)
         let released = try row.decode(Int.self, at: 2)
         let question = [
-            state, String(released), String(describing: query.selection), query.format.rawValue,
-            String(describing: disclosure), releasedBy == nil ? "embargo-scope" : "released-only", gzip ? "gzip" : "identity",
+            state, String(released), query.selection.key, query.format.rawValue,
+            disclosure.key, releasedBy == nil ? "embargo-scope" : "released-only", gzip ? "gzip" : "identity",
         ].joined(separator: "\n")
         let digest = EventHash.sha256(Array(question.utf8)).hex.prefix(32)
         return AnswerValidators(

@@ -157,11 +157,24 @@ struct DataQuery: Sendable, Equatable {
     /// The dimension of a component filter parameter, `c[SEX]` → `SEX` (matched to the indicator's dimensions
     /// without regard to case: SDMX answers upper-case them), or nil if `name` is not one.
     static func dimensionFilter(_ name: String) -> String? {
-        guard let match = try? #/^c\[([A-Za-z][A-Za-z0-9_]{0,31})\]$/#.wholeMatch(in: name) else { return nil }
-        return String(match.1)
+        let b = Array(name.utf8)
+        guard b.count >= 4, b.count <= 35, b[0] == UInt8(ascii: "c"), b[1] == UInt8(ascii: "["), b.last == UInt8(ascii: "]"),
+              isLetter(b[2]), b[3..<(b.count - 1)].allSatisfy({ isLetter($0) || isDigit($0) || $0 == UInt8(ascii: "_") })
+        else { return nil }
+        return String(decoding: b[2..<(b.count - 1)], as: UTF8.self)
     }
 
+    /// A code: a letter or digit, then letters, digits, `.`, `_` or `-`, at most 32 in all. (Checked byte by
+    /// byte: a Swift `Regex` literal is parsed again at every use; ``IndicatorSelection/isPeriod(_:)`` says more.)
     static func isCode(_ text: String) -> Bool {
-        (try? #/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/#.wholeMatch(in: text)) != nil
+        let b = Array(text.utf8)
+        guard (1...32).contains(b.count), isLetter(b[0]) || isDigit(b[0]) else { return false }
+        return b.dropFirst().allSatisfy { isLetter($0) || isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
     }
+
+    private static func isLetter(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
 }
