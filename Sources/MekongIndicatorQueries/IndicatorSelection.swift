@@ -69,6 +69,13 @@ public struct IndicatorSelection: Sendable, Equatable {
         return parts.joined(separator: "\u{2}")
     }
 
+    /// Whether an earlier answer (as of a time, for ``updatedAfter``, for a history) needs only some areas' vintages:
+    /// those asked for (or the parent's) and the areas below them; not for another version's codes, whose values
+    /// come through correspondences from anywhere.
+    var foldsSomeAreas: Bool {
+        version == nil && (knownAt != "infinity" || updatedAfter != nil || includeHistory) && (!areas.isEmpty || parent != nil)
+    }
+
     /// Whether the answer's rows say what became of each (`action`): ``updatedAfter`` and ``includeHistory``
     /// answers.
     public var reportsChanges: Bool { updatedAfter != nil || includeHistory }
@@ -144,10 +151,19 @@ public struct IndicatorSelection: Sendable, Equatable {
                    (SELECT count(set_config('mekong.dimension_' || (x.n - 1), x.name, false))
                     FROM unnest(d.names) WITH ORDINALITY AS x (name, n)),
                    s.extra
-            FROM (SELECT set_config('mekong.indicator', $1, false), set_config('mekong.known_at', $2, false),
+            FROM (SELECT set_config('mekong.indicator', $1, false),
+                         -- The areas an earlier answer folds (014_as_of_within_areas.sql): those asked for and
+                         -- every area ever recorded below them; '' for all.
+                         set_config('mekong.as_of_areas', CASE WHEN $12 THEN (
+                             WITH RECURSIVE below (code) AS (
+                                 SELECT unnest($5::text::text[] || array_remove(ARRAY[$6::text], NULL))
+                                 UNION SELECT i.code FROM statistics.items i JOIN below b ON i.parent = b.code
+                                 WHERE i.classification = 'vn-admin-units')
+                             SELECT array_agg(code)::text FROM below) ELSE '' END, false),
+                         set_config('mekong.known_at', $2, false),
                          set_config('mekong.version', coalesce($3, ''), false),
                          set_config('mekong.period', coalesce($4, ''), false),
-                         set_config('mekong.areas', $5, false), set_config('mekong.parent', coalesce($6, ''), false),
+                         set_config('mekong.areas', $5::text, false), set_config('mekong.parent', coalesce($6::text, ''), false),
                          set_config('mekong.start_period', coalesce($7, ''), false),
                          set_config('mekong.end_period', coalesce($8, ''), false),
                          set_config('mekong.updated_after', coalesce($9, ''), false),
@@ -161,7 +177,7 @@ public struct IndicatorSelection: Sendable, Equatable {
                   AND (i.recorded_to IS NULL OR i.recorded_to > $2::timestamptz)) AS d ON true
             """,
             [code, knownAt, version, period, PostgresArray.text(areas), parent, startPeriod, endPeriod, updatedAfter,
-             PostgresArray.text(settings.map(\.0)), PostgresArray.text(settings.map(\.1))])
+             PostgresArray.text(settings.map(\.0)), PostgresArray.text(settings.map(\.1)), foldsSomeAreas])
         let first = rows[0]
         guard try first.decode(String?.self, at: 0) != nil else { return nil }
         guard try first.decode(Bool.self, at: 5) else { throw IndicatorQueryError.unpublishedVersion(self) }
@@ -278,22 +294,19 @@ public struct IndicatorSelection: Sendable, Equatable {
     ///
     /// Call it after ``bind(on:)``, in the transaction that reads the answer.
     public func prepareHistory(disclosure: Disclosure, hidingUnreleased: Bool, on db: PostgresConnection) throws -> HistoryPage {
-        // Areas whose values can reach the answer: the areas named and every area ever recorded below them; every
-        // area when none is named, or in another version's codes (values arrive through correspondences).
-        let restricted = !areas.isEmpty && version == nil
+        // Areas whose values can reach the answer: `mekong.as_of_areas` as bind set it (the areas asked for and every
+        // area ever recorded below them), or every area.
         let moments = try db.query(
             """
-            WITH RECURSIVE below (code) AS (
-                SELECT unnest($2::text[])
-                UNION SELECT i.code FROM statistics.items i JOIN below b ON i.parent = b.code
-                WHERE i.classification = 'vn-admin-units'),
+            WITH within (areas) AS (SELECT nullif(current_setting('mekong.as_of_areas'), '')::text[]),
             codes (code) AS (
                 SELECT $1::text UNION SELECT i.weight_indicator FROM statistics.indicators i
                 WHERE i.code = $1 AND i.weight_indicator IS NOT NULL),
             reports (reporting_unit, form, period) AS (
                 SELECT DISTINCT s.reporting_unit, s.form, s.period FROM statistics.observation_vintages v
                 JOIN statistics.submissions s ON s.event_id = v.event_id
-                WHERE v.indicator IN (SELECT code FROM codes) AND (NOT $3 OR v.area IN (SELECT code FROM below))),
+                WHERE v.indicator IN (SELECT code FROM codes)
+                  AND (SELECT areas IS NULL OR v.area = ANY (areas) FROM within)),
             changed (t) AS (
                 SELECT s.recorded_time FROM statistics.submissions s
                 WHERE (s.reporting_unit, s.form, s.period) IN (SELECT reporting_unit, form, period FROM reports)
@@ -306,13 +319,12 @@ public struct IndicatorSelection: Sendable, Equatable {
                 UNION SELECT unnest(ARRAY[recorded_from, recorded_to]) FROM statistics.correspondences
                       WHERE source_classification = 'vn-admin-units'
                 UNION SELECT unnest(ARRAY[recorded_from, recorded_to, release_time]) FROM statistics.releases
-                      WHERE $4 AND indicator = $1)
+                      WHERE $2 AND indicator = $1)
             SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM changed
-            WHERE t > $5::timestamptz AND t <= $6::timestamptz
-            ORDER BY t LIMIT $7
+            WHERE t > $3::timestamptz AND t <= $4::timestamptz
+            ORDER BY t LIMIT $5
             """,
-            [code, PostgresArray.text(restricted ? areas : []), restricted, hidingUnreleased, updatedAfter ?? "-infinity",
-             knownAt, historyMomentsPerAnswer + 1]
+            [code, hidingUnreleased, updatedAfter ?? "-infinity", knownAt, historyMomentsPerAnswer + 1]
         ).map { try $0.decode(String.self, at: 0) }
         let examined = Array(moments.prefix(historyMomentsPerAnswer))
 
