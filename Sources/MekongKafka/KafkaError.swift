@@ -111,10 +111,18 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
     /// Builds an error from a librdkafka `rd_kafka_error_t`, which it destroys.
     static func consuming(_ error: OpaquePointer, kind: Kind, topic: String? = nil) -> KafkaError {
         defer { rd_kafka_error_destroy(error) }
+        let code = KafkaErrorCode(rd_kafka_error_code(error))
+        let fatal = rd_kafka_error_is_fatal(error) != 0
         return KafkaError(
-            kind: kind, code: KafkaErrorCode(rd_kafka_error_code(error)),
-            message: String(cString: rd_kafka_error_string(error)),
-            isRetriable: rd_kafka_error_is_retriable(error) != 0, isFatal: rd_kafka_error_is_fatal(error) != 0,
-            topic: topic)
+            kind: kind, code: code, message: String(cString: rd_kafka_error_string(error)),
+            isRetriable: isRetriable(code, librdkafkaSays: rd_kafka_error_is_retriable(error) != 0, fatal: fatal),
+            isFatal: fatal, topic: topic)
+    }
+
+    /// Whether an operation that failed with `code` may succeed when tried again: when librdkafka says so, and
+    /// for every transient code, which it does not flag on local operations (a seek that timed out while the
+    /// cluster was slow is `_TIMED_OUT` but not "retriable"; it stopped a projector in CI); never when fatal.
+    static func isRetriable(_ code: KafkaErrorCode, librdkafkaSays retriable: Bool, fatal: Bool) -> Bool {
+        !fatal && (retriable || code.isTransient)
     }
 }

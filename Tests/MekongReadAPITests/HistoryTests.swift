@@ -135,16 +135,8 @@ import Testing
     /// The other formats: SDMX-CSV and CSV carry each row's time in a last column; SDMX-JSON has a data set per
     /// dissemination and action, each with its `validFrom`, in the order of the JSON answer's rows.
     @Test func everyFormatCarriesTheDisseminations() async throws {
-        let fixture = try StatisticsFixture()
-        try await DataEndpointTests.scenario(fixture)
-        let e = fixture.events
-        try await fixture.publish([
-            e.reportSubmitted(unit: "U-C111", form: "F1", period: "2024-M02", action: "delete", revision: 2, observations: [],
-                              source: "urn:test", at: at(60)),
-        ])
-        _ = try await fixture.project()
-        let server = try await ReadAPIServer.start(ReadAPIConfiguration(port: 0, postgres: fixture.database.url, databaseThreads: 2))
-        let client = GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(server.port)")!, apiKey: nil)
+        let (fixture, server, client) = try await UpdatedAfterTests.scenarioWithAWithdrawal()
+        defer { withExtendedLifetime(fixture) {} }  // its database outlives the server
         let question = "/v1/data/POP?area=C111&includeHistory=true"
         let sdmx = String(decoding: try await client.send("GET", question + "&format=sdmx-csv").body, as: UTF8.self)
         // C111's two months as first reported, then February's report withdrawn at 00:60.

@@ -158,9 +158,9 @@ import Testing
         await server.stop()
     }
 
-    /// The other formats carry the action: SDMX-CSV's ACTION column (I or D), CSV's last column `action`.
-    @Test func sdmxCSVAndCSVSayWhatBecameOfEachRow() async throws {
-        let fixture = try StatisticsFixture()
+    /// The scenario, then C111's February report withdrawn at 00:60; a read API over it and an anonymous client.
+    static func scenarioWithAWithdrawal(_ label: String = #function) async throws -> (StatisticsFixture, ReadAPIServer, GatewayClient) {
+        let fixture = try StatisticsFixture(label)
         try await DataEndpointTests.scenario(fixture)
         let e = fixture.events
         try await fixture.publish([
@@ -169,7 +169,13 @@ import Testing
         ])
         _ = try await fixture.project()
         let server = try await ReadAPIServer.start(ReadAPIConfiguration(port: 0, postgres: fixture.database.url, databaseThreads: 2))
-        let client = GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(server.port)")!, apiKey: nil)
+        return (fixture, server, GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(server.port)")!, apiKey: nil))
+    }
+
+    /// The other formats carry the action: SDMX-CSV's ACTION column (I or D), CSV's last column `action`.
+    @Test func sdmxCSVAndCSVSayWhatBecameOfEachRow() async throws {
+        let (fixture, server, client) = try await Self.scenarioWithAWithdrawal()
+        defer { withExtendedLifetime(fixture) {} }  // its database outlives the server
         let since = at(50).text
         let sdmx = String(decoding: try await client.send("GET", "/v1/data/RATE?format=sdmx-csv&updatedAfter=\(since)&area=C111,D11").body, as: UTF8.self)
         // C111's February report is withdrawn: its rate is gone; D11's mean is now C112's alone.
