@@ -131,7 +131,7 @@ struct IndicatorTable {
             selecting: """
                 answer.period, answer.area, answer.dimensions::text, answer.value::text, answer.status,
                 answer.confidentiality, answer.origin
-                """, disclosure: .full, on: db))
+                """, definition, disclosure: .full, on: db))
         let rows = try result.map { row in
             let text = try row.decode(String.self, at: 2)
             let dimensions = text == "{}" ? [] : try JSON.parse(text).objectValue.map { object in

@@ -64,9 +64,8 @@ public struct IndicatorExport: Sendable {
         // The unit, the dataflow and a reader's scope, set with the selection's own settings.
         var scope: [String] = []
         if case .fullWithin(let areas) = disclosure { scope = areas }
-        guard var definition = try selection.bind(on: db, settings: [
-            ("mekong.dataflow", SDMX.dataflowReference(indicator: selection.code)),
-            ("mekong.scope_areas", PostgresArray.text(scope)), ("mekong.released_by", releasedBy ?? ""),
+        guard var definition = try selection.bind(on: db, releasedBy: releasedBy, settings: [
+            ("mekong.dataflow", SDMX.dataflowReference(indicator: selection.code)), ("mekong.scope_areas", PostgresArray.text(scope)),
         ]) else { return nil }
         if selection.includeHistory {
             definition.history = try selection.prepareHistory(disclosure: disclosure, hidingUnreleased: releasedBy != nil, on: db)
@@ -136,7 +135,7 @@ public struct IndicatorExport: Sendable {
                 """
         }
         let query = try selection.statement(
-            selecting: "\(line) || e'\\n'", disclosure: disclosure, hidingUnreleased: releasedBy != nil, on: db)
+            selecting: "\(line) || e'\\n'", definition, disclosure: disclosure, hidingUnreleased: releasedBy != nil, on: db)
         return try db.streamPrepared(query, [], output)
     }
 

@@ -92,6 +92,23 @@ public struct IndicatorSelection: Sendable, Equatable {
         public var classifications: [String: String] = [:]
         /// What an ``IndicatorSelection/includeHistory`` answer holds (nil for any other answer).
         public var history: HistoryPage? = nil
+        /// What the snapshot that bound the selection holds besides the definition (for an answer's validators).
+        public var snapshot = Snapshot()
+        /// Whether current values are read from the materialized `statistics.indicator_table` (it exists).
+        var materialized = false
+    }
+
+    /// The state of the statistics projection in the snapshot that bound a selection: a function of everything
+    /// an answer is computed from except the question and the clock's releases (docs/read-api.md, "Caching").
+    public struct Snapshot: Sendable, Equatable {
+        /// The active version, the number of its checkpoints and the sum of their offsets (`3:12:40961`; empty
+        /// without an active version). Every batch moves an offset forward in the transaction that changes the
+        /// tables, and the sum only grows within a version, so it names the state.
+        public var projectionState = ""
+        /// When the last batch was committed (seconds since 1970), if any was.
+        public var lastBatch: Double?
+        /// How many of the indicator's scheduled releases are past by the answer's release time.
+        public var releasesPast = 0
     }
 
     /// The part of an answer's history that one answer holds.
@@ -134,12 +151,16 @@ public struct IndicatorSelection: Sendable, Equatable {
 
     /// Sets the session settings (and `settings`, more `mekong.*` names and values for the statements that follow),
     /// checks the indicator exists and returns its definition, or nil if it is not defined (as known at
-    /// `knownAt`), in one statement. It also sets `mekong.unit` and `mekong.dimension_0` … (the dimension names
-    /// besides area, sorted by their bytes).
+    /// `knownAt`), in one statement. It also sets `mekong.unit`, `mekong.dimension_0` … (the dimension names
+    /// besides area, sorted by their bytes) and `mekong.released_by` (`releasedBy`, for answers that hide periods
+    /// the release calendar has not released by then), and reads the definition's ``Snapshot``.
+    ///
+    /// The statement is the same for every question (prepared once per session, planned once); an earlier
+    /// answer that folds only some areas (``foldsSomeAreas``) sets `mekong.as_of_areas` in a second one.
     /// - Throws: ``IndicatorQueryError`` `unpublished-version` if `version` is not a published version of
     ///   `vn-admin-units` (as known at `knownAt`), `unknown-dimension` if a dimension filter names a dimension the
     ///   indicator does not declare.
-    public func bind(on db: PostgresConnection, settings: [(String, String)] = []) throws -> Definition? {
+    public func bind(on db: PostgresConnection, releasedBy: String? = nil, settings: [(String, String)] = []) throws -> Definition? {
         let rows = try db.queryPrepared(
             """
             SELECT d.name_vi, d.unit, d.dimensions::text, d.aggregation, array_to_json(d.names)::text,
@@ -150,16 +171,11 @@ public struct IndicatorSelection: Sendable, Equatable {
                    set_config('mekong.unit', coalesce(d.unit, ''), false),
                    (SELECT count(set_config('mekong.dimension_' || (x.n - 1), x.name, false))
                     FROM unnest(d.names) WITH ORDINALITY AS x (name, n)),
-                   s.extra
-            FROM (SELECT set_config('mekong.indicator', $1, false),
-                         -- The areas an earlier answer folds (014_as_of_within_areas.sql): those asked for and
-                         -- every area ever recorded below them; '' for all.
-                         set_config('mekong.as_of_areas', CASE WHEN $12 THEN (
-                             WITH RECURSIVE below (code) AS (
-                                 SELECT unnest($5::text::text[] || array_remove(ARRAY[$6::text], NULL))
-                                 UNION SELECT i.code FROM statistics.items i JOIN below b ON i.parent = b.code
-                                 WHERE i.classification = 'vn-admin-units')
-                             SELECT array_agg(code)::text FROM below) ELSE '' END, false),
+                   s.extra, to_regclass('statistics.indicator_table') IS NOT NULL,
+                   p.state, p.last_batch,
+                   (SELECT count(*)::int FROM statistics.releases r
+                    WHERE r.indicator = $1 AND r.recorded_to IS NULL AND r.release_time <= coalesce($12, 'infinity')::timestamptz)
+            FROM (SELECT set_config('mekong.indicator', $1, false), set_config('mekong.as_of_areas', '', false),
                          set_config('mekong.known_at', $2, false),
                          set_config('mekong.version', coalesce($3, ''), false),
                          set_config('mekong.period', coalesce($4, ''), false),
@@ -167,6 +183,7 @@ public struct IndicatorSelection: Sendable, Equatable {
                          set_config('mekong.start_period', coalesce($7, ''), false),
                          set_config('mekong.end_period', coalesce($8, ''), false),
                          set_config('mekong.updated_after', coalesce($9, ''), false),
+                         set_config('mekong.released_by', coalesce($12, ''), false),
                          (SELECT count(set_config(x.name, x.value, false))
                           FROM unnest($10::text[], $11::text[]) AS x (name, value)) AS extra) AS s
             LEFT JOIN LATERAL (
@@ -175,9 +192,16 @@ public struct IndicatorSelection: Sendable, Equatable {
                 FROM statistics.indicators i
                 WHERE i.code = $1 AND i.recorded_from <= $2::timestamptz
                   AND (i.recorded_to IS NULL OR i.recorded_to > $2::timestamptz)) AS d ON true
+            CROSS JOIN LATERAL (
+                SELECT coalesce(max(c.version) || ':' || count(*) || ':' || sum(c.next_offset), '') AS state,
+                       extract(epoch FROM max(c.updated_at))::float8 AS last_batch
+                FROM mekong.checkpoints c
+                WHERE c.projection = 'statistics'
+                  AND c.version = (SELECT v.version FROM mekong.projection_versions v
+                                   WHERE v.projection = 'statistics' AND v.state = 'active')) AS p
             """,
             [code, knownAt, version, period, PostgresArray.text(areas), parent, startPeriod, endPeriod, updatedAfter,
-             PostgresArray.text(settings.map(\.0)), PostgresArray.text(settings.map(\.1)), foldsSomeAreas])
+             PostgresArray.text(settings.map(\.0)), PostgresArray.text(settings.map(\.1)), releasedBy])
         let first = rows[0]
         guard try first.decode(String?.self, at: 0) != nil else { return nil }
         guard try first.decode(Bool.self, at: 5) else { throw IndicatorQueryError.unpublishedVersion(self) }
@@ -194,10 +218,28 @@ public struct IndicatorSelection: Sendable, Equatable {
             }
             _ = try db.queryPrepared("SELECT set_config('mekong.dimension_filter', $1, false)", [JSON.serialize(.object(JSONObject(filters)))])
         }
-        return Definition(
+        if foldsSomeAreas {
+            // The areas an earlier answer folds (014_as_of_within_areas.sql): those asked for and every area ever
+            // recorded below them.
+            _ = try db.queryPrepared(
+                """
+                SELECT set_config('mekong.as_of_areas', (
+                    WITH RECURSIVE below (code) AS (
+                        SELECT unnest($1::text::text[] || array_remove(ARRAY[$2::text], NULL))
+                        UNION SELECT i.code FROM statistics.items i JOIN below b ON i.parent = b.code
+                        WHERE i.classification = 'vn-admin-units')
+                    SELECT array_agg(code)::text FROM below), false)
+                """, [PostgresArray.text(areas), parent])
+        }
+        var definition = Definition(
             name: try first.decode(String.self, at: 0), unit: try first.decode(String.self, at: 1),
             dimensions: dimensions, aggregation: try first.decode(String.self, at: 3),
             classifications: Dictionary(uniqueKeysWithValues: declared.keys.map { ($0, declared[$0]?.stringValue ?? "") }))
+        definition.materialized = try first.decode(Bool.self, at: 9)
+        definition.snapshot = Snapshot(
+            projectionState: try first.decode(String.self, at: 10), lastBatch: try first.decode(Double?.self, at: 11),
+            releasesPast: try first.decode(Int.self, at: 12))
+        return definition
     }
 
     /// The whole statement over the bound settings, `[WITH …] SELECT <columns> FROM … ORDER BY …` in series order.
@@ -215,7 +257,8 @@ public struct IndicatorSelection: Sendable, Equatable {
     /// origin), with `answer.action` `I`, and those of the earlier answer that this one lacks, with action `D`,
     /// no value and their earlier flags.
     public func statement(
-        selecting columns: String, disclosure: Disclosure, hidingUnreleased: Bool = false, on db: PostgresConnection
+        selecting columns: String, _ definition: Definition, disclosure: Disclosure, hidingUnreleased: Bool = false,
+        on db: PostgresConnection
     ) throws -> String {
         if includeHistory {
             return """
@@ -229,7 +272,7 @@ public struct IndicatorSelection: Sendable, Equatable {
         guard let updatedAfter else {
             return answer(
                 selecting: columns, disclosure: disclosure, hidingUnreleased: hidingUnreleased,
-                materialized: try readsMaterializedTable(on: db), at: now)
+                materialized: materialized(definition), at: now)
         }
         // The earlier answer, less what is under embargo now: a period not released yet is invisible in the
         // changes too, even one that was public at `updatedAfter` (D rows would show its keys).
@@ -241,7 +284,7 @@ public struct IndicatorSelection: Sendable, Equatable {
         let empty = knownAt != "infinity" && updatedAfter >= knownAt
         let current = empty ? nothing : answer(
             selecting: shown, disclosure: disclosure, hidingUnreleased: hidingUnreleased,
-            materialized: try readsMaterializedTable(on: db), at: now)
+            materialized: materialized(definition), at: now)
         // An indicator not yet defined then (or a version not yet published) had an empty answer.
         let earlier = try empty || !existed(at: updatedAfter, on: db)
             ? nothing
@@ -393,7 +436,7 @@ public struct IndicatorSelection: Sendable, Equatable {
             """, [code, time, version])[0].decode(Bool.self, at: 0)
     }
 
-    /// One answer at `moment`: what ``statement(selecting:disclosure:hidingUnreleased:on:)`` returns without
+    /// One answer at `moment`: what ``statement(selecting:_:disclosure:hidingUnreleased:on:)`` returns without
     /// ``updatedAfter``.
     private func answer(
         selecting columns: String, disclosure: Disclosure, hidingUnreleased: Bool, materialized: Bool, at moment: Moment
@@ -522,9 +565,9 @@ public struct IndicatorSelection: Sendable, Equatable {
             : "statistics.indicator_in_version(current_setting('mekong.indicator'), current_setting('mekong.version'), \(moment.knownAt))"
     }
 
-    private func readsMaterializedTable(on db: PostgresConnection) throws -> Bool {
-        guard version == nil, knownAt == "infinity" else { return false }
-        return try db.queryPrepared("SELECT to_regclass('statistics.indicator_table') IS NOT NULL")[0].decode(Bool.self, at: 0)
+    /// Whether current values in the codes they were reported in are read from the materialized table.
+    private func materialized(_ definition: Definition) -> Bool {
+        version == nil && knownAt == "infinity" && definition.materialized
     }
 
     /// The indicator (materialized table only: the functions read one indicator) and the periods asked for.

@@ -43,7 +43,7 @@ public struct SDMXJSONMessage: Sendable {
         let distinct = try db.queryPrepared(
             "SELECT " + keyColumns.indices.map { "coalesce(array_to_json(array_agg(DISTINCT s.k\($0) ORDER BY s.k\($0)))::text, '[]')" }.joined(separator: ", ")
                 + " FROM (" + (try selection.statement(
-                    selecting: keyColumns.enumerated().map { "\($0.element) AS k\($0.offset)" }.joined(separator: ", "),
+                    selecting: keyColumns.enumerated().map { "\($0.element) AS k\($0.offset)" }.joined(separator: ", "), definition,
                     disclosure: export.disclosure, hidingUnreleased: export.releasedBy != nil, on: db)) + ") AS s")
         var values: [[String]] = []
         for column in keyColumns.indices {
@@ -101,7 +101,7 @@ public struct SDMXJSONMessage: Sendable {
         if changes { columns.append("answer.action") }
         if history { columns.append("answer.valid_from") }
         var query = try selection.statement(
-            selecting: columns.enumerated().map { "\($0.element) AS c\($0.offset)" }.joined(separator: ", "),
+            selecting: columns.enumerated().map { "\($0.element) AS c\($0.offset)" }.joined(separator: ", "), definition,
             disclosure: export.disclosure, hidingUnreleased: export.releasedBy != nil, on: db)
         let actionColumn = keyColumns.count + 3
         // One text per row, the fields joined by \x02 (codes, numbers and the fixed flags hold none).
@@ -165,7 +165,7 @@ public struct SDMXJSONMessage: Sendable {
         }
         let rows = try db.queryPrepared(
             "SELECT DISTINCT s.v, s.a FROM (" + (try selection.statement(
-                selecting: "answer.valid_from AS v, answer.action AS a", disclosure: export.disclosure,
+                selecting: "answer.valid_from AS v, answer.action AS a", definition, disclosure: export.disclosure,
                 hidingUnreleased: export.releasedBy != nil, on: db)) + ") AS s ORDER BY s.v, s.a DESC")
         let found = try rows.map { DataSet(action: try $0.decode(String.self, at: 1), validFrom: try $0.decode(String.self, at: 0)) }
         return found.isEmpty ? [DataSet(action: "I")] : found

@@ -11,7 +11,8 @@ struct AnswerHead: Sendable {
     var notModified: Bool
 }
 
-/// A data answer's `ETag` and `Last-Modified`, read in the answer's own snapshot.
+/// A data answer's `ETag` and `Last-Modified`, from the answer's own snapshot (``IndicatorSelection/Snapshot``, read
+/// by the statement that binds the selection).
 ///
 /// An answer is a function of the projection's state, the question and the clock (only through the release
 /// calendar): the state is the active statistics version and the offsets of its checkpoints, which every batch
@@ -25,29 +26,16 @@ struct AnswerValidators: Sendable, Equatable {
     /// When the last batch was committed (IMF-fixdate), if any was.
     var lastModified: String?
 
-    static func read(
-        _ query: DataQuery, gzip: Bool, disclosure: Disclosure, releasedBy: String?, on db: PostgresConnection
-    ) throws -> AnswerValidators {
-        let row = try db.queryPrepared(
-            """
-            SELECT coalesce(max(v.version) || ':' || count(*) || ':' || sum(c.next_offset), ''),
-                   extract(epoch FROM max(c.updated_at))::float8,
-                   (SELECT count(*) FROM statistics.releases r
-                    WHERE r.indicator = $1 AND r.recorded_to IS NULL AND r.release_time <= $2::timestamptz)
-            FROM mekong.projection_versions v
-            JOIN mekong.checkpoints c ON c.projection = v.projection AND c.version = v.version
-            WHERE v.projection = 'statistics' AND v.state = 'active'
-            """, [query.selection.code, releasedBy ?? "infinity"])[0]
-        let state = try row.decode(String.self, at: 0)
-        let updated = try row.decode(Double?.self, at: 1)
-        let released = try row.decode(Int.self, at: 2)
+    /// The validators of the answer to `query` whose selection bound `definition` (in the answer's snapshot).
+    init(_ query: DataQuery, _ definition: IndicatorSelection.Definition, gzip: Bool, disclosure: Disclosure, releasedBy: String?) {
+        let snapshot = definition.snapshot
         let question = [
-            state, String(released), query.selection.key, query.format.rawValue,
+            snapshot.projectionState, String(snapshot.releasesPast), query.selection.key, query.format.rawValue,
             disclosure.key, releasedBy == nil ? "embargo-scope" : "released-only", gzip ? "gzip" : "identity",
         ].joined(separator: "\n")
         let digest = EventHash.sha256(Array(question.utf8)).hex.prefix(32)
-        return AnswerValidators(
-            etag: "\"\(digest)\"", lastModified: updated.map { Self.httpDate(Date(timeIntervalSince1970: $0)) })
+        self.etag = "\"\(digest)\""
+        self.lastModified = snapshot.lastBatch.map { Self.httpDate(Date(timeIntervalSince1970: $0)) }
     }
 
     /// Whether an `If-None-Match` header names this answer (weak comparison, RFC 9110 §13.1.2; `*` names any).

@@ -192,7 +192,7 @@ struct Routes: Sendable {
                         guard let definition = try export.prepare(on: db) else {
                             throw ReadAPIError.notFound(IndicatorQueryError.undefined(query.selection).message)
                         }
-                        let validators = try AnswerValidators.read(query, gzip: gzip, disclosure: disclosure, releasedBy: releasedBy, on: db)
+                        let validators = AnswerValidators(query, definition, gzip: gzip, disclosure: disclosure, releasedBy: releasedBy)
                         if validators.matches(ifNoneMatch: ifNoneMatch) {
                             stream.begin(AnswerHead(definition: definition, validators: validators, notModified: true))
                             return
