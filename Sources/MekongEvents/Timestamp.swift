@@ -55,6 +55,12 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// Seconds since 1970-01-01T00:00:00Z, with the fraction.
     public var secondsSinceEpoch: Double { Double(epochSeconds) + Double(nanoseconds) / 1e9 }
 
+    /// RFC 9110's IMF-fixdate of the whole second `epochSeconds` (since 1970, UTC), e.g. `Fri, 04 Dec 2026 18:30:00
+    /// GMT`: HTTP's `Last-Modified`, `Date` and `Retry-After` times.
+    public static func imfFixdate(epochSeconds: Int64) -> String {
+        RFC3339.imfFixdate(epochSeconds: epochSeconds)
+    }
+
     public var description: String { text }
 
     /// Earlier instants first; the same instant spelled differently is ordered by its text.

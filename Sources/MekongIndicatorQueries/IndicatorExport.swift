@@ -90,10 +90,11 @@ public struct IndicatorExport: Sendable {
     }
 
     /// Streams every row of a prepared selection to `output`, one call per row (a CSV line or a JSON object, each
-    /// with its line break); returns the number of rows.
+    /// with its line break); returns the number of rows. With `committing` the statement ends the connection's open
+    /// transaction (``PostgresConnection/streamPrepared(_:_:committing:_:)``).
     @discardableResult
     public func rows(
-        _ format: Format, _ definition: IndicatorSelection.Definition, on db: PostgresConnection,
+        _ format: Format, _ definition: IndicatorSelection.Definition, on db: PostgresConnection, committing: Bool = false,
         to output: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int {
         let confidentiality = "disclosed.confidentiality"
@@ -136,7 +137,7 @@ public struct IndicatorExport: Sendable {
         }
         let query = try selection.statement(
             selecting: "\(line) || e'\\n'", definition, disclosure: disclosure, hidingUnreleased: releasedBy != nil, on: db)
-        return try db.streamPrepared(query, [], output)
+        return try db.streamPrepared(query, [], committing: committing, output)
     }
 
     /// A field of a CSV line as PostgreSQL's CSV output writes it (RFC 4180): NULL as nothing; the empty text, and

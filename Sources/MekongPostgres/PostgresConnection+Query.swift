@@ -33,16 +33,29 @@ extension PostgresConnection {
     /// fixed statements a server runs on every request, whose parsing and planning cost more than running them.
     /// The text must be fixed: every value a parameter (each distinct text stays prepared until the session ends).
     /// A session that runs `DEALLOCATE ALL` (the statistics projection's `derive_all` does) must not use it.
+    /// A transaction's deferred `BEGIN` goes in the same round trip.
     public func queryPrepared(_ sql: String, _ parameters: [(any PostgresBindable)?] = []) throws(PostgresError)
         -> PostgresResult
     {
-        let handle = try openHandle()
         let name = try prepared(sql)
-        let result = try checked(
-            try withParameterTexts(sql, parameters) { count, values in PQexecPrepared(handle, name, count, values, nil, nil, 0) },
-            query: sql, failure: .queryFailed)
-        defer { PQclear(result) }
-        return PostgresResult(result)
+        let handle = try liveHandle()
+        if pendingBegin == nil {
+            let result = try checked(
+                try withParameterTexts(sql, parameters) { count, values in PQexecPrepared(handle, name, count, values, nil, nil, 0) },
+                query: sql, failure: .queryFailed)
+            defer { PQclear(result) }
+            return PostgresResult(result)
+        }
+        var rows: PostgresResult?
+        do {
+            try pipelined(name, sql, parameters, singleRow: false, committing: false) { result in rows = PostgresResult(result) }
+        } catch let error as PostgresError {
+            throw error
+        } catch {
+            throw PostgresError(code: .queryFailed, message: "\(error)", query: sql)  // the body above throws nothing else
+        }
+        guard let rows else { throw PostgresError(code: .queryFailed, message: "the statement returned no result", query: sql) }
+        return rows
     }
 
     /// Runs a statement that selects one text column, prepared as `queryPrepared(_:_:)` does, and hands each
@@ -50,46 +63,94 @@ extension PostgresConnection {
     /// result; returns the number of rows. NULL arrives as no bytes. If `receive` throws, the statement is
     /// cancelled, the rest of its rows are dropped, and the error is rethrown (inside a transaction, the
     /// transaction has then failed).
+    ///
+    /// With `committing`, the statement is the open transaction's last: `COMMIT` goes in the same round trip
+    /// (as does a deferred `BEGIN`), and the transaction is over when it returns. The server commits as soon as the
+    /// statement has run, whatever `receive` does with the rows: a `receive` that throws undoes the transaction only
+    /// if its cancel arrives while the statement still runs. So commit this way only what does not depend on the
+    /// rows being received (a read, or work tables of its own).
     @discardableResult
     public func streamPrepared(
-        _ sql: String, _ parameters: [(any PostgresBindable)?] = [], _ receive: (UnsafeRawBufferPointer) throws -> Void
+        _ sql: String, _ parameters: [(any PostgresBindable)?] = [], committing: Bool = false,
+        _ receive: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int {
-        let handle = try openHandle()
+        if committing && (!inTransactionBlock || committedByStatement) {
+            throw PostgresError(code: .misuse, message: "committing: only the last statement of an open transaction commits it")
+        }
         let name = try prepared(sql)
-        let sent = try withParameterTexts(sql, parameters) { count, values in
+        var rows = 0
+        try pipelined(name, sql, parameters, singleRow: true, committing: committing) { result in
+            guard PQresultStatus(result) == PGRES_SINGLE_TUPLE else { return }
+            try receive(UnsafeRawBufferPointer(start: PQgetvalue(result, 0, 0), count: Int(PQgetlength(result, 0, 0))))
+            rows += 1
+        }
+        if committing { committedByStatement = true }
+        return rows
+    }
+
+    /// Runs the prepared statement `name` in one round trip with what travels with it (libpq's pipeline mode): a
+    /// deferred `BEGIN` before it, `COMMIT` after it when `committing`. Each of its results goes to `receive` (one
+    /// per row in single-row mode). The whole pipeline is read before anything is thrown, so the connection is
+    /// ready for the next statement; the first failure is thrown: `receive`'s error (the statement is then
+    /// cancelled), else the server's.
+    private func pipelined(
+        _ name: String, _ sql: String, _ parameters: [(any PostgresBindable)?], singleRow: Bool, committing: Bool,
+        _ receive: (OpaquePointer) throws -> Void
+    ) throws {
+        let handle = try liveHandle()
+        let begin = pendingBegin
+        pendingBegin = nil
+        guard PQenterPipelineMode(handle) == 1 else { throw connectionError(query: sql, fallback: .queryFailed) }
+        var sent = begin.map { PQsendQueryParams(handle, $0, 0, nil, nil, nil, nil, 0) == 1 } ?? true
+        sent = try sent && withParameterTexts(sql, parameters) { count, values in
             PQsendQueryPrepared(handle, name, count, values, nil, nil, 0) == 1
         }
-        guard sent else { throw connectionError(query: sql, fallback: .queryFailed) }
-        PQsetSingleRowMode(handle)
-        var rows = 0
-        var receiveFailure: (any Error)?
-        var failure: PostgresError?
-        while let result = PQgetResult(handle) {
-            defer { PQclear(result) }
-            switch PQresultStatus(result) {
-            case PGRES_SINGLE_TUPLE:
-                guard receiveFailure == nil else { continue }
-                let value = UnsafeRawBufferPointer(start: PQgetvalue(result, 0, 0), count: Int(PQgetlength(result, 0, 0)))
-                do {
-                    try receive(value)
-                    rows += 1
-                } catch {
-                    receiveFailure = error
-                    if let cancel = PQgetCancel(handle) {
-                        var reason = [CChar](repeating: 0, count: 256)
-                        _ = PQcancel(cancel, &reason, Int32(reason.count))
-                        PQfreeCancel(cancel)
+        if committing { sent = sent && PQsendQueryParams(handle, "COMMIT", 0, nil, nil, nil, nil, 0) == 1 }
+        sent = sent && PQpipelineSync(handle) == 1
+        var failure: (any Error)? = sent ? nil : connectionError(query: sql, fallback: .queryFailed)
+
+        /// Reads one statement's results, up to the null that ends them.
+        func readResults(of statement: String, _ each: (OpaquePointer) throws -> Void) {
+            while let result = PQgetResult(handle) {
+                defer { PQclear(result) }
+                switch PQresultStatus(result) {
+                case PGRES_SINGLE_TUPLE, PGRES_TUPLES_OK, PGRES_COMMAND_OK:
+                    guard failure == nil else { continue }
+                    do {
+                        try each(result)
+                    } catch {
+                        failure = error
+                        cancel(handle)
                     }
+                case PGRES_PIPELINE_ABORTED:
+                    break  // an earlier statement failed: its error is the one to report
+                default:
+                    if failure == nil { failure = serverError(result, query: statement, failure: .queryFailed) }
                 }
-            case PGRES_TUPLES_OK:
-                break
-            default:
-                if failure == nil { failure = serverError(result, query: sql, failure: .queryFailed) }
             }
         }
-        if let receiveFailure { throw receiveFailure }
+        if sent {
+            if let begin { readResults(of: begin) { _ in } }
+            if singleRow { PQsetSingleRowMode(handle) }
+            readResults(of: sql, receive)
+            if committing { readResults(of: "COMMIT") { _ in } }
+            // The synchronization point ends the pipeline.
+            while let result = PQgetResult(handle) {
+                let status = PQresultStatus(result)
+                PQclear(result)
+                if status == PGRES_PIPELINE_SYNC { break }
+            }
+        }
+        if PQexitPipelineMode(handle) != 1, failure == nil { failure = connectionError(query: sql, fallback: .queryFailed) }
         if let failure { throw failure }
-        return rows
+    }
+
+    /// Asks the server to cancel the statement running on `handle`.
+    private func cancel(_ handle: OpaquePointer) {
+        guard let cancel = PQgetCancel(handle) else { return }
+        var reason = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancel, &reason, Int32(reason.count))
+        PQfreeCancel(cancel)
     }
 
     /// The session-local name of `sql`, prepared on first use.

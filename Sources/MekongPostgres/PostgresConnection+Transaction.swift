@@ -1,7 +1,7 @@
 import CLibPQ
 
 extension PostgresConnection {
-    /// The isolation level a transaction starts with (`BEGIN ISOLATION LEVEL …`, one round trip).
+    /// The isolation level a transaction starts with (`BEGIN ISOLATION LEVEL …`).
     public enum IsolationLevel: String, Sendable {
         case readCommitted = "READ COMMITTED"
         /// One snapshot for the whole transaction: every statement reads the same committed state.
@@ -10,6 +10,10 @@ extension PostgresConnection {
     }
 
     /// Runs `body` inside `BEGIN` … `COMMIT` and returns its value.
+    ///
+    /// `BEGIN` is sent with the body's first statement (in one round trip with it for `queryPrepared` and
+    /// `streamPrepared`), and not at all if the body sends none; a body whose last statement is a
+    /// `streamPrepared(_:_:committing:_:)` commits with it, in the same round trip.
     ///
     /// If `body` throws, the transaction is rolled back and the original error is rethrown. If a statement
     /// in `body` failed but its error was caught, the server has already aborted the transaction; it is
@@ -21,14 +25,19 @@ extension PostgresConnection {
     public func transaction<T>(
         isolation: IsolationLevel = .readCommitted, _ body: (PostgresConnection) throws -> T
     ) throws -> T {
-        let handle = try openHandle()
+        let handle = try liveHandle()
         guard !inTransactionBlock, PQtransactionStatus(handle) == PQTRANS_IDLE else {
             throw PostgresError(
                 code: .misuse, message: "a transaction is already open on this connection; transactions do not nest")
         }
-        try execute(isolation == .readCommitted ? "BEGIN" : "BEGIN ISOLATION LEVEL \(isolation.rawValue)")
+        pendingBegin = isolation == .readCommitted ? "BEGIN" : "BEGIN ISOLATION LEVEL \(isolation.rawValue)"
+        committedByStatement = false
         inTransactionBlock = true
-        defer { inTransactionBlock = false }
+        defer {
+            inTransactionBlock = false
+            pendingBegin = nil
+            committedByStatement = false
+        }
 
         let value: T
         do {
@@ -37,6 +46,9 @@ extension PostgresConnection {
             rollbackQuietly()
             throw error
         }
+        // No statement was sent: there is no transaction to commit.
+        if pendingBegin != nil { return value }
+        if committedByStatement, PQtransactionStatus(handle) == PQTRANS_IDLE { return value }
         switch PQtransactionStatus(handle) {
         case PQTRANS_INTRANS:
             break
@@ -63,10 +75,10 @@ extension PostgresConnection {
         return value
     }
 
-    /// True when the session is inside an open, healthy transaction block.
+    /// True when the session is inside an open, healthy transaction block (or one whose `BEGIN` is deferred).
     var isInsideOpenTransaction: Bool {
         guard let handle else { return false }
-        return PQtransactionStatus(handle) == PQTRANS_INTRANS
+        return pendingBegin != nil || PQtransactionStatus(handle) == PQTRANS_INTRANS
     }
 
     /// Rolls back if a transaction is open; errors are ignored (the caller rethrows the original one).

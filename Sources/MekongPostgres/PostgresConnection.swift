@@ -17,6 +17,11 @@ public final class PostgresConnection {
     var handle: OpaquePointer?
     /// True while `transaction(_:)` runs its body.
     var inTransactionBlock = false
+    /// The `BEGIN` of a transaction whose body has not sent a statement yet: it travels with the first one
+    /// (in the same pipeline for `queryPrepared` and `streamPrepared`, just before it otherwise).
+    var pendingBegin: String?
+    /// Set when a statement of a transaction's body also committed it (`streamPrepared(_:_:committing:_:)`).
+    var committedByStatement = false
     /// The statements prepared in this session (`queryPrepared`): text → name.
     var preparedStatements: [String: String] = [:]
     /// The passwords known to this connection, scrubbed from every libpq message.
@@ -111,8 +116,9 @@ public final class PostgresConnection {
     /// terminated, and configures the new session again. Any open transaction is gone.
     /// - Throws: `.misuse` if closed, `.connectionFailed` if the server still cannot be reached.
     public func reset() throws(PostgresError) {
-        let handle = try openHandle()
+        let handle = try liveHandle()
         inTransactionBlock = false
+        pendingBegin = nil
         preparedStatements = [:]  // a new session has none
         PQreset(handle)
         guard PQstatus(handle) == CONNECTION_OK else {
@@ -131,8 +137,19 @@ public final class PostgresConnection {
 
     // MARK: - Internals shared by the other files
 
-    /// The live handle, or `.misuse` if the connection was closed.
+    /// The live handle for a statement, or `.misuse` if the connection was closed. A transaction's deferred `BEGIN`
+    /// is sent first (one round trip), so the statement runs inside it.
     func openHandle() throws(PostgresError) -> OpaquePointer {
+        let handle = try liveHandle()
+        if let begin = pendingBegin {
+            pendingBegin = nil
+            PQclear(try checked(PQexec(handle, begin), query: begin, failure: .queryFailed))
+        }
+        return handle
+    }
+
+    /// The live handle, or `.misuse` if the connection was closed; a deferred `BEGIN` stays deferred.
+    func liveHandle() throws(PostgresError) -> OpaquePointer {
         guard let handle else {
             throw PostgresError(code: .misuse, message: "the connection is closed")
         }

@@ -35,7 +35,7 @@ struct AnswerValidators: Sendable, Equatable {
         ].joined(separator: "\n")
         let digest = EventHash.sha256(Array(question.utf8)).hex.prefix(32)
         self.etag = "\"\(digest)\""
-        self.lastModified = snapshot.lastBatch.map { Self.httpDate(Date(timeIntervalSince1970: $0)) }
+        self.lastModified = snapshot.lastBatch.map { Timestamp.imfFixdate(epochSeconds: Int64($0.rounded(.down))) }
     }
 
     /// Whether an `If-None-Match` header names this answer (weak comparison, RFC 9110 §13.1.2; `*` names any).
@@ -47,17 +47,5 @@ struct AnswerValidators: Sendable, Equatable {
             if tag.hasPrefix("W/") { tag.removeFirst(2) }
             return tag == etag
         }
-    }
-
-    /// RFC 9110's IMF-fixdate, e.g. `Fri, 04 Dec 2026 18:30:00 GMT`.
-    static func httpDate(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ value: Int?) -> String { String(format: "%02d", value ?? 0) }
-        return "\(days[(c.weekday ?? 1) - 1]), \(two(c.day)) \(months[(c.month ?? 1) - 1]) \(c.year ?? 1970) "
-            + "\(two(c.hour)):\(two(c.minute)):\(two(c.second)) GMT"
     }
 }

@@ -167,7 +167,10 @@ struct Routes: Sendable {
 
     /// The query string's parameters; Hummingbird decodes the values, a name is decoded here (c%5BSEX%5D is c[SEX]).
     static func queryParameters(_ request: Request) -> [(String, String)] {
-        request.uri.queryParameters.map { (String($0.key).removingPercentEncoding ?? String($0.key), String($0.value)) }
+        request.uri.queryParameters.map { parameter in
+            let name = String(parameter.key)
+            return (name.utf8.contains(UInt8(ascii: "%")) ? name.removingPercentEncoding ?? name : name, String(parameter.value))
+        }
     }
 
     /// One indicator's rows, streamed from one snapshot: a repeatable-read transaction, so the definition and
@@ -215,7 +218,8 @@ struct Routes: Sendable {
                             try chunk.append(Array(header.utf8))
                         }
                         var first = true
-                        try export.rows(rows, definition, on: db) { row in
+                        // The last statement: COMMIT travels with it.
+                        try export.rows(rows, definition, on: db, committing: true) { row in
                             if format == .json {
                                 // One object per row, its line break dropped: joined with commas into the array.
                                 if !first { try chunk.append(UInt8(ascii: ",")) }

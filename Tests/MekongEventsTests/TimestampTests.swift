@@ -91,4 +91,22 @@ struct TimestampTests {
             #expect(time.utcMicroseconds.hasSuffix("Z") && time.utcMicroseconds.count == 27, "\(text)")
         }
     }
+
+    /// HTTP's IMF-fixdate agrees with Foundation's formatter on random whole seconds between years 1600 and 9999
+    /// (Foundation's calendar is Julian before 1582, HTTP's proleptic Gregorian) and on the days around 1970, where
+    /// the weekday arithmetic turns negative.
+    @Test func imfFixdateAgreesWithFoundation() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.calendar = Calendar(identifier: .gregorian)
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        var seconds: [Int64] = (-10...10).map { Int64($0) * 86_400 + 3_723 }
+        seconds += (0..<2_000).map { _ in Int64.random(in: -11_676_096_000...253_402_300_799) }
+        for second in seconds {
+            let expected = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(second)))
+            #expect(Timestamp.imfFixdate(epochSeconds: second) == expected, "epoch second \(second)")
+        }
+        #expect(Timestamp.imfFixdate(epochSeconds: 1_796_408_200) == "Fri, 04 Dec 2026 18:16:40 GMT")
+    }
 }

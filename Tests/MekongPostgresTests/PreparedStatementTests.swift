@@ -87,4 +87,66 @@ import Testing
             #expect(one == 1)
         }
     }
+
+    /// A transaction's BEGIN travels with its first prepared statement and its COMMIT with a last streamed one (one
+    /// pipeline each), and the transaction means what it did with a round trip for each.
+    @Test func beginTravelsWithTheFirstStatementAndCommitWithTheLast() throws {
+        try withDatabase { database, connection in
+            try connection.execute("CREATE TABLE t (id int)")
+            let other = try database.connect()
+            defer { other.close() }
+            let count = "SELECT count(*)::int FROM t"
+            var streamed: [String] = []
+            let value = try connection.transaction(isolation: .repeatableRead) { db in
+                #expect(try db.queryPrepared(count)[0].decode(Int.self, at: 0) == 0)
+                try other.execute("INSERT INTO t VALUES (1)")
+                // One snapshot since the first statement: the row committed after it is not seen.
+                #expect(try db.queryPrepared(count)[0].decode(Int.self, at: 0) == 0)
+                try db.execute("INSERT INTO t VALUES (2)")
+                try db.streamPrepared("SELECT id::text FROM t ORDER BY id", committing: true) {
+                    streamed.append(String(decoding: $0, as: UTF8.self))
+                }
+                return "done"
+            }
+            #expect(value == "done")
+            #expect(streamed == ["2"])
+            // Committed: the other session sees the row, and this one is out of the transaction.
+            #expect(try other.query("SELECT array_agg(id ORDER BY id)::text FROM t")[0].decode(String.self, at: 0) == "{1,2}")
+            // A body that sends nothing opens no transaction; a COMMIT outside one is refused.
+            #expect(try connection.transaction { _ in 7 } == 7)
+            let misuse = #expect(throws: PostgresError.self) {
+                try connection.streamPrepared("SELECT 'x'", committing: true) { _ in }
+            }
+            #expect(misuse?.code == .misuse)
+        }
+    }
+
+    /// A statement that fails in a pipeline (with BEGIN before it or COMMIT after it) throws the server's error, the
+    /// transaction is rolled back, and the connection is ready for the next one.
+    @Test func aFailureInAPipelineRollsBackTheTransaction() throws {
+        try withDatabase { _, connection in
+            try connection.execute("CREATE TABLE t (id int)")
+            let first = #expect(throws: PostgresError.self) {
+                try connection.transaction(isolation: .repeatableRead) { db in _ = try db.queryPrepared("SELECT 1 / (1 - $1::int)", [1]) }
+            }
+            #expect(first?.sqlState == "22012")
+            let last = #expect(throws: PostgresError.self) {
+                try connection.transaction { db in
+                    try db.execute("INSERT INTO t VALUES (1)")
+                    try db.streamPrepared("SELECT (10 / (2 - g))::text FROM generate_series(1, 3) g", committing: true) { _ in }
+                }
+            }
+            #expect(last?.sqlState == "22012")
+            #expect(throws: Stop.self) {
+                try connection.transaction { db in
+                    try db.execute("INSERT INTO t VALUES (2)")
+                    // Ten million rows take the server seconds: the cancel reaches it before the statement ends, so
+                    // the COMMIT behind it is skipped.
+                    try db.streamPrepared("SELECT g::text FROM generate_series(1, 10000000) g", committing: true) { _ in throw Stop() }
+                }
+            }
+            #expect(try connection.queryPrepared("SELECT count(*)::int FROM t")[0].decode(Int.self, at: 0) == 0)
+            #expect(try connection.transaction { db in try db.queryPrepared("SELECT 41 + 1")[0].decode(Int.self, at: 0) } == 42)
+        }
+    }
 }
