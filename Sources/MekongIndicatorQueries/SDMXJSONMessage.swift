@@ -27,9 +27,13 @@ public struct SDMXJSONMessage: Sendable {
     public static let schema = "https://raw.githubusercontent.com/sdmx-twg/sdmx-json/master/data-message/tools/schemas/2.0.0/sdmx-json-data-schema.json"
 
     /// Writes the whole message to `output` (in pieces); returns the number of observations. `id` and
-    /// `prepared` (RFC 3339) go into `meta`.
+    /// `prepared` (RFC 3339) go into `meta`. With `committing` its last statement ends the connection's open
+    /// transaction (``PostgresConnection/streamPrepared(_:_:committing:_:)``).
     @discardableResult
-    public func write(id: String, prepared: String, on db: PostgresConnection, to output: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+    public func write(
+        id: String, prepared: String, on db: PostgresConnection, committing: Bool = false,
+        to output: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int {
         let selection = export.selection
         let changes = selection.reportsChanges
         let history = selection.includeHistory
@@ -116,7 +120,7 @@ public struct SDMXJSONMessage: Sendable {
         var first = true
         var dataSet = 0
         let fieldCount = columns.count
-        try db.streamPrepared(query) { row in
+        try db.streamPrepared(query, committing: committing) { row in
             let fields = row[..<(row.count - 1)].split(separator: 2, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
             guard fields.count == fieldCount else {
                 throw IndicatorQueryError(code: .malformedRow, message: "SDMX-JSON row \(count) has \(fields.count) fields, not \(fieldCount)")

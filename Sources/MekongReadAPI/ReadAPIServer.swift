@@ -207,7 +207,7 @@ struct Routes: Sendable {
                         guard let rows = format.export else {
                             try SDMXJSONMessage(export, definition).write(
                                 id: "\(SDMX.dataflowID(indicator: query.selection.code))-\(validators.etag.dropFirst().dropLast())", prepared: prepared,
-                                on: db) { try chunk.append($0) }
+                                on: db, committing: true) { try chunk.append($0) }
                             try chunk.flush()
                             stream.begin(head)
                             return

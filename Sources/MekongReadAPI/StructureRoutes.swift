@@ -71,10 +71,14 @@ extension Routes {
                 }
                 let prepared = Timestamp(date: now()).text
                 return try await answer(request, mediaType: Self.structureMediaType) { db in
-                    guard let definition = try IndicatorSelection(code: code, knownAt: knownAt).bind(on: db) else {
-                        throw ReadAPIError.notFound("indicator \(code) is not defined (as known at \(knownAt))")
+                    // The definition and the codes from one snapshot.
+                    try db.transaction(isolation: .repeatableRead) { db in
+                        guard let definition = try IndicatorSelection(code: code, knownAt: knownAt).bind(on: db) else {
+                            throw ReadAPIError.notFound("indicator \(code) is not defined (as known at \(knownAt))")
+                        }
+                        let codes = try SDMX.codes(of: Array(Set(definition.classifications.values)), knownAt: knownAt, on: db)
+                        return SDMX.structureMessage(indicator: code, definition: definition, codes: codes, prepared: prepared)
                     }
-                    return SDMX.structureMessage(indicator: code, definition: definition, prepared: prepared)
                 }
             }
         }

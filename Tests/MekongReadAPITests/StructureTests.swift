@@ -96,6 +96,21 @@ import Testing
         let xml = String(decoding: message.body, as: UTF8.self)
         #expect(xml.contains(#"<str:Dataflow id="DF_POP" agencyID="VN_GSO" version="1.0""#))
         #expect(xml.contains(#"<str:Structure><Ref id="DSD_POP" version="1.0" agencyID="VN_GSO""#))
+        // REF_AREA takes its codes from the code list of vn-admin-units: every code any version had, once, each
+        // with its latest version's names and parent (XML-escaped).
+        #expect(xml.contains(#"<str:Dimension id="REF_AREA" position="1""#))
+        #expect(xml.contains(#"<str:Enumeration><Ref id="CL_vn-admin-units" version="1.0" agencyID="VN_GSO" package="codelist" class="Codelist"/></str:Enumeration>"#))
+        let listed = xml.matches(of: #/<str:Code id="([^"]+)" urn="urn:sdmx:org\.sdmx\.infomodel\.codelist\.Code=VN_GSO:CL_vn-admin-units/#).map { String($0.output.1) }
+        let db = try fixture.database.connect()
+        defer { db.close() }
+        let everCoded = try db.query(
+            "SELECT code FROM statistics.items WHERE classification = 'vn-admin-units' GROUP BY code ORDER BY code COLLATE \"C\""
+        ).map { try $0.decode(String.self, at: 0) }
+        #expect(listed == everCoded && listed.contains("P1") && listed.contains("P9"))
+        #expect(xml.contains(#"<str:Code id="P9" urn="urn:sdmx:org.sdmx.infomodel.codelist.Code=VN_GSO:CL_vn-admin-units(1.0).P9"><com:Name xml:lang="vi">Tỉnh Chín &amp; Mười</com:Name><str:Parent><Ref id="VN"/></str:Parent></str:Code>"#))
+        // As known before the 2025 version, its codes are not in the list.
+        let earlier = String(decoding: try await client.send("GET", "/v1/structure/dataflow/VN_GSO/DF_POP/1.0?asOf=\(at(69))").body, as: UTF8.self)
+        #expect(earlier.contains(#"<str:Code id="P1""#) && !earlier.contains(#"<str:Code id="P9""#))
         #expect(try await client.send("GET", "/v1/structure/dataflow/VN_GSO/DF_POP/latest").status == 200)
         for path in ["/v1/structure/dataflow/ECB/DF_POP/1.0", "/v1/structure/dataflow/VN_GSO/DF_GDP/1.0",
                      "/v1/structure/dataflow/VN_GSO/POP/1.0", "/v1/structure/dataflow/VN_GSO/DF_POP/2.0"] {

@@ -1,6 +1,6 @@
 """Reads the read API's SDMX-CSV answers with sdmx1, an SDMX reader that is not ours, through the data structure
-the server's SDMX-ML structure message defines for the answer's dataflow, and compares every observation with the
-JSON answer to the same question.
+the server's SDMX-ML structure message defines for the answer's dataflow (valid against the SDMX-ML 2.1 schema, each
+dimension's codes in its code list), and compares every observation with the JSON answer to the same question.
 
 Usage: python3 sdmx_check.py BASE_URL INDICATOR [QUERY]
 Prints the number of observations compared; exits 1 (naming the first difference) if any differs.
@@ -55,6 +55,15 @@ def main(base, indicator, query):
     if [a.id for a in dsd.attributes] != header[header.index("OBS_VALUE") + 1:]:
         sys.exit(f"the data structure's attributes {[a.id for a in dsd.attributes]} are not the columns after OBS_VALUE")
 
+    # Each dimension but TIME_PERIOD is enumerated by its classification's code list.
+    code_lists = {}
+    for dimension in dsd.dimensions:
+        representation = dimension.local_representation
+        if dimension.id != "TIME_PERIOD" and representation is not None and representation.enumerated is not None:
+            code_lists[dimension.id] = {code.id for code in representation.enumerated}
+    if sorted(code_lists) != sorted(d.id for d in dsd.dimensions if d.id != "TIME_PERIOD"):
+        sys.exit(f"only {sorted(code_lists)} of the data structure's dimensions have code lists")
+
     parsed = Reader().convert(io.BytesIO(csv), structure=flow)
     read = [obs for data_set in parsed.data for obs in data_set.obs]
     expected = message["observations"]
@@ -62,6 +71,9 @@ def main(base, indicator, query):
         sys.exit(f"sdmx1 read {len(read)} observations, the JSON answer has {len(expected)}")
     for index, (obs, want) in enumerate(zip(read, expected)):
         key = {k: v.value for k, v in obs.dimension.values.items()}
+        for dimension, codes in code_lists.items():
+            if key.get(dimension) not in codes:
+                sys.exit(f"observation {index}: {dimension} {key.get(dimension)} is not in its code list")
         attributes = {k: v.value for k, v in obs.attached_attribute.items()}
         value = obs.value
         got = (
