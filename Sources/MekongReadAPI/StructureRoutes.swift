@@ -10,7 +10,32 @@ import NIOCore
 /// with validity and hierarchy, correspondences (JSON, each as known at `asOf`), and each indicator's dataflow
 /// with its data structure as an SDMX-ML 2.1 structure message. They count against the client's quota like data.
 extension Routes {
-    static let structureMediaType = "application/vnd.sdmx.structure+xml; version=2.1"
+    /// The formats of a dataflow's structure message: SDMX-ML 2.1 (the default) and SDMX-JSON 2.0.
+    enum StructureFormat: String, CaseIterable {
+        case sdmxML = "sdmx-ml"
+        case sdmxJSON = "sdmx-json"
+
+        var mediaType: String {
+            switch self {
+            case .sdmxML: "application/vnd.sdmx.structure+xml; version=2.1"
+            case .sdmxJSON: "application/vnd.sdmx.structure+json; version=2.0.0"
+            }
+        }
+
+        /// The format an `Accept` header asks for: the first media range the server has; `*/*`, XML and none
+        /// being SDMX-ML, JSON SDMX-JSON.
+        static func negotiated(accept: String?) -> StructureFormat? {
+            guard let accept, !accept.isEmpty else { return .sdmxML }
+            for range in accept.split(separator: ",") {
+                switch range.split(separator: ";").first.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) ?? "" {
+                case "application/vnd.sdmx.structure+xml", "application/xml", "text/xml", "*/*", "application/*": return .sdmxML
+                case "application/vnd.sdmx.structure+json", "application/json": return .sdmxJSON
+                default: continue
+                }
+            }
+            return nil
+        }
+    }
 
     func addStructureRoutes(to router: Router<ReadAPIContext>) {
         router.get("/v1/indicators") { request, context in
@@ -62,7 +87,19 @@ extension Routes {
         // SDMX REST's structure query for one dataflow; its data structure, concepts and code lists come with it.
         router.get("/v1/structure/dataflow/{agency}/{dataflow}/{version}") { request, context in
             await served("structure", request, context) { _ in
-                let knownAt = try Self.knownAt(request, allowing: [])
+                let knownAt = try Self.knownAt(request, allowing: ["format"])
+                let format: StructureFormat
+                if let name = try Self.queryParameters(request).first(where: { $0.0 == "format" })?.1 {
+                    guard let named = StructureFormat(rawValue: name) else {
+                        throw ReadAPIError.invalidParameter("format", "format is one of \(StructureFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    format = named
+                } else if let negotiated = StructureFormat.negotiated(accept: request.headers[.accept]) {
+                    format = negotiated
+                } else {
+                    throw ReadAPIError(406, "not-acceptable", "Not acceptable", detail:
+                        "Accept \(request.headers[.accept] ?? "") names no format this route has: application/vnd.sdmx.structure+xml, application/vnd.sdmx.structure+json")
+                }
                 let (agency, id, version) = (Self.path(context, "agency"), Self.path(context, "dataflow"), Self.path(context, "version"))
                 guard agency == SDMX.agency || agency == "*", let code = SDMX.indicator(dataflowID: id), DataQuery.isCode(code),
                       [SDMX.version, "latest", "~", "*"].contains(version)
@@ -70,14 +107,15 @@ extension Routes {
                     throw ReadAPIError.notFound("no dataflow \(agency):\(id)(\(version)); dataflows are \(SDMX.agency):DF_<indicator code, . as @>(\(SDMX.version))")
                 }
                 let prepared = Timestamp(date: now()).text
-                return try await answer(request, mediaType: Self.structureMediaType) { db in
+                return try await answer(request, mediaType: format.mediaType) { db in
                     // The definition and the codes from one snapshot.
                     try db.transaction(isolation: .repeatableRead) { db in
                         guard let definition = try IndicatorSelection(code: code, knownAt: knownAt).bind(on: db) else {
                             throw ReadAPIError.notFound("indicator \(code) is not defined (as known at \(knownAt))")
                         }
                         let codes = try SDMX.codes(of: Array(Set(definition.classifications.values)), knownAt: knownAt, on: db)
-                        return SDMX.structureMessage(indicator: code, definition: definition, codes: codes, prepared: prepared)
+                        let structure = SDMXStructure(indicator: code, definition: definition, codes: codes)
+                        return format == .sdmxML ? structure.xml(prepared: prepared) : structure.json(prepared: prepared)
                     }
                 }
             }
@@ -92,7 +130,9 @@ extension Routes {
     ) async throws -> Response {
         if let problem = try await readiness.check(pool) { throw ReadAPIError.notReady(problem) }
         let text = ByteBuffer(string: try await pool.run(body))
-        var headers: HTTPFields = [.contentType: mediaType, .cacheControl: "no-cache", .vary: "Accept-Encoding"]
+        // Vary names Accept for every route, though only the dataflow's structure negotiates a format: a cache that
+        // keeps one copy per Accept loses nothing but hits.
+        var headers: HTTPFields = [.contentType: mediaType, .cacheControl: "no-cache", .vary: "Accept, Accept-Encoding"]
         guard GzipStream.isAccepted(by: request.headers[.acceptEncoding]) else {
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: text))
         }

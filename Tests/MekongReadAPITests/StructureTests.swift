@@ -118,4 +118,46 @@ import Testing
         }
         await server.stop()
     }
+
+    /// The same structures as SDMX-JSON 2.0, by `Accept` or `format`: the same dimensions, code lists and codes as the
+    /// SDMX-ML message; an `Accept` the route has no format for is 406, an unknown `format` 400.
+    @Test func theDataflowsStructureComesAsSDMXJSONToo() async throws {
+        let fixture = try StatisticsFixture()
+        try await Self.scenario(fixture)
+        let server = try await ReadAPIServer.start(ReadAPIConfiguration(port: 0, postgres: fixture.database.url, databaseThreads: 2))
+        let client = GatewayClient(baseURL: URL(string: "http://127.0.0.1:\(server.port)")!, apiKey: nil)
+        let path = "/v1/structure/dataflow/VN_GSO/DF_POP/1.0"
+        let xml = String(decoding: try await client.send("GET", path).body, as: UTF8.self)
+        let answer = try await client.send("GET", path, headers: ["Accept": "application/vnd.sdmx.structure+json"])
+        #expect(answer.status == 200)
+        #expect(answer.headers["content-type"] == "application/vnd.sdmx.structure+json; version=2.0.0")
+        let data = try #require(answer.json?.objectValue?["data"]?.objectValue)
+        #expect(data["dataflows"]?.arrayValue?.first?.objectValue?["structure"]?.stringValue
+            == "urn:sdmx:org.sdmx.infomodel.datastructure.DataStructure=VN_GSO:DSD_POP(1.0)")
+        let components = try #require(data["dataStructures"]?.arrayValue?.first?.objectValue?["dataStructureComponents"]?.objectValue)
+        let dimensions = components["dimensionList"]?.objectValue?["dimensions"]?.arrayValue ?? []
+        #expect(dimensions.compactMap { $0.objectValue?["id"]?.stringValue } == ["REF_AREA"])
+        #expect(dimensions.first?.objectValue?["localRepresentation"]?.objectValue?["enumeration"]?.stringValue
+            == "urn:sdmx:org.sdmx.infomodel.codelist.Codelist=VN_GSO:CL_vn-admin-units(1.0)")
+        // Every code list of the SDMX-ML message, with the same codes in the same order.
+        let lists = data["codelists"]?.arrayValue?.compactMap(\.objectValue) ?? []
+        #expect(lists.compactMap { $0["id"]?.stringValue } == ["CL_OBS_STATUS", "CL_CONF_STATUS", "CL_vn-admin-units"])
+        for list in lists {
+            let id = list["id"]?.stringValue ?? ""
+            let codes = list["codes"]?.arrayValue?.compactMap { $0.objectValue?["id"]?.stringValue } ?? []
+            let inXML = xml.matches(of: #/<str:Code id="([^"]+)" urn="urn:sdmx:org\.sdmx\.infomodel\.codelist\.Code=VN_GSO:([^(]+)\(/#)
+                .filter { $0.output.2 == id }.map { String($0.output.1) }
+            #expect(!codes.isEmpty && codes == inXML, "\(id)")
+        }
+        let p9 = lists.last?["codes"]?.arrayValue?.compactMap(\.objectValue).first { $0["id"]?.stringValue == "P9" }
+        #expect(p9?["parent"]?.stringValue == "VN" && p9?["names"]?.objectValue?["vi"]?.stringValue == "Tỉnh Chín & Mười")
+        #expect(try await client.send("GET", path + "?format=sdmx-json").headers["content-type"]
+            == "application/vnd.sdmx.structure+json; version=2.0.0")
+        #expect(try await client.send("GET", path + "?format=sdmx-ml", headers: ["Accept": "application/json"]).headers["content-type"]
+            == "application/vnd.sdmx.structure+xml; version=2.1")
+        #expect(try await client.send("GET", path, headers: ["Accept": "text/csv"]).status == 406)
+        let refused = try await client.send("GET", path + "?format=xml")
+        #expect(refused.status == 400 && refused.json?["parameter"]?.stringValue == "format")
+        await server.stop()
+    }
 }

