@@ -71,42 +71,40 @@ public enum RFC3339 {
         return (seconds, nanoseconds)
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for an instant.
     /// `YYYY-MM-DDThh:mm:ss.<fraction>Z` in UTC, the fraction written with `digits` digits.
     static func format(epochSeconds: Int64, fraction: Int64, digits: Int) -> String {
-        var days = epochSeconds / 86_400
-        var secondOfDay = epochSeconds % 86_400
-        if secondOfDay < 0 {
-            secondOfDay += 86_400
-            days -= 1
-        }
+        let (days, secondOfDay) = split(epochSeconds)
         let (year, month, day) = civilFromDays(days)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T"
-            + pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
+        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + clock(secondOfDay)
             + "." + pad(fraction, digits) + "Z"
     }
 
+    /// `Fri, 04 Dec 2026 18:30:00 GMT` (RFC 9110's IMF-fixdate).
     static func imfFixdate(epochSeconds: Int64) -> String {
-        var days = epochSeconds / 86_400
-        var secondOfDay = epochSeconds % 86_400
-        if secondOfDay < 0 {
-            secondOfDay += 86_400
-            days -= 1
-        }
+        let (days, secondOfDay) = split(epochSeconds)
         let (year, month, day) = civilFromDays(days)
         let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         let weekday = Int(((days % 7) + 11) % 7)  // 1970-01-01 was a Thursday
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
         return weekdays[weekday] + ", " + pad(day, 2) + " " + months[Int(month) - 1] + " " + pad(year, 4) + " "
-            + pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2) + " GMT"
+            + clock(secondOfDay) + " GMT"
+    }
+
+    /// Days since 1970-01-01 and the second within the day (0 ..< 86 400), for an instant before 1970 too.
+    private static func split(_ epochSeconds: Int64) -> (days: Int64, secondOfDay: Int64) {
+        let days = epochSeconds / 86_400
+        let secondOfDay = epochSeconds % 86_400
+        return secondOfDay < 0 ? (days - 1, secondOfDay + 86_400) : (days, secondOfDay)
+    }
+
+    /// `hh:mm:ss` of a second within the day.
+    private static func clock(_ secondOfDay: Int64) -> String {
+        pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
+    }
+
+    private static func pad(_ value: Int64, _ width: Int) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
 
     private static func digitValue(_ byte: UInt8) -> Int? {

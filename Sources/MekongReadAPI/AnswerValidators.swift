@@ -2,6 +2,7 @@ import Foundation
 import MekongEvents
 import MekongIndicatorQueries
 import MekongPostgres
+import NIOCore
 
 /// What a data answer's head says besides its rows: the indicator's definition and the answer's validators.
 struct AnswerHead: Sendable {
@@ -9,6 +10,8 @@ struct AnswerHead: Sendable {
     var validators: AnswerValidators
     /// The client's `If-None-Match` names this answer: 304, no rows read.
     var notModified: Bool
+    /// The whole answer, when it ended before its first chunk was full: sent at once, not streamed.
+    var body: ByteBuffer? = nil
 }
 
 /// A data answer's `ETag` and `Last-Modified`, from the answer's own snapshot (``IndicatorSelection/Snapshot``, read

