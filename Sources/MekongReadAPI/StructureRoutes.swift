@@ -89,7 +89,7 @@ extension Routes {
             await served("structure", request, context) { _ in
                 let knownAt = try Self.knownAt(request, allowing: ["format"])
                 let format: StructureFormat
-                if let name = try Self.queryParameters(request).first(where: { $0.0 == "format" })?.1 {
+                if let name = Self.queryParameters(request).first(where: { $0.0 == "format" })?.1 {
                     guard let named = StructureFormat(rawValue: name) else {
                         throw ReadAPIError.invalidParameter("format", "format is one of \(StructureFormat.allCases.map(\.rawValue).joined(separator: ", "))")
                     }

@@ -115,10 +115,12 @@ public final class TestDatabase: Sendable {
             let connection = try PostgresConnection(url: adminURL)
             defer { connection.close() }
             try connection.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                [name])
-            // Not `WITH (FORCE)`: that refuses (42501) when an autovacuum worker is on the database and we are
-            // not a superuser, while a plain DROP stops autovacuum itself. Terminated sessions take a moment to
+                """
+                SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                """, [name])
+            // Client sessions only, and not `WITH (FORCE)`: terminating an autovacuum worker needs a superuser
+            // (42501; CI saw it), while a plain DROP stops autovacuum itself. Terminated sessions take a moment to
             // go, which a plain DROP reports as 55006.
             var attempts = 0
             while true {
