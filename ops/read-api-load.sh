@@ -4,8 +4,10 @@
 #
 #   bash ops/read-api-load.sh [database-url] [requests] [parallel]
 #
-# Reads the database `mekong-bench statistics` leaves (mekong_bench_statistics), needs the release binary
-# (swift build -c release --product mekong). Prints requests/s for JSON and SDMX-CSV, three runs each.
+# Reads the database `mekong-bench statistics` leaves (mekong_bench_statistics), needs the release binaries
+# (swift build -c release --product mekong; --product mekong-bench). Prints requests/s for JSON and SDMX-CSV, three
+# runs each, then, with the server stopped, PostgreSQL's own ceiling for the same statements in the same run
+# (`mekong-bench read-api-ceiling`: 8 connections flat out, no HTTP).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 url="${1:-postgresql://mekong:mekong@localhost/mekong_bench_statistics}"
@@ -44,3 +46,7 @@ for fmt in json sdmx-csv; do
         python3 -c "print('$fmt, $parallel connections, run $run: %.0f requests/s (statuses:$statuses)' % ($requests / ($end - $start)))"
     done
 done
+
+kill "$server" 2>/dev/null || true
+wait "$server" 2>/dev/null || true
+.build/release/mekong-bench read-api-ceiling --requests $((requests / 4)) --runs 3 | grep '^baseline'

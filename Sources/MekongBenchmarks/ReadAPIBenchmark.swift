@@ -1,6 +1,8 @@
 // The read API over HTTP on the national-scale tables that `mekong-bench statistics` leaves in
 // mekong_bench_statistics: single-series requests at a fixed rate (latency) and as fast as they go (throughput),
-// JSON, SDMX-CSV and SDMX-JSON, each beside the same query run straight on PostgreSQL in the same run.
+// JSON, SDMX-CSV and SDMX-JSON, each beside the same query run straight on PostgreSQL in the same run. With
+// `ceilingOnly` (`mekong-bench read-api-ceiling`) only PostgreSQL's flat-out figure, for `ops/read-api-load.sh` to
+// print beside its curl runs.
 import Foundation
 import MekongEvents
 import MekongIndicatorQueries
@@ -9,7 +11,7 @@ import MekongPostgres
 import MekongReadAPI
 import Synchronization
 
-func readAPIBenchmark(requests perRun: Int, runs: Int) async throws {
+func readAPIBenchmark(requests perRun: Int, runs: Int, ceilingOnly: Bool = false) async throws {
     let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     let url = databaseURL("mekong_bench_statistics")
     guard let db = try? PostgresConnection(url: url) else {
@@ -32,6 +34,16 @@ func readAPIBenchmark(requests perRun: Int, runs: Int) async throws {
     func series(_ count: Int) -> [(String, String)] {
         (0..<count).map { _ in (random.element(of: indicators), random.element(of: areas)) }
     }
+    let throughputRequests = perRun * 4
+    if ceilingOnly {
+        for format in ["json", "sdmx-csv", "sdmx-json"] {
+            var ceiling: [Double] = []
+            for _ in 0..<runs { ceiling.append(try await postgresCeiling(url: url, format: format, series(throughputRequests))) }
+            _ = report("baseline: the same queries in PostgreSQL (\(format)), 8 connections: queries/s", throughputRequests, ceiling)
+        }
+        db.close()
+        return
+    }
     let server = try await ReadAPIServer.start(ReadAPIConfiguration(
         port: 0, postgres: url, databaseThreads: 8, anonymousQuota: .init(perHour: Int.max / 2, perDay: Int.max / 2)))
     let rate = 200.0
@@ -47,7 +59,6 @@ func readAPIBenchmark(requests perRun: Int, runs: Int) async throws {
 
         var fixed: [LatencySummary] = []
         var fast: [Double] = []
-        let throughputRequests = perRun * 4
         for _ in 0..<runs {
             let requests = series(perRun).map {
                 HTTPConnection.request("GET", "/v1/data/\($0.0)?area=\($0.1)&format=\(format)")
@@ -63,24 +74,7 @@ func readAPIBenchmark(requests perRun: Int, runs: Int) async throws {
         // Baseline: the same statements as fast as 8 database connections go, no HTTP (PostgreSQL's own ceiling
         // for these answers on this machine).
         var ceiling: [Double] = []
-        let pool = PostgresPool(url: url, threads: 8, defaults: ["options": "-c jit=off"])
-        for _ in 0..<runs {
-            let work = series(throughputRequests)
-            let start = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for worker in 0..<8 {
-                    let share = stride(from: worker, to: work.count, by: 8).map { work[$0] }
-                    group.addTask {
-                        try await pool.run { db in
-                            for (indicator, area) in share { try answerDirectly(indicator, area, format: format, on: db) }
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-            ceiling.append(seconds(ContinuousClock.now - start))
-        }
-        await pool.shutdown()
+        for _ in 0..<runs { ceiling.append(try await postgresCeiling(url: url, format: format, series(throughputRequests))) }
         _ = report("baseline: the same queries in PostgreSQL (\(format)), 8 connections: queries/s", throughputRequests, ceiling)
     }
     var health: [Double] = []
@@ -106,4 +100,31 @@ func answerDirectly(_ indicator: String, _ area: String, format: String, on db: 
         default: try SDMXJSONMessage(export, definition).write(id: "bench", prepared: Timestamp(date: Date()).text, on: db, committing: true) { _ in }
         }
     }
+}
+
+/// Seconds to answer `work` (indicator, area) with the server's statements on 8 connections at once, no HTTP.
+func postgresCeiling(url: String, format: String, _ work: [(String, String)]) async throws -> Double {
+    let pool = PostgresPool(url: url, threads: 8, defaults: ["options": "-c jit=off"])
+    // Warm each connection's prepared statements first, as a running server's are.
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for (indicator, area) in work.prefix(8) {
+            group.addTask { try await pool.run { db in try answerDirectly(indicator, area, format: format, on: db) } }
+        }
+        try await group.waitForAll()
+    }
+    let start = ContinuousClock.now
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for worker in 0..<8 {
+            let share = stride(from: worker, to: work.count, by: 8).map { work[$0] }
+            group.addTask {
+                try await pool.run { db in
+                    for (indicator, area) in share { try answerDirectly(indicator, area, format: format, on: db) }
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    let elapsed = seconds(ContinuousClock.now - start)
+    await pool.shutdown()
+    return elapsed
 }

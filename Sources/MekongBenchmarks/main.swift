@@ -1,5 +1,5 @@
 // Benchmarks of the hot paths, each beside a baseline measured in the same run on the same machine.
-// Run: swift run -c release mekong-bench [all|envelope|producer|projector|gateway|poison|statistics|read-api] [--events N] [--runs R]
+// Run: swift run -c release mekong-bench [all|envelope|producer|projector|gateway|poison|statistics|read-api|read-api-ceiling] [--events N] [--runs R]
 //      [--indicators N]   (BENCHMARKS.md)
 import Foundation
 import MekongAudit
@@ -28,8 +28,8 @@ let requestCount = option("--requests", in: &words, default: 5_000)
 /// Indicators of the national dataset (statistics suite): 50 give about 10 million observations.
 let indicatorCount = option("--indicators", in: &words, default: 50)
 let suite = words.first ?? "all"
-guard ["all", "envelope", "producer", "projector", "gateway", "poison", "statistics", "read-api"].contains(suite) else {
-    print("usage: mekong-bench [all|envelope|producer|projector|gateway|poison|statistics|read-api] [--events N] [--runs R] [--requests N] [--indicators N]")
+guard ["all", "envelope", "producer", "projector", "gateway", "poison", "statistics", "read-api", "read-api-ceiling"].contains(suite) else {
+    print("usage: mekong-bench [all|envelope|producer|projector|gateway|poison|statistics|read-api|read-api-ceiling] [--events N] [--runs R] [--requests N] [--indicators N]")
     exit(2)
 }
 let postgresAdmin = ProcessInfo.processInfo.environment["MEKONG_BENCH_POSTGRES"]
@@ -120,8 +120,8 @@ if suite == "statistics" {
     exit(0)
 }
 // The read API on the tables the statistics suite leaves (section 7, ReadAPIBenchmark.swift).
-if suite == "read-api" {
-    try await readAPIBenchmark(requests: requestCount, runs: runs)
+if suite == "read-api" || suite == "read-api-ceiling" {
+    try await readAPIBenchmark(requests: requestCount, runs: runs, ceilingOnly: suite == "read-api-ceiling")
     exit(0)
 }
 // The statistics projection with and without poison builds its own log (section 5, PoisonBenchmark.swift).
