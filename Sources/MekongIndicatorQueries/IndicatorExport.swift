@@ -120,7 +120,8 @@ public struct IndicatorExport: Sendable {
                    plain(confidentiality), plain("answer.origin")]
                 + (changes ? [plain(action)] : []) + (history ? [plain("answer.valid_from")] : [])).joined(separator: " || ',' || ")
         case .sdmxCSV:
-            line = (["'dataflow'", quoted("current_setting('mekong.dataflow')"), plain(action), quoted("answer.area")]
+            // STRUCTURE_ID is made of SDMX ids (``SDMX/dataflowReference(indicator:)``): never quoted.
+            line = (["'dataflow'", plain("current_setting('mekong.dataflow')"), plain(action), quoted("answer.area")]
                 + dimensions.map(quoted)
                 + [plain(Self.sdmxPeriod("answer.period")), plain("\(value)::text"),
                    plain(Self.caseExpression("answer.status", SDMX.obsStatus)),
@@ -144,7 +145,8 @@ public struct IndicatorExport: Sendable {
     /// a text with a comma, a quote or a line break, quoted with its quotes doubled; any other text as it is.
     static func csvQuoted(_ field: String) -> String {
         """
-        CASE WHEN (\(field)) = '' OR strpos(\(field), ',') > 0 OR strpos(\(field), '"') > 0 OR (\(field)) ~ '[\\r\\n]'
+        CASE WHEN (\(field)) = '' OR strpos(\(field), ',') > 0 OR strpos(\(field), '"') > 0
+                  OR strpos(\(field), e'\\n') > 0 OR strpos(\(field), e'\\r') > 0
              THEN '"' || replace(\(field), '"', '""') || '"' ELSE coalesce(\(field), '') END
         """
     }
