@@ -109,6 +109,24 @@ public struct IndicatorSelection: Sendable, Equatable {
         public var lastBatch: Double?
         /// How many of the indicator's scheduled releases are past by the answer's release time.
         public var releasesPast = 0
+
+        /// `state` (``projectionState``) and `last_batch` (``lastBatch``), one row: read by the bind statement, and
+        /// alone by ``read(on:)``.
+        static let stateQuery = """
+            SELECT coalesce(max(c.version) || ':' || count(*) || ':' || sum(c.next_offset), '') AS state,
+                   extract(epoch FROM max(c.updated_at))::float8 AS last_batch
+            FROM mekong.checkpoints c
+            WHERE c.projection = 'statistics'
+              AND c.version = (SELECT v.version FROM mekong.projection_versions v
+                               WHERE v.projection = 'statistics' AND v.state = 'active')
+            """
+
+        /// The projection's state in the current snapshot, for answers that bind no selection (master data: no
+        /// release counts).
+        public static func read(on db: PostgresConnection) throws -> Snapshot {
+            let row = try db.queryPrepared(stateQuery)[0]
+            return Snapshot(projectionState: try row.decode(String.self, at: 0), lastBatch: try row.decode(Double?.self, at: 1))
+        }
     }
 
     /// The part of an answer's history that one answer holds.
@@ -192,13 +210,7 @@ public struct IndicatorSelection: Sendable, Equatable {
                 FROM statistics.indicators i
                 WHERE i.code = $1 AND i.recorded_from <= $2::timestamptz
                   AND (i.recorded_to IS NULL OR i.recorded_to > $2::timestamptz)) AS d ON true
-            CROSS JOIN LATERAL (
-                SELECT coalesce(max(c.version) || ':' || count(*) || ':' || sum(c.next_offset), '') AS state,
-                       extract(epoch FROM max(c.updated_at))::float8 AS last_batch
-                FROM mekong.checkpoints c
-                WHERE c.projection = 'statistics'
-                  AND c.version = (SELECT v.version FROM mekong.projection_versions v
-                                   WHERE v.projection = 'statistics' AND v.state = 'active')) AS p
+            CROSS JOIN LATERAL (\(Snapshot.stateQuery)) AS p
             """,
             [code, knownAt, version, period, PostgresArray.text(areas), parent, startPeriod, endPeriod, updatedAfter,
              PostgresArray.text(settings.map(\.0)), PostgresArray.text(settings.map(\.1)), releasedBy])

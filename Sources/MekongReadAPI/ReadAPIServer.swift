@@ -206,7 +206,7 @@ struct Routes: Sendable {
                         var chunk = ChunkWriter(stream, head: head)
                         guard let rows = format.export else {
                             try SDMXJSONMessage(export, definition).write(
-                                id: "\(SDMX.dataflowID(indicator: query.selection.code))-\(validators.etag.dropFirst().dropLast())", prepared: prepared,
+                                id: "\(SDMX.dataflowID(indicator: query.selection.code))-\(validators.tag)", prepared: prepared,
                                 on: db, committing: true) { try chunk.append($0) }
                             try chunk.finish()
                             return

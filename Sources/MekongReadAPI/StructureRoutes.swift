@@ -108,36 +108,47 @@ extension Routes {
                 }
                 let prepared = Timestamp(date: now()).text
                 return try await answer(request, mediaType: format.mediaType) { db in
-                    // The definition and the codes from one snapshot.
-                    try db.transaction(isolation: .repeatableRead) { db in
-                        guard let definition = try IndicatorSelection(code: code, knownAt: knownAt).bind(on: db) else {
-                            throw ReadAPIError.notFound("indicator \(code) is not defined (as known at \(knownAt))")
-                        }
-                        let codes = try SDMX.codes(of: Array(Set(definition.classifications.values)), knownAt: knownAt, on: db)
-                        let structure = SDMXStructure(indicator: code, definition: definition, codes: codes)
-                        return format == .sdmxML ? structure.xml(prepared: prepared) : structure.json(prepared: prepared)
+                    guard let definition = try IndicatorSelection(code: code, knownAt: knownAt).bind(on: db) else {
+                        throw ReadAPIError.notFound("indicator \(code) is not defined (as known at \(knownAt))")
                     }
+                    let codes = try SDMX.codes(of: Array(Set(definition.classifications.values)), knownAt: knownAt, on: db)
+                    let structure = SDMXStructure(indicator: code, definition: definition, codes: codes)
+                    return format == .sdmxML ? structure.xml(prepared: prepared) : structure.json(prepared: prepared)
                 }
             }
         }
     }
 
-    /// A whole answer built by `body` on a pooled connection, once the projection is readable; gzip-coded when the
-    /// request accepts it (a version's code list is 1.6 MB of JSON).
+    /// A whole answer built by `body` on a pooled connection, once the projection is readable, in one snapshot,
+    /// with its validators (weak: a structure message says when it was prepared); `If-None-Match` naming them is 304
+    /// before `body` runs. gzip-coded when the request accepts it (a version's code list is 1.6 MB of JSON).
     func answer(
         _ request: Request, mediaType: String = "application/json",
         _ body: @escaping @Sendable (PostgresConnection) throws -> String
     ) async throws -> Response {
         if let problem = try await readiness.check(pool) { throw ReadAPIError.notReady(problem) }
-        let text = ByteBuffer(string: try await pool.run(body))
+        let gzip = GzipStream.isAccepted(by: request.headers[.acceptEncoding])
+        let question = [request.uri.path, request.uri.query ?? "", mediaType, gzip ? "gzip" : "identity"]
+        let ifNoneMatch = request.headers[.ifNoneMatch]
+        let (validators, text) = try await pool.run { db in
+            try db.transaction(isolation: .repeatableRead) { db -> (AnswerValidators, String?) in
+                let validators = AnswerValidators(question, try IndicatorSelection.Snapshot.read(on: db), weak: true)
+                return (validators, validators.matches(ifNoneMatch: ifNoneMatch) ? nil : try body(db))
+            }
+        }
         // Vary names Accept for every route, though only the dataflow's structure negotiates a format: a cache that
         // keeps one copy per Accept loses nothing but hits.
-        var headers: HTTPFields = [.contentType: mediaType, .cacheControl: "no-cache", .vary: "Accept, Accept-Encoding"]
-        guard GzipStream.isAccepted(by: request.headers[.acceptEncoding]) else {
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: text))
+        var headers: HTTPFields = [
+            .contentType: mediaType, .cacheControl: "no-cache", .vary: "Accept, Accept-Encoding", .eTag: validators.etag,
+        ]
+        if let lastModified = validators.lastModified { headers[.lastModified] = lastModified }
+        guard let text else {
+            headers[.contentType] = nil
+            return Response(status: .notModified, headers: headers)
         }
+        guard gzip else { return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text))) }
         headers[.contentEncoding] = "gzip"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: try GzipStream.compressed(text)))
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: try GzipStream.compressed(ByteBuffer(string: text))))
     }
 
     /// The `asOf` of a structure request (`infinity` without one); any parameter besides it and `allowing` is 400.
