@@ -37,6 +37,7 @@ extension PostgresConnection {
     public func queryPrepared(_ sql: String, _ parameters: [(any PostgresBindable)?] = []) throws(PostgresError)
         -> PostgresResult
     {
+        try refuseAfterCommit()
         let name = try prepared(sql)
         let handle = try liveHandle()
         if pendingBegin == nil {
@@ -74,7 +75,8 @@ extension PostgresConnection {
         _ sql: String, _ parameters: [(any PostgresBindable)?] = [], committing: Bool = false,
         _ receive: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int {
-        if committing && (!inTransactionBlock || committedByStatement) {
+        try refuseAfterCommit()
+        if committing && !inTransactionBlock {
             throw PostgresError(code: .misuse, message: "committing: only the last statement of an open transaction commits it")
         }
         let name = try prepared(sql)
@@ -142,6 +144,13 @@ extension PostgresConnection {
             }
         }
         if PQexitPipelineMode(handle) != 1, failure == nil { failure = connectionError(query: sql, fallback: .queryFailed) }
+        // A backend that ended the session (57P01, say) reports it in a result read while libpq still counted the
+        // connection as up: once the pipeline is read, a broken connection is a lost one, as elsewhere.
+        if let error = failure as? PostgresError, error.code != .connectionLost, PQstatus(handle) != CONNECTION_OK {
+            failure = PostgresError(
+                code: .connectionLost, message: error.message, sqlState: error.sqlState, detail: error.detail,
+                hint: error.hint, context: error.context, query: error.query)
+        }
         if let failure { throw failure }
     }
 

@@ -14,6 +14,7 @@ extension PostgresConnection {
     /// `BEGIN` is sent with the body's first statement (in one round trip with it for `queryPrepared` and
     /// `streamPrepared`), and not at all if the body sends none; a body whose last statement is a
     /// `streamPrepared(_:_:committing:_:)` commits with it, in the same round trip.
+    /// No statement may follow that one (`.misuse`).
     ///
     /// If `body` throws, the transaction is rolled back and the original error is rethrown. If a statement
     /// in `body` failed but its error was caught, the server has already aborted the transaction; it is

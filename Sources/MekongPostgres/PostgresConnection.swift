@@ -140,12 +140,21 @@ public final class PostgresConnection {
     /// The live handle for a statement, or `.misuse` if the connection was closed. A transaction's deferred `BEGIN`
     /// is sent first (one round trip), so the statement runs inside it.
     func openHandle() throws(PostgresError) -> OpaquePointer {
+        try refuseAfterCommit()
         let handle = try liveHandle()
         if let begin = pendingBegin {
             pendingBegin = nil
             PQclear(try checked(PQexec(handle, begin), query: begin, failure: .queryFailed))
         }
         return handle
+    }
+
+    /// - Throws: `.misuse` for a statement after the one that committed its transaction
+    ///   (`streamPrepared(_:_:committing:_:)`): it would run outside the transaction.
+    func refuseAfterCommit() throws(PostgresError) {
+        guard committedByStatement else { return }
+        throw PostgresError(
+            code: .misuse, message: "the transaction was committed by its last statement (committing:); no statement may follow it")
     }
 
     /// The live handle, or `.misuse` if the connection was closed; a deferred `BEGIN` stays deferred.

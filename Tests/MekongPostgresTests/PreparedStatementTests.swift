@@ -112,6 +112,14 @@ import Testing
             #expect(streamed == ["2"])
             // Committed: the other session sees the row, and this one is out of the transaction.
             #expect(try other.query("SELECT array_agg(id ORDER BY id)::text FROM t")[0].decode(String.self, at: 0) == "{1,2}")
+            // Nothing may follow the statement that committed: it would run outside the transaction.
+            let after = #expect(throws: PostgresError.self) {
+                try connection.transaction { db in
+                    try db.streamPrepared("SELECT 'x'", committing: true) { _ in }
+                    _ = try db.queryPrepared("SELECT 1")
+                }
+            }
+            #expect(after?.code == .misuse)
             // A body that sends nothing opens no transaction; a COMMIT outside one is refused.
             #expect(try connection.transaction { _ in 7 } == 7)
             let misuse = #expect(throws: PostgresError.self) {
@@ -147,6 +155,38 @@ import Testing
             }
             #expect(try connection.queryPrepared("SELECT count(*)::int FROM t")[0].decode(Int.self, at: 0) == 0)
             #expect(try connection.transaction { db in try db.queryPrepared("SELECT 41 + 1")[0].decode(Int.self, at: 0) } == 42)
+        }
+    }
+
+    /// A backend that dies before a pipeline (BEGIN with a prepared statement, or a statement with its COMMIT) is a
+    /// lost connection, transient, reported once the pipeline is read; `reset` recovers the session.
+    @Test func aConnectionLostUnderAPipelineIsTransientAndResetRecovers() throws {
+        try withDatabase { database, connection in
+            let admin = try database.connect()
+            defer { admin.close() }
+            for committing in [false, true] {
+                _ = try connection.queryPrepared("SELECT 1")  // prepared before the backend goes
+                let pid = connection.backendPID
+                let error = #expect(throws: PostgresError.self) {
+                    try connection.transaction(isolation: .repeatableRead) { db in
+                        _ = try admin.query("SELECT pg_terminate_backend($1)", [pid])
+                        for _ in 0..<100 {  // until the backend has exited
+                            let alive = try admin.query("SELECT count(*)::int FROM pg_stat_activity WHERE pid = $1", [pid])
+                            if try alive[0].decode(Int.self, at: 0) == 0 { break }
+                            Thread.sleep(forTimeInterval: 0.05)
+                        }
+                        if committing {
+                            try db.streamPrepared("SELECT '1'", committing: true) { _ in }
+                        } else {
+                            _ = try db.queryPrepared("SELECT 1")
+                        }
+                    }
+                }
+                #expect(error?.code == .connectionLost && error?.isTransient == true, "\(String(describing: error))")
+                #expect(!connection.isConnected)
+                try connection.reset()
+                #expect(try connection.queryPrepared("SELECT 41 + 1")[0].decode(Int.self, at: 0) == 42)
+            }
         }
     }
 }
