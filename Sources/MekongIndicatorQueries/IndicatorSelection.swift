@@ -506,9 +506,16 @@ public struct IndicatorSelection: Sendable, Equatable {
             if !materialized { ctes.append(withheldAbove(moment)) }
             // One probe per row: LIMIT keeps the planner from hashing the indicator's whole withheld set for a few
             // rows, OFFSET 0 from evaluating it once for `visible` and again for `shown` (2.1 ms to 0.2 ms for
-            // one series on the benchmark's tables).
+            // one series on the benchmark's tables). When the areas are named, one probe for all of them first (an
+            // InitPlan, run once): most answers have no withheld key at all (on the national benchmark, 94 % of
+            // indicator-area pairs), and then no row is probed (64 buffers to 13 for one series).
+            let gate = materialized && !areas.isEmpty ? """
+                (SELECT EXISTS (SELECT FROM statistics.withheld_above g
+                                WHERE g.indicator = current_setting('mekong.indicator')
+                                  AND g.area = ANY (current_setting('mekong.areas')::text[]))) AND
+                """ : ""
             from += """
-                 CROSS JOIN LATERAL (SELECT answer.confidentiality = 'free' AND EXISTS (
+                 CROSS JOIN LATERAL (SELECT answer.confidentiality = 'free' AND \(gate) EXISTS (
                     SELECT FROM \(above) w
                     WHERE w.indicator = current_setting('mekong.indicator') AND w.area = answer.area
                       AND w.period = answer.period AND w.dimensions = answer.dimensions LIMIT 1) AS above OFFSET 0) AS withheld

@@ -102,6 +102,14 @@ import Testing
         #expect(table.filter { $0[1] == "P1" && $0[0] == "2024-M01" }.map { $0[4] } == ["free"])
         let body = String(decoding: answer.body, as: UTF8.self)
         #expect(!body.contains("37") && !body.contains("38") && !body.contains("187"), "a withheld population leaked")
+        // Asked for by area, alone and with others: the same observations as in the whole answer, withheld alike
+        // (an answer that names its areas first checks whether any of them lies above a withheld value).
+        let areas = Array(Set(table.map { $0[1]! })).sorted()
+        for asked in areas.map({ [$0] }) + [["C111", "P1"], ["C112", "D11"], ["VN", "C121", "P2"]] {
+            let part = try #require(try await client.send("GET", "/v1/data/POP?area=\(asked.joined(separator: ","))").json?.objectValue)
+            #expect(part["observations"]?.arrayValue == observations.filter { asked.contains($0.objectValue?["area"]?.stringValue ?? "") },
+                    "area=\(asked)")
+        }
 
         // SDMX-CSV 2.0 by content negotiation, CSV by parameter: the same rows as `mekong query`, less the
         // withheld values.
