@@ -27,9 +27,20 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Seed of the synthetic values (the same seed gives the same tables).") var seed: UInt64 = 2025
     @OptionGroup var connection: ConnectionOptions
 
+    func validate() throws {
+        if connection.kafka != nil {
+            throw ValidationError(
+                "--kafka: mekong demo runs on an in-process Kafka cluster of its own and publishes to no other; "
+                    + "publish to a cluster with `mekong publish --kafka …`")
+        }
+    }
+
     func run() async throws {
         let started = ContinuousClock.now
         let settings = try connection.resolve()
+        if settings.kafkaProperties["bootstrap.servers"] != nil {
+            print("== note: the Kafka cluster that MEKONG_KAFKA or the configuration file names is not used; the demo runs on its own")
+        }
         let demoURL = Self.url(settings.postgres, database: database)
         let catalog = try Resources.catalog()
         let data = try Resources.repositoryFile("data/vn-admin-units")

@@ -79,6 +79,12 @@ public enum RFC3339 {
             + "." + pad(fraction, digits) + "Z"
     }
 
+    /// `YYYY-MM-DD`, the day an instant falls on at a UTC offset of `offsetSeconds`.
+    static func fullDate(epochSeconds: Int64, offsetSeconds: Int64) -> String {
+        let (year, month, day) = civilFromDays(split(epochSeconds + offsetSeconds).days)
+        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
+    }
+
     /// `Fri, 04 Dec 2026 18:30:00 GMT` (RFC 9110's IMF-fixdate).
     static func imfFixdate(epochSeconds: Int64) -> String {
         let (days, secondOfDay) = split(epochSeconds)

@@ -61,6 +61,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         RFC3339.imfFixdate(epochSeconds: epochSeconds)
     }
 
+    /// The day (`YYYY-MM-DD`) this instant falls on in Vietnam (UTC+07:00, no daylight saving time): the calendar of
+    /// the master data's validity dates.
+    public var vietnameseDate: String { RFC3339.fullDate(epochSeconds: epochSeconds, offsetSeconds: 7 * 3600) }
+
     public var description: String { text }
 
     /// Earlier instants first; the same instant spelled differently is ordered by its text.

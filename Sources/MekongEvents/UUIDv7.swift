@@ -24,6 +24,19 @@ public enum UUIDv7 {
         format(milliseconds: milliseconds, randomHigh: UInt16(truncatingIfNeeded: sequence >> 62), randomLow: sequence)
     }
 
+    /// A version-7 UUID for a given time whose 74 other bits are the first of SHA-256(`name`) (`rand_a` its first 12
+    /// bits, `rand_b` the next 62): the same name and time always give the same id, so a client can derive it.
+    public static func named(milliseconds: UInt64, name: [UInt8]) -> String {
+        let digest = EventHash.sha256(name).bytes
+        var first: UInt64 = 0
+        for byte in digest[0..<8] { first = first << 8 | UInt64(byte) }
+        var second: UInt64 = 0
+        for byte in digest[8..<16] { second = second << 8 | UInt64(byte) }
+        // rand_a: bits 0-11 of the digest; rand_b: bits 12-73.
+        return format(
+            milliseconds: milliseconds, randomHigh: UInt16(first >> 52), randomLow: (first << 12 | second >> 52) >> 2)
+    }
+
     /// Whether `text` is a UUID in 8-4-4-4-12 hex form (either case) with version 7 and the
     /// RFC 9562 variant.
     public static func isValid(_ text: String) -> Bool {

@@ -17,11 +17,11 @@ extension Gateway {
         let items: [JSONValue]
         if batch {
             guard let array = json.arrayValue else {
-                throw Problem.badRequest("invalid-json", "a batch (application/cloudevents-batch+json) is a JSON array of events")
+                throw Problem.badRequest(.invalidJSON, "a batch (application/cloudevents-batch+json) is a JSON array of events")
             }
-            guard !array.isEmpty else { throw Problem.invalid("invalid-event", "the batch is empty") }
+            guard !array.isEmpty else { throw Problem.invalid(.invalidEvent, "the batch is empty") }
             guard array.count <= configuration.maxBatchEvents else {
-                throw Problem(413, "batch-too-large", "Batch too large",
+                throw Problem(.batchTooLarge, "Batch too large",
                               detail: "\(array.count) events; a batch holds at most \(configuration.maxBatchEvents)")
             }
             items = array
@@ -40,7 +40,7 @@ extension Gateway {
                 conflicts += found.map { var conflict = $0; conflict.index = batch ? index : nil; return conflict }
             case .success(let (event, topic)):
                 if let first = firstIndexOfID[event.id] {
-                    conflicts.append(Conflict(index: index, pointer: "/id", code: "invalid-event",
+                    conflicts.append(Conflict(index: index, pointer: "/id", code: .invalidEvent,
                                               message: "event id \(event.id) appears twice in the batch (first at \(first))"))
                     continue
                 }
@@ -62,33 +62,29 @@ extension Gateway {
             }
             admitted.removeAll { refused.contains($0.index) }
         }
-        conflicts.sort { ($0.index ?? 0) < ($1.index ?? 0) }
-
+        let units = admitted.map { WriteUnit(event: $0.event, topic: $0.topic) }
         if !conflicts.isEmpty && (!batch || !partial) {
-            var problem = Problem.invalid(
-                batch ? "batch-refused" : conflicts[0].code,
-                batch ? "\(Set(conflicts.compactMap(\.index)).count) of \(items.count) events are refused; "
-                    + "the batch is all-or-nothing (send ?partial=true to accept the others)"
-                    : conflicts[0].message,
-                conflicts: conflicts)
-            if batch { problem.summary = ImportSummary(refused: items.count) }
-            throw problem
+            guard batch else { throw Problem.refused(conflicts) }
+            // All-or-nothing: nothing is reserved, but ids already taken are named too, so that the client learns
+            // every fault of the batch at once.
+            let taken = try await takenKeys(units, source: source)
+            for (position, message) in taken {
+                conflicts.append(Conflict(index: admitted[position].index, pointer: "/id", code: .conflict, message: message))
+            }
+            throw Self.batchRefused(conflicts, events: items.count)
         }
 
-        let units = admitted.map { item in
-            WriteUnit(event: item.event, topic: item.topic)
-        }
         let outcomes = try await reserve(units, source: source)
         if !batch || !partial {
             // All-or-nothing: a reused id refuses the whole request before anything is written.
             let reused = zip(admitted, outcomes).compactMap { item, outcome -> Conflict? in
                 guard case .conflict(let message) = outcome else { return nil }
-                return Conflict(index: batch ? item.index : nil, pointer: "/id", code: "conflict", message: message)
+                return Conflict(index: batch ? item.index : nil, pointer: "/id", code: .conflict, message: message)
             }
             if !reused.isEmpty {
                 let fresh = zip(units, outcomes).filter { $0.1 == .fresh }.map(\.0.key)
                 try await release(fresh)
-                var problem = Problem(409, "conflict", "Event id already used for other content",
+                var problem = Problem(.conflict, "Event id already used for other content",
                                       detail: reused[0].message, conflicts: reused)
                 if batch { problem.summary = ImportSummary(refused: items.count) }
                 throw problem
@@ -98,33 +94,33 @@ extension Gateway {
 
         if !batch {
             switch results[0] {
-            case .written(let receipt): return GatewayAnswer(status: 201, body: receipt.json)
+            case .written(let answer): return GatewayAnswer(status: 201, body: answer)
             case .replay(let receipt): return GatewayAnswer(status: 200, body: receipt)
             case .conflict(let message):
-                throw Problem(409, "conflict", "Event id already used for other content", detail: message)
+                throw Problem(.conflict, "Event id already used for other content", detail: message)
             case .failed(let message):
                 throw Problem.kafkaUnavailable("Kafka did not confirm the write (\(message)); retry the same request")
             }
         }
         var summary = ImportSummary()
-        summary.conflicts = conflicts
+        summary.conflicts = conflicts.sorted { ($0.index ?? 0) < ($1.index ?? 0) }
         summary.refused = Set(conflicts.compactMap(\.index)).count
         var kafkaFailures = 0
         for ((index, _, _), result) in zip(admitted, results) {
             switch result {
             case .written(let receipt):
                 summary.accepted += 1
-                summary.receipts.append(receipt.json)
+                summary.receipts.append(receipt)
             case .replay(let receipt):
                 summary.ignored += 1
                 summary.receipts.append(receipt)
             case .conflict(let message):
                 summary.refused += 1
-                summary.conflicts.append(Conflict(index: index, pointer: "/id", code: "conflict", message: message))
+                summary.conflicts.append(Conflict(index: index, pointer: "/id", code: .conflict, message: message))
             case .failed(let message):
                 kafkaFailures += 1
                 summary.refused += 1
-                summary.conflicts.append(Conflict(index: index, code: "kafka-unavailable", message: message))
+                summary.conflicts.append(Conflict(index: index, code: .kafkaUnavailable, message: message))
             }
         }
         if kafkaFailures > 0 {
@@ -138,35 +134,48 @@ extension Gateway {
         return GatewayAnswer(status: 200, body: summary.json)
     }
 
+    /// A refused all-or-nothing batch: 422 `batch-refused` with every conflict found and the import summary's counts
+    /// (every event refused, none written).
+    static func batchRefused(_ conflicts: [Conflict], events: Int) -> Problem {
+        let conflicts = conflicts.sorted { ($0.index ?? 0) < ($1.index ?? 0) }
+        var problem = Problem.invalid(
+            .batchRefused,
+            "\(Set(conflicts.compactMap(\.index)).count) of \(events) events are refused; "
+                + "the batch is all-or-nothing (send ?partial=true to accept the others)",
+            conflicts: conflicts)
+        problem.summary = ImportSummary(refused: events)
+        return problem
+    }
+
     /// Parses a client's JSON with the gateway's depth limit; a parse error is a 400 naming line and column.
     func parseJSON(_ body: [UInt8]) throws -> JSONValue {
         do {
             return try JSON.parse(body, maximumDepth: configuration.maxJSONDepth)
         } catch {
             if error.message.hasPrefix("nesting deeper") {
-                throw Problem.badRequest("too-deep", "JSON nesting is limited to \(configuration.maxJSONDepth) levels "
+                throw Problem.badRequest(.tooDeep, "JSON nesting is limited to \(configuration.maxJSONDepth) levels "
                     + "(line \(error.line), column \(error.column))")
             }
-            throw Problem.badRequest("invalid-json", "line \(error.line), column \(error.column): \(error.message)")
+            throw Problem.badRequest(.invalidJSON, "line \(error.line), column \(error.column): \(error.message)")
         }
     }
 
     /// Envelope, catalog schema, source URI, type scope, signature, reporting-unit and area scope: everything about
     /// one event that needs no database.
     func admit(_ item: JSONValue, source: RegisteredSource) -> Result<(CloudEvent, String), ConflictList> {
-        func refuse(_ pointer: String, _ code: String, _ message: String) -> Result<(CloudEvent, String), ConflictList> {
+        func refuse(_ pointer: String, _ code: ProblemCode, _ message: String) -> Result<(CloudEvent, String), ConflictList> {
             .failure(ConflictList([Conflict(pointer: pointer, code: code, message: message)]))
         }
-        guard let object = item.objectValue else { return refuse("", "invalid-event", "an event is a JSON object") }
+        guard let object = item.objectValue else { return refuse("", .invalidEvent, "an event is a JSON object") }
         if object["recordedtime"] != nil {
-            return refuse("/recordedtime", "invalid-event", "recordedtime is set by the gateway; a source must not send it")
+            return refuse("/recordedtime", .invalidEvent, "recordedtime is set by the gateway; a source must not send it")
         }
         let event: CloudEvent
         do {
             event = try CloudEvent(json: item)
             try event.validate()
         } catch {
-            return refuse(error.attribute.map { "/" + $0 } ?? "", "invalid-event", error.message)
+            return refuse(error.attribute.map { "/" + $0 } ?? "", .invalidEvent, error.message)
         }
         // The size limit holds for the event as written, with the recordedtime the gateway adds.
         var written = event
@@ -174,31 +183,31 @@ extension Gateway {
         do {
             try written.validateSize()
         } catch {
-            return refuse("", "invalid-event", error.message + " (with the recordedtime the gateway adds)")
+            return refuse("", .invalidEvent, error.message + " (with the recordedtime the gateway adds)")
         }
         guard let topic = configuration.catalog.topic(carrying: event.type) else {
-            return refuse("/type", "unknown-type", "no topic carries event type \(event.type)")
+            return refuse("/type", .unknownType, "no topic carries event type \(event.type)")
         }
         let schemaProblems = configuration.catalog.validate(event, topic: topic.name)
         if !schemaProblems.isEmpty {
             return .failure(ConflictList(schemaProblems.map {
-                Conflict(pointer: "/" + $0.field, code: "schema", message: $0.message)
+                Conflict(pointer: "/" + $0.field, code: .schema, message: $0.message)
             }))
         }
         guard event.source == source.uri else {
-            return refuse("/source", "out-of-scope", "source \(source.id) publishes as \(source.uri), not \(event.source)")
+            return refuse("/source", .outOfScope, "source \(source.id) publishes as \(source.uri), not \(event.source)")
         }
         guard source.mayPublish(type: event.type) else {
-            return refuse("/type", "out-of-scope", "source \(source.id) may not publish \(event.type)")
+            return refuse("/type", .outOfScope, "source \(source.id) may not publish \(event.type)")
         }
         guard let keyId = event.signingkey, event.signature != nil else {
-            return refuse("/signature", "invalid-signature", "the event is not signed (signature and signingkey are required)")
+            return refuse("/signature", .invalidSignature, "the event is not signed (signature and signingkey are required)")
         }
         guard let key = source.key(named: keyId) else {
-            return refuse("/signingkey", "unknown-signing-key", "key \(keyId) is not an accepted key of source \(source.id)")
+            return refuse("/signingkey", .unknownSigningKey, "key \(keyId) is not an accepted key of source \(source.id)")
         }
         guard event.hasValidSignature(by: key) else {
-            return refuse("/signature", "invalid-signature",
+            return refuse("/signature", .invalidSignature,
                           "the signature does not verify with key \(keyId) over the event's canonical JSON")
         }
         if event.type == Self.reportType {
@@ -213,13 +222,13 @@ extension Gateway {
         var conflicts: [Conflict] = []
         let unit = data["reportingUnit"]?.stringValue ?? ""
         if !source.mayReport(forUnit: unit) {
-            conflicts.append(Conflict(pointer: pointerPrefix + "/reportingUnit", code: "out-of-scope",
+            conflicts.append(Conflict(pointer: pointerPrefix + "/reportingUnit", code: .outOfScope,
                                       message: "source \(source.id) may not report for reporting unit \(unit)"))
         }
         for (index, observation) in (data["observations"]?.arrayValue ?? []).enumerated() {
             if let area = observation["dimensions"]?["area"]?.stringValue, !source.mayReport(onArea: area) {
                 conflicts.append(Conflict(
-                    pointer: pointerPrefix + "/observations/\(index)/dimensions/area", code: "out-of-scope",
+                    pointer: pointerPrefix + "/observations/\(index)/dimensions/area", code: .outOfScope,
                     message: "source \(source.id) may not report on area \(area)"))
             }
         }

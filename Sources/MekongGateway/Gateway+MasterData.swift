@@ -119,15 +119,21 @@ extension Gateway {
         let snapshot: MasterDataSnapshot
         switch day {
         case .date(let text):
-            guard RFC3339.isValidDate(text) else { throw Problem.badRequest("invalid-date", "not a date (YYYY-MM-DD)") }
+            guard RFC3339.isValidDate(text) else {
+                throw Problem.invalid(.schema, "date \(text) is not a day (YYYY-MM-DD)", conflicts: [
+                    Conflict(pointer: "/date", code: .schema, message: "\(text) is not a day (YYYY-MM-DD)")])
+            }
             (snapshot, _) = try await masterDataSnapshot(periods: [])
             date = text
         case .endOf(let period):
             let (loaded, known) = try await masterDataSnapshot(periods: [period])
             guard let reference = known[period]?.referenceDate else {
-                throw Problem.badRequest("invalid-period", "\(period) is not a period")
+                throw Problem.badRequest(.invalidPeriod, "\(period) is not a period")
             }
             (snapshot, date) = (loaded, reference)
+        }
+        guard snapshot.intervals[classification] != nil else {
+            throw Problem.notFound("no classification \(classification) in the master data")
         }
         return codes.map { code in
             let (valid, reason) = snapshot.validity(of: code, in: classification, on: date)
@@ -137,6 +143,7 @@ extension Gateway {
 
     /// `GET /v1/classifications/{id}/items?asOf=`: the items valid on a date.
     func classificationItems(_ classification: String, asOf date: String) async throws -> JSONValue {
+        guard RFC3339.isValidDate(date) else { throw Problem.badRequest(.invalidParameter, "asOf \(date) is not a day (YYYY-MM-DD)") }
         let items = try await masterData { connection, schema, _ in
             try connection.query(
                 """
@@ -175,12 +182,9 @@ extension Gateway {
                 return try body(connection, "statistics_v\(version)", version)
             }
         } catch let error as PostgresError where ["3F000", "42P01", "42883"].contains(error.sqlState ?? "") {
-            throw Problem(
-                503, "master-data-unavailable", "Master data unavailable",
+            throw Problem(.masterDataUnavailable, "Master data unavailable",
                 detail: "the statistics projection (master data) is not active or not upgraded in the gateway's database "
                     + "(run `mekong project statistics` against it)", retryAfter: 60)
-        } catch let error as PostgresError where error.sqlState == "22007" || error.sqlState == "22008" {
-            throw Problem.badRequest("invalid-date", "not a date (YYYY-MM-DD)")
         }
     }
 }

@@ -14,17 +14,17 @@ extension Gateway {
         sourceParameter: String?, from: String?, to: String?, pageSize: String?, pageToken: String?,
         source: RegisteredSource
     ) async throws -> JSONValue {
-        guard let sourceParameter else { throw Problem.badRequest("invalid-parameter", "source is required") }
+        guard let sourceParameter else { throw Problem.badRequest(.invalidParameter, "source is required") }
         guard sourceParameter == source.id else {
             throw Problem.forbidden("a source may reconcile only itself (\(source.id))")
         }
         guard let fromText = from, let fromTime = Timestamp(rfc3339: fromText), let toText = to,
             let toTime = Timestamp(rfc3339: toText)
-        else { throw Problem.badRequest("invalid-parameter", "from and to are required RFC 3339 date-times") }
-        guard fromTime < toTime else { throw Problem.badRequest("invalid-parameter", "from must be before to") }
+        else { throw Problem.badRequest(.invalidParameter, "from and to are required RFC 3339 date-times") }
+        guard fromTime < toTime else { throw Problem.badRequest(.invalidParameter, "from must be before to") }
         let size = pageSize.map { Int($0) ?? -1 } ?? 1_000
         guard (1...10_000).contains(size) else {
-            throw Problem.badRequest("invalid-parameter", "pageSize must be an integer in 1...10000")
+            throw Problem.badRequest(.invalidParameter, "pageSize must be an integer in 1...10000")
         }
         let sourceID = source.id
         let page = try await db {
@@ -48,12 +48,12 @@ extension Gateway {
     func validateCodes(classification: String, body: [UInt8]) async throws -> JSONValue {
         let json = try parseJSON(body)
         guard let date = json["date"]?.stringValue, (try? #/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/#.wholeMatch(in: date)) != nil
-        else { throw Problem.invalid("schema", "date is required (YYYY-MM-DD)", conflicts: [
-            Conflict(pointer: "/date", code: "schema", message: "is required (YYYY-MM-DD)")]) }
+        else { throw Problem.invalid(.schema, "date is required (YYYY-MM-DD)", conflicts: [
+            Conflict(pointer: "/date", code: .schema, message: "is required (YYYY-MM-DD)")]) }
         guard let codes = json["codes"]?.arrayValue, codes.count <= 10_000,
             case let strings = codes.compactMap(\.stringValue), strings.count == codes.count
-        else { throw Problem.invalid("schema", "codes is required: an array of at most 10000 strings", conflicts: [
-            Conflict(pointer: "/codes", code: "schema", message: "must be an array of at most 10000 strings")]) }
+        else { throw Problem.invalid(.schema, "codes is required: an array of at most 10000 strings", conflicts: [
+            Conflict(pointer: "/codes", code: .schema, message: "must be an array of at most 10000 strings")]) }
         let results = try await codeValidity(classification: classification, codes: strings, on: .date(date))
         return .object([
             "classification": .string(classification), "date": .string(date),

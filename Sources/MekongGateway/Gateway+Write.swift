@@ -60,19 +60,22 @@ struct WriteUnit: Sendable {
     mutating func record(at time: Timestamp) { event.recordedtime = time }
 }
 
-/// What became of a unit.
+/// What became of a unit: written (the answer: its receipt, with the event for one the gateway built), a replay
+/// (the original answer), a conflict or a failed write.
 enum WriteResult: Sendable {
-    case written(Receipt)
+    case written(JSONValue)
     case replay(JSONValue)
     case conflict(String)
     case failed(String)
+}
 
-    var receiptJSON: JSONValue? {
-        switch self {
-        case .written(let receipt): receipt.json
-        case .replay(let json): json
-        case .conflict, .failed: nil
-        }
+extension Receipt {
+    /// The answer for a unit: the receipt, and for an event the gateway built (a report, a survey batch's completion)
+    /// that event as its hash covers it (`event`, outside the signed content: `eventHash` binds it).
+    static func answer(_ receipt: JSONValue, event: JSONValue?) -> JSONValue {
+        guard let event, case .object(var object) = receipt else { return receipt }
+        object["event"] = event
+        return .object(object)
     }
 }
 
@@ -82,6 +85,15 @@ extension Gateway {
         let reservations = units.map { Reservation(key: $0.key, eventId: $0.event.id, contentHash: $0.contentHash) }
         let sourceID = source.id
         return try await db { try ReceiptStore(connection: $0).reserve(reservations, source: sourceID) }
+    }
+
+    /// The units whose key another source or other content already holds (by position in `units`, with why), read
+    /// without reserving anything.
+    func takenKeys(_ units: [WriteUnit], source: RegisteredSource) async throws -> [(Int, String)] {
+        guard !units.isEmpty else { return [] }
+        let reservations = units.map { Reservation(key: $0.key, eventId: $0.event.id, contentHash: $0.contentHash) }
+        let sourceID = source.id
+        return try await db { try ReceiptStore(connection: $0).taken(reservations, source: sourceID) }
     }
 
     /// Gives back reservations that will not be written (a batch refused after reserving).
@@ -139,8 +151,18 @@ extension Gateway {
         }
         var written: [ReceiptStore.Written] = []
         for (item, receipt) in zip(confirmed, receipts) {
-            written.append(ReceiptStore.Written(key: item.unit.key, receipt: receipt, evidence: item.unit.evidence))
-            results[item.index] = .written(receipt)
+            var evidence = item.unit.evidence
+            var event: JSONValue?
+            if item.unit.builtByGateway, case .object(var object)? = evidence {
+                // The event as written, less the recordedtime its hash leaves out (the receipt's recordedTime).
+                var submitted = item.unit.event
+                submitted.recordedtime = nil
+                event = submitted.json
+                object["event"] = event
+                evidence = .object(object)
+            }
+            written.append(ReceiptStore.Written(key: item.unit.key, receipt: receipt, evidence: evidence))
+            results[item.index] = .written(Receipt.answer(receipt.json, event: event))
         }
         for (index, message) in failed {
             results[index] = .failed(message)

@@ -78,8 +78,7 @@ public final class Gateway: Sendable {
     func takeRate(_ count: Int, for source: RegisteredSource) throws {
         if let wait = limiter.take(count, source: source.id, eventsPerSecond: source.eventsPerSecond) {
             Counter(label: "mekong_gateway_rate_limited_total").increment()
-            var problem = Problem(
-                429, "rate-limited", "Too many events",
+            var problem = Problem(.rateLimited, "Too many events",
                 detail: "source \(source.id) may send \(source.eventsPerSecond) events per second; retry after \(wait) s")
             problem.retryAfter = wait
             throw problem

@@ -41,9 +41,23 @@ public final class GatewayServer: Sendable {
         await gateway.shutdown()
     }
 
+    /// The paths and methods of `openapi.yaml` (GatewayContractTests holds the two together).
+    static let declaredRoutes = DeclaredRoutes([
+        ("/v1/events", [.post]), ("/v1/reports", [.post]), ("/v1/surveys/{survey}/batches", [.post]),
+        ("/v1/receipts/{eventId}", [.get]), ("/v1/reconciliation", [.get]), ("/v1/classifications/{id}/items", [.get]),
+        ("/v1/classifications/{id}/validate", [.post]), ("/v1/gateway-key", [.get]), ("/healthz", [.get]),
+        ("/readyz", [.get]), ("/metrics", [.get]), ("/openapi.yaml", [.get]),
+    ])
+
     static func makeRouter(_ gateway: Gateway) -> Router<BasicRequestContext> {
         let router = Router()
         let config = gateway.configuration
+        router.add(middleware: UndeclaredRouteMiddleware(declaredRoutes) { status, allowed in
+            problemResponse(status == .methodNotAllowed
+                ? Problem(.methodNotAllowed, "Method not allowed", detail:
+                    "this path answers \(allowed.map(\.rawValue).joined(separator: ", ")) only")
+                : Problem.notFound("no route has this path (openapi.yaml lists them)"))
+        })
         router.get("/healthz") { _, _ in json(200, ["status": "ok"]) }
         router.get("/readyz") { _, _ in
             let readiness = await gateway.readiness()
@@ -67,7 +81,7 @@ public final class GatewayServer: Sendable {
             try await handle("events", request) { source in
                 let type = mediaType(request)
                 guard type == "application/cloudevents+json" || type == "application/cloudevents-batch+json" else {
-                    throw Problem(415, "unsupported-media-type", "Unsupported media type", detail:
+                    throw Problem.unsupportedMediaType(
                         "send application/cloudevents+json (one event) or application/cloudevents-batch+json (a batch)")
                 }
                 let body = try await collect(request, upTo: config.maxEventsBodyBytes)
@@ -79,7 +93,7 @@ public final class GatewayServer: Sendable {
         router.post("/v1/reports") { request, context in
             try await handle("reports", request) { source in
                 guard mediaType(request) == "application/json" else {
-                    throw Problem(415, "unsupported-media-type", "Unsupported media type", detail: "send application/json")
+                    throw Problem.unsupportedMediaType("send application/json")
                 }
                 let body = try await collect(request, upTo: config.maxReportBodyBytes)
                 return try await gateway.submitReport(
@@ -88,7 +102,7 @@ public final class GatewayServer: Sendable {
             }
         }
         router.post("/v1/surveys/{survey}/batches") { request, context in
-            let survey = context.parameters.get("survey") ?? ""
+            let survey = context.parameters.decoded("survey")
             return try await handle("surveys", request) { source in
                 let query = request.uri.queryParameters
                 return try await gateway.uploadSurveyBatch(
@@ -99,7 +113,7 @@ public final class GatewayServer: Sendable {
             }
         }
         router.get("/v1/receipts/{eventId}") { request, context in
-            let eventId = context.parameters.get("eventId") ?? ""
+            let eventId = context.parameters.decoded("eventId")
             return try await handle("receipts", request) { source in
                 GatewayAnswer(status: 200, body: try await gateway.receipt(eventId: eventId, source: source))
             }
@@ -113,17 +127,19 @@ public final class GatewayServer: Sendable {
             }
         }
         router.get("/v1/classifications/{id}/items") { request, context in
-            let id = context.parameters.get("id") ?? ""
+            let id = context.parameters.decoded("id")
             return try await handle("classifications", request) { _ in
-                guard let asOf = request.uri.queryParameters.get("asOf"),
-                    (try? #/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/#.wholeMatch(in: asOf)) != nil
-                else { throw Problem.badRequest("invalid-parameter", "asOf is required (YYYY-MM-DD)") }
+                // Without asOf: today in Vietnam (UTC+07:00), the calendar the master data's dates are in.
+                let asOf = request.uri.queryParameters.get("asOf") ?? Timestamp(date: Date()).vietnameseDate
                 return GatewayAnswer(status: 200, body: try await gateway.classificationItems(id, asOf: asOf))
             }
         }
         router.post("/v1/classifications/{id}/validate") { request, context in
-            let id = context.parameters.get("id") ?? ""
+            let id = context.parameters.decoded("id")
             return try await handle("classifications", request) { _ in
+                guard mediaType(request) == "application/json" else {
+                    throw Problem.unsupportedMediaType("send application/json")
+                }
                 let body = try await collect(request, upTo: config.maxReportBodyBytes)
                 return GatewayAnswer(status: 200, body: try await gateway.validateCodes(classification: id, body: body))
             }
@@ -142,11 +158,10 @@ public final class GatewayServer: Sendable {
             } catch let problem as Problem {
                 response = problemResponse(problem)
             } catch is NIOTooManyBytesError {
-                response = problemResponse(Problem(413, "body-too-large", "Body too large",
-                                                   detail: "the body is larger than this route accepts"))
+                response = problemResponse(Problem.bodyTooLarge("the body is larger than this route accepts"))
             } catch {
                 gateway.logger.error("request failed", metadata: ["route": "\(route)", "error": "\(type(of: error))"])
-                response = problemResponse(Problem(500, "internal", "Internal error",
+                response = problemResponse(Problem(.internal, "Internal error",
                                                    detail: "the gateway failed; nothing was acknowledged"))
             }
             Counter(label: "mekong_gateway_requests_total",
@@ -169,7 +184,7 @@ public final class GatewayServer: Sendable {
             let buffer = try await request.body.collect(upTo: limit)
             return Array(buffer.readableBytesView)
         } catch is NIOTooManyBytesError {
-            throw Problem(413, "body-too-large", "Body too large", detail: "this route accepts at most \(limit) bytes")
+            throw Problem.bodyTooLarge("this route accepts at most \(limit) bytes")
         }
     }
 

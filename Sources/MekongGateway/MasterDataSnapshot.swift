@@ -46,7 +46,7 @@ struct MasterDataSnapshot: Sendable {
     /// A problem with one report, as a JSON pointer into its data.
     struct Problem: Sendable, Equatable {
         let pointer: String
-        let code: String
+        let code: ProblemCode
         let message: String
     }
 
@@ -59,12 +59,12 @@ struct MasterDataSnapshot: Sendable {
         for (position, observation) in (data["observations"]?.arrayValue ?? []).enumerated() {
             let name = observation["indicator"]?.stringValue ?? ""
             guard let indicator = indicators[name] else {
-                problems.append(Problem(pointer: "/observations/\(position)/indicator", code: "master-data",
+                problems.append(Problem(pointer: "/observations/\(position)/indicator", code: .masterData,
                                         message: "indicator \(name) is not defined"))
                 continue
             }
             let periodProblem = Problem(
-                pointer: "/period", code: "invalid-period",
+                pointer: "/period", code: .invalidPeriod,
                 message: "period \(periodText) is not a periodicity of indicator \(name) "
                     + "(it has \(indicator.periodicities.joined(separator: ", ")))")
             if !(period.type.map(indicator.periodicities.contains) ?? false) && !problems.contains(periodProblem) {
@@ -75,7 +75,7 @@ struct MasterDataSnapshot: Sendable {
             let defined = indicator.dimensions.keys.sorted()
             if given != defined {
                 problems.append(Problem(
-                    pointer: "/observations/\(position)/dimensions", code: "master-data",
+                    pointer: "/observations/\(position)/dimensions", code: .masterData,
                     message: "dimensions are [\(given.joined(separator: ", "))], but indicator \(name) has "
                         + "[\(defined.joined(separator: ", "))]"))
             }
@@ -86,7 +86,7 @@ struct MasterDataSnapshot: Sendable {
                 let known = intervals[classification]?[code] ?? []
                 guard !known.contains(where: { $0.contains(day) }) else { continue }
                 problems.append(Problem(
-                    pointer: "/observations/\(position)/dimensions/\(dimension)", code: "master-data",
+                    pointer: "/observations/\(position)/dimensions/\(dimension)", code: .masterData,
                     message: known.isEmpty
                         ? "code \(code) is not in classification \(classification)"
                         : "code \(code) of \(classification) is not valid at \(periodText) (reference date \(day)); "

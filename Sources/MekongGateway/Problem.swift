@@ -1,15 +1,80 @@
 import MekongEvents
 
+/// Every code the gateway answers with: a problem's `code` (the last segment of its `type`) or a conflict's. Each
+/// has the HTTP status of a request refused for it alone. docs/gateway.md's table of codes and openapi.yaml's
+/// `ProblemCode` schema list exactly these (GatewayContractTests holds all three together).
+public enum ProblemCode: String, CaseIterable, Sendable {
+    /// The body is not JSON, or an I-JSON rule is broken (an integer beyond ±2^53).
+    case invalidJSON = "invalid-json"
+    /// JSON nested deeper than the gateway's limit.
+    case tooDeep = "too-deep"
+    /// A query parameter is missing or malformed.
+    case invalidParameter = "invalid-parameter"
+    case unauthenticated
+    /// The request asks for what is not the caller's (another source's reconciliation).
+    case forbidden
+    /// An event, report or row outside the source's scope: its type, reporting unit, area or source URI.
+    case outOfScope = "out-of-scope"
+    case notFound = "not-found"
+    /// The path exists with other methods (`Allow` names them).
+    case methodNotAllowed = "method-not-allowed"
+    /// The id (or submission, or survey batch) was already accepted with other content.
+    case conflict
+    case bodyTooLarge = "body-too-large"
+    case batchTooLarge = "batch-too-large"
+    case unsupportedMediaType = "unsupported-media-type"
+    /// The CloudEvent envelope: a required attribute, its syntax or its size limit.
+    case invalidEvent = "invalid-event"
+    /// The body or the event's data against its JSON Schema.
+    case schema
+    case unknownType = "unknown-type"
+    case invalidSignature = "invalid-signature"
+    case unknownSigningKey = "unknown-signing-key"
+    /// A code, indicator or dimension the master data does not have (valid) at the period.
+    case masterData = "master-data"
+    case invalidPeriod = "invalid-period"
+    case nonFiniteNumber = "non-finite-number"
+    /// A survey batch's row (or its CSV framing).
+    case invalidRow = "invalid-row"
+    /// An all-or-nothing batch with a refused event: nothing of it was written (`conflicts` say which and why).
+    case batchRefused = "batch-refused"
+    case rateLimited = "rate-limited"
+    case `internal`
+    case kafkaUnavailable = "kafka-unavailable"
+    case databaseUnavailable = "database-unavailable"
+    /// The gateway's database has no active (or no upgraded) statistics projection to check master data against.
+    case masterDataUnavailable = "master-data-unavailable"
+
+    /// The HTTP status of a request refused for this code alone.
+    public var status: Int {
+        switch self {
+        case .invalidJSON, .tooDeep, .invalidParameter: 400
+        case .unauthenticated: 401
+        case .forbidden, .outOfScope: 403
+        case .notFound: 404
+        case .methodNotAllowed: 405
+        case .conflict: 409
+        case .bodyTooLarge, .batchTooLarge: 413
+        case .unsupportedMediaType: 415
+        case .invalidEvent, .schema, .unknownType, .invalidSignature, .unknownSigningKey, .masterData, .invalidPeriod,
+             .nonFiniteNumber, .invalidRow, .batchRefused: 422
+        case .rateLimited: 429
+        case .internal: 500
+        case .kafkaUnavailable, .databaseUnavailable, .masterDataUnavailable: 503
+        }
+    }
+}
+
 /// One thing wrong with a request: where (event index in a batch, JSON pointer, or row of a survey batch), a stable
 /// code, and a message for a person.
 public struct Conflict: Sendable, Equatable {
     public var index: Int?
     public var pointer: String?
     public var row: Int?
-    public let code: String
+    public let code: ProblemCode
     public let message: String
 
-    public init(index: Int? = nil, pointer: String? = nil, row: Int? = nil, code: String, message: String) {
+    public init(index: Int? = nil, pointer: String? = nil, row: Int? = nil, code: ProblemCode, message: String) {
         self.index = index
         self.pointer = pointer
         self.row = row
@@ -22,30 +87,31 @@ public struct Conflict: Sendable, Equatable {
         if let index { object["index"] = .number(Double(index)) }
         if let pointer { object["pointer"] = .string(pointer) }
         if let row { object["row"] = .number(Double(row)) }
-        object["code"] = .string(code)
+        object["code"] = .string(code.rawValue)
         object["message"] = .string(message)
         return .object(object)
     }
 }
 
-/// An RFC 9457 problem answer (`application/problem+json`): the gateway's every refusal.
+/// An RFC 9457 problem answer (`application/problem+json`): the gateway's every refusal. Its `status` is the HTTP
+/// status, its code's (``ProblemCode/status``).
 public struct Problem: Error, Sendable {
-    public let status: Int
     /// Stable code, also the last segment of `type` (docs/gateway.md lists them).
-    public let code: String
+    public let code: ProblemCode
     public let title: String
     public let detail: String
     public var conflicts: [Conflict]
     /// Seconds, for 429 and 503.
     public var retryAfter: Int?
-    /// For refused batches: the import summary's fields.
+    /// For batches: the counts and receipts of the import summary (a refused all-or-nothing batch, or one Kafka did
+    /// not wholly confirm).
     public var summary: ImportSummary?
+    /// For 405: the methods the path has.
+    public var allow: [String] = []
 
-    public init(
-        _ status: Int, _ code: String, _ title: String, detail: String, conflicts: [Conflict] = [],
-        retryAfter: Int? = nil
-    ) {
-        self.status = status
+    public var status: Int { code.status }
+
+    public init(_ code: ProblemCode, _ title: String, detail: String, conflicts: [Conflict] = [], retryAfter: Int? = nil) {
         self.code = code
         self.title = title
         self.detail = detail
@@ -57,32 +123,44 @@ public struct Problem: Error, Sendable {
 
     var json: JSONValue {
         var object: JSONObject = [
-            "type": .string(Self.typeBase + code), "title": .string(title), "status": .number(Double(status)),
-            "detail": .string(detail), "code": .string(code),
+            "type": .string(Self.typeBase + code.rawValue), "title": .string(title), "status": .number(Double(status)),
+            "detail": .string(detail), "code": .string(code.rawValue),
         ]
         if let summary {
-            for (key, value) in summary.fields(includingConflicts: false) { object[key] = value }
+            for (key, value) in summary.counts { object[key] = value }
         }
-        if !conflicts.isEmpty { object["conflicts"] = .array(conflicts.map(\.json)) }
+        if !conflicts.isEmpty || summary != nil { object["conflicts"] = .array(conflicts.map(\.json)) }
         return .object(object)
     }
 
     static func unauthenticated(_ detail: String) -> Problem {
-        Problem(401, "unauthenticated", "Not authenticated", detail: detail)
+        Problem(.unauthenticated, "Not authenticated", detail: detail)
     }
-    static func forbidden(_ detail: String) -> Problem { Problem(403, "forbidden", "Not allowed", detail: detail) }
-    static func notFound(_ detail: String) -> Problem { Problem(404, "not-found", "Not found", detail: detail) }
-    static func invalid(_ code: String, _ detail: String, conflicts: [Conflict] = []) -> Problem {
-        Problem(422, code, "Refused: nothing was written", detail: detail, conflicts: conflicts)
+    static func forbidden(_ detail: String) -> Problem { Problem(.forbidden, "Not allowed", detail: detail) }
+    static func outOfScope(_ detail: String) -> Problem { Problem(.outOfScope, "Outside the source's scope", detail: detail) }
+    static func notFound(_ detail: String) -> Problem { Problem(.notFound, "Not found", detail: detail) }
+    /// A request refused for what it carries (422, or 403 when only its scope is at fault).
+    static func invalid(_ code: ProblemCode, _ detail: String, conflicts: [Conflict] = []) -> Problem {
+        Problem(code, "Refused: nothing was written", detail: detail, conflicts: conflicts)
     }
-    static func badRequest(_ code: String, _ detail: String) -> Problem {
-        Problem(400, code, "Bad request", detail: detail)
+    /// One unit (an event, a report, a survey batch) refused for `conflicts`: named after the first that is not a
+    /// matter of scope (422), or 403 `out-of-scope` when scope is all that is wrong.
+    static func refused(_ conflicts: [Conflict], detail: String? = nil) -> Problem {
+        let first = conflicts.first { $0.code != .outOfScope } ?? conflicts[0]
+        return invalid(first.code, detail ?? first.message, conflicts: conflicts)
+    }
+    static func badRequest(_ code: ProblemCode, _ detail: String) -> Problem {
+        Problem(code, "Bad request", detail: detail)
     }
     static func kafkaUnavailable(_ detail: String) -> Problem {
-        Problem(503, "kafka-unavailable", "Kafka is unavailable; nothing was acknowledged", detail: detail, retryAfter: 5)
+        Problem(.kafkaUnavailable, "Kafka is unavailable; nothing was acknowledged", detail: detail, retryAfter: 5)
     }
     static func databaseUnavailable(_ detail: String) -> Problem {
-        Problem(503, "database-unavailable", "PostgreSQL is unavailable; nothing was written", detail: detail, retryAfter: 5)
+        Problem(.databaseUnavailable, "PostgreSQL is unavailable; nothing was written", detail: detail, retryAfter: 5)
+    }
+    static func bodyTooLarge(_ detail: String) -> Problem { Problem(.bodyTooLarge, "Body too large", detail: detail) }
+    static func unsupportedMediaType(_ detail: String) -> Problem {
+        Problem(.unsupportedMediaType, "Unsupported media type", detail: detail)
     }
 }
 
@@ -99,20 +177,20 @@ public struct ImportSummary: Sendable {
         self.refused = refused
     }
 
+    /// `accepted`, `partial` (some refused) or `refused` (none accepted): a 200 answer's `status`. A problem
+    /// document's `status` is the HTTP status (RFC 9457), so a refused batch's problem does not carry it.
     var status: String {
         if refused == 0 { return "accepted" }
         return accepted + ignored > 0 ? "partial" : "refused"
     }
 
-    func fields(includingConflicts: Bool) -> [(String, JSONValue)] {
-        var fields: [(String, JSONValue)] = [
-            ("status", .string(status)), ("accepted", .number(Double(accepted))),
-            ("ignored", .number(Double(ignored))), ("refused", .number(Double(refused))),
-        ]
-        if includingConflicts { fields.append(("conflicts", .array(conflicts.map(\.json)))) }
-        fields.append(("receipts", .array(receipts)))
-        return fields
+    /// The counts and the receipts, as a 200 answer and a batch's problem document both carry them.
+    var counts: [(String, JSONValue)] {
+        [("accepted", .number(Double(accepted))), ("ignored", .number(Double(ignored))),
+         ("refused", .number(Double(refused))), ("receipts", .array(receipts))]
     }
 
-    var json: JSONValue { .object(JSONObject(fields(includingConflicts: true))) }
+    var json: JSONValue {
+        .object(JSONObject([("status", .string(status))] + counts + [("conflicts", .array(conflicts.map(\.json)))]))
+    }
 }

@@ -12,6 +12,18 @@ struct Reservation: Sendable {
     let contentHash: String
 }
 
+extension Reservation {
+    /// Why this unit may not take its key, held by `owner` for content `storedHash`; nil when it may (the same
+    /// source, the same content: a retry).
+    func conflict(owner: String, storedHash: String, source: String) -> String? {
+        guard owner == source else { return "the id \(eventId) is already used" }
+        guard storedHash == contentHash else {
+            return "\(key) was already received with different content (hash \(storedHash), now \(contentHash))"
+        }
+        return nil
+    }
+}
+
 /// The answer to a reservation.
 enum ReservationOutcome: Sendable, Equatable {
     /// Not seen before: write it.
@@ -50,7 +62,8 @@ struct ReceiptStore {
                 RETURNING idempotency_key
             )
             SELECT i.key IN (SELECT idempotency_key FROM inserted), r.source, r.content_hash, r.state, r.event_id,
-                   r.receipt::text
+                   (r.receipt || CASE WHEN r.evidence ? 'event' THEN jsonb_build_object('event', r.evidence->'event')
+                                      ELSE '{}' END)::text
             FROM input i LEFT JOIN gateway.receipts r ON r.idempotency_key = i.key
             ORDER BY i.n
             """,
@@ -61,16 +74,29 @@ struct ReceiptStore {
             guard let owner = try row.decode(String?.self, at: 1) else {
                 return .conflict("the id is being used by a request in progress, or by another event; retry later")
             }
-            guard owner == source else { return .conflict("the id \(unit.eventId) is already used") }
             let storedHash = try row.decode(String.self, at: 2)
-            guard storedHash == unit.contentHash else {
-                return .conflict(
-                    "\(unit.key) was already received with different content (hash \(storedHash), now \(unit.contentHash))")
-            }
+            if let message = unit.conflict(owner: owner, storedHash: storedHash, source: source) { return .conflict(message) }
             if try row.decode(String.self, at: 3) == "written", let receipt = try row.decode(String?.self, at: 5) {
                 return .replay(receipt: try JSON.parse(receipt))
             }
             return .unconfirmed(eventId: try row.decode(String.self, at: 4))
+        }
+    }
+
+    /// The units whose key another source or other content already holds, by position, with why; nothing is
+    /// reserved.
+    func taken(_ units: [Reservation], source: String) throws -> [(Int, String)] {
+        let rows = try connection.query(
+            """
+            SELECT i.n::int, r.source, r.content_hash
+            FROM unnest($1::text[]) WITH ORDINALITY AS i(key, n) JOIN gateway.receipts r ON r.idempotency_key = i.key
+            ORDER BY i.n
+            """, [PostgresArray.text(units.map(\.key))])
+        return try rows.compactMap { row in
+            let position = try row.decode(Int.self, at: 0) - 1
+            let message = units[position].conflict(
+                owner: try row.decode(String.self, at: 1), storedHash: try row.decode(String.self, at: 2), source: source)
+            return message.map { (position, $0) }
         }
     }
 
@@ -112,7 +138,10 @@ struct ReceiptStore {
     /// A source's receipt for an event (its own only).
     func receipt(eventId: String, source: String) throws -> JSONValue? {
         let rows = try connection.query(
-            "SELECT receipt::text FROM gateway.receipts WHERE event_id = $1 AND source = $2 AND state = 'written'",
+            """
+            SELECT (receipt || CASE WHEN evidence ? 'event' THEN jsonb_build_object('event', evidence->'event') ELSE '{}' END)::text
+            FROM gateway.receipts WHERE event_id = $1 AND source = $2 AND state = 'written'
+            """,
             [eventId, source])
         return try rows.first.map { try JSON.parse(try $0.decode(String.self, at: 0)) }
     }

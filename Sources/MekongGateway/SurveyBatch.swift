@@ -134,19 +134,19 @@ final class SurveyBatchBuilder {
         switch format {
         case .csv:
             let closed = try csv.finish { try self.csvRecord($0) }
-            if !closed { conflict(row: rows + 1, "invalid-row", "the body ends inside a quoted field") }
-            if header == nil { conflict(row: 0, "invalid-row", "the CSV has no header row") }
+            if !closed { conflict(row: rows + 1, .invalidRow, "the body ends inside a quoted field") }
+            if header == nil { conflict(row: 0, .invalidRow, "the CSV has no header row") }
         case .ndjson:
             if !pendingLine.isEmpty { try ndjsonLine() }
         }
-        if let malformed = csv.malformed { conflict(row: nil, "invalid-row", "malformed CSV: \(malformed)") }
-        if rows == 0 && conflicts.isEmpty { conflict(row: nil, "invalid-row", "the batch has no rows") }
+        if let malformed = csv.malformed { conflict(row: nil, .invalidRow, "malformed CSV: \(malformed)") }
+        if rows == 0 && conflicts.isEmpty { conflict(row: nil, .invalidRow, "the batch has no rows") }
         if chunkRows > 0 { try closeChunk(at: time) }
         try spool.close()
         return event("vn.gso.survey.upload-completed", at: time, data: batch.completionData(chunks: chunks, rows: rows))
     }
 
-    private func conflict(row: Int?, _ code: String, _ message: String, pointer: String? = nil) {
+    private func conflict(row: Int?, _ code: ProblemCode, _ message: String, pointer: String? = nil) {
         guard conflicts.count < Self.conflictLimit else { return }
         conflicts.append(Conflict(pointer: pointer, row: row, code: code, message: message))
     }
@@ -155,16 +155,16 @@ final class SurveyBatchBuilder {
         guard let header else {
             let names = fields.map { $0.trimmingCharacters(in: .whitespaces) }
             for required in ["rowId", "weight", "area"] where !names.contains(required) {
-                conflict(row: 0, "invalid-row", "the header has no column \(required) (it has \(names.joined(separator: ", ")))")
+                conflict(row: 0, .invalidRow, "the header has no column \(required) (it has \(names.joined(separator: ", ")))")
             }
-            if Set(names).count != names.count { conflict(row: 0, "invalid-row", "the header repeats a column name") }
+            if Set(names).count != names.count { conflict(row: 0, .invalidRow, "the header repeats a column name") }
             self.header = names
             return
         }
         let row = rows + 1
         guard fields.count == header.count else {
             rows += 1
-            conflict(row: row, "invalid-row", "has \(fields.count) fields, the header has \(header.count)")
+            conflict(row: row, .invalidRow, "has \(fields.count) fields, the header has \(header.count)")
             return
         }
         var rowId = "", weightText = "", area = ""
@@ -179,7 +179,7 @@ final class SurveyBatchBuilder {
         }
         guard let weight = Double(weightText.trimmingCharacters(in: .whitespaces)) else {
             rows += 1
-            conflict(row: row, "invalid-row", "weight \(weightText.isEmpty ? "is empty" : "\(weightText) is not a number")",
+            conflict(row: row, .invalidRow, "weight \(weightText.isEmpty ? "is empty" : "\(weightText) is not a number")",
                      pointer: "/weight")
             return
         }
@@ -196,27 +196,27 @@ final class SurveyBatchBuilder {
             json = try JSON.parse(pendingLine, maximumDepth: maxJSONDepth)
         } catch {
             rows += 1
-            conflict(row: row, "invalid-row", "invalid JSON at column \(error.column): \(error.message)")
+            conflict(row: row, .invalidRow, "invalid JSON at column \(error.column): \(error.message)")
             return
         }
         guard let object = json.objectValue else {
             rows += 1
-            conflict(row: row, "invalid-row", "is not a JSON object")
+            conflict(row: row, .invalidRow, "is not a JSON object")
             return
         }
         for key in object.keys where !["rowId", "weight", "area", "values"].contains(key) {
             rows += 1
-            conflict(row: row, "invalid-row", "unknown field \(key) (a row has rowId, weight, area, values)", pointer: "/\(key)")
+            conflict(row: row, .invalidRow, "unknown field \(key) (a row has rowId, weight, area, values)", pointer: "/\(key)")
             return
         }
         guard let weight = object["weight"]?.numberValue else {
             rows += 1
-            conflict(row: row, "invalid-row", "weight must be a number", pointer: "/weight")
+            conflict(row: row, .invalidRow, "weight must be a number", pointer: "/weight")
             return
         }
         guard let values = object["values"], values.objectValue != nil else {
             rows += 1
-            conflict(row: row, "invalid-row", "values must be an object", pointer: "/values")
+            conflict(row: row, .invalidRow, "values must be an object", pointer: "/values")
             return
         }
         try accept(
@@ -227,17 +227,17 @@ final class SurveyBatchBuilder {
     private func accept(rowId: String, weight: Double, area: String, values: JSONValue) throws {
         rows += 1
         let row = rows
-        guard !rowId.isEmpty else { return conflict(row: row, "invalid-row", "rowId is empty", pointer: "/rowId") }
+        guard !rowId.isEmpty else { return conflict(row: row, .invalidRow, "rowId is empty", pointer: "/rowId") }
         guard weight.isFinite, weight > 0 else {
-            return conflict(row: row, "non-finite-number", "weight \(weight) must be a finite number above 0", pointer: "/weight")
+            return conflict(row: row, .nonFiniteNumber, "weight \(weight) must be a finite number above 0", pointer: "/weight")
         }
-        guard !area.isEmpty else { return conflict(row: row, "invalid-row", "area is empty", pointer: "/area") }
+        guard !area.isEmpty else { return conflict(row: row, .invalidRow, "area is empty", pointer: "/area") }
         guard source.mayReport(onArea: area) else {
-            return conflict(row: row, "out-of-scope", "source \(source.id) may not publish rows for area \(area)",
+            return conflict(row: row, .outOfScope, "source \(source.id) may not publish rows for area \(area)",
                             pointer: "/area")
         }
         guard rowIDs.insert(rowId).inserted else {
-            return conflict(row: row, "invalid-row", "rowId \(rowId) appears twice in the batch", pointer: "/rowId")
+            return conflict(row: row, .invalidRow, "rowId \(rowId) appears twice in the batch", pointer: "/rowId")
         }
         if firstRowOfArea[area] == nil { firstRowOfArea[area] = row }
         guard conflicts.isEmpty else { return }  // once refused, only look for more faults

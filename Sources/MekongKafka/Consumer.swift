@@ -102,7 +102,7 @@ public final class Consumer {
                 let code = KafkaErrorCode(m.err)
                 if code == .partitionEOF { continue }
                 let error = KafkaError(
-                    kind: .consume, code: code, message: String(cString: rd_kafka_message_errstr(raw)),
+                    kind: .consume, code: code, message: Self.errorText(m),
                     isFatal: m.err == RD_KAFKA_RESP_ERR__FATAL,
                     topic: m.rkt.map { String(cString: rd_kafka_topic_name($0)) }, partition: m.partition)
                 if error.isFatal || code == .unknownTopicOrPartition || code == .unknownTopic {
@@ -279,5 +279,14 @@ extension ConsumedMessage {
             topic: m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "", partition: m.partition,
             offset: m.offset, key: key, value: value, headers: headers,
             timestampMilliseconds: type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp)
+    }
+}
+
+extension Consumer {
+    /// A consumer error message's text: librdkafka puts it in the payload, `len` bytes with no promise of a
+    /// terminating NUL (so not `rd_kafka_message_errstr`, which returns the payload as a C string).
+    static func errorText(_ message: rd_kafka_message_t) -> String {
+        guard let payload = message.payload, message.len > 0 else { return String(cString: rd_kafka_err2str(message.err)) }
+        return String(decoding: UnsafeRawBufferPointer(start: payload, count: message.len), as: UTF8.self)
     }
 }

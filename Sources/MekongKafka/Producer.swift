@@ -149,7 +149,9 @@ private let producerDeliveryCallback:
             default: persistence = .possiblyPersisted
             }
             var code = KafkaErrorCode(m.err)
-            var text = String(cString: rd_kafka_message_errstr(message))
+            // Not rd_kafka_message_errstr: on a delivery report the message's payload is the record's value, which
+            // it returns as the "error string" (no terminating NUL: reading it ran past the value, and logged it).
+            var text = String(cString: rd_kafka_err2str(m.err))
             var fatal = false
             if m.err == RD_KAFKA_RESP_ERR__FATAL, let rk {
                 var errstr = [CChar](repeating: 0, count: 512)

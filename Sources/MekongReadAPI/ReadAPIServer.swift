@@ -104,9 +104,21 @@ struct Routes: Sendable {
     let historyMomentsPerAnswer: Int
     let readiness = Readiness()
 
+    /// The paths of `openapi.yaml`, every one read-only (GET, and the HEAD Hummingbird derives from it); any other
+    /// method is 405 with `Allow` (ReadAPIContractTests holds the two together).
+    static let declaredRoutes = DeclaredRoutes([
+        "/healthz", "/readyz", "/metrics", "/openapi.yaml", "/v1/data/{indicator}", "/v1/indicators",
+        "/v1/indicators/{indicator}", "/v1/classifications", "/v1/classifications/{classification}/versions/{version}/codes",
+        "/v1/correspondences", "/v1/structure/dataflow/{agency}/{dataflow}/{version}",
+    ].map { ($0, [.get]) })
+
     func router() -> Router<ReadAPIContext> {
         let router = Router(context: ReadAPIContext.self)
-        router.add(middleware: ReadOnlyMiddleware())
+        router.add(middleware: UndeclaredRouteMiddleware(Self.declaredRoutes) { status, _ in
+            Self.problem(status == .methodNotAllowed
+                ? ReadAPIError(405, "method-not-allowed", "Method not allowed", detail: "the read API answers GET and HEAD only")
+                : ReadAPIError(404, "not-found", "Not found", detail: "no route has this path (openapi.yaml lists them)"))
+        })
         router.get("/healthz") { _, _ in Self.json(200, ["status": "ok"]) }
         router.get("/readyz") { _, _ in
             let problem: String?
@@ -364,22 +376,6 @@ struct Routes: Sendable {
         return Response(
             status: HTTPResponse.Status(code: error.status), headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSON.serializeBytes(error.json))))
-    }
-}
-
-/// Every route is read-only: GET, and the HEAD that Hummingbird derives from it; any other method (POST, TRACE,
-/// QUERY …) is 405 with `Allow`.
-struct ReadOnlyMiddleware: RouterMiddleware {
-    typealias Context = ReadAPIContext
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.method == .get || request.method == .head else {
-            var response = Routes.problem(ReadAPIError(
-                405, "method-not-allowed", "Method not allowed", detail: "the read API answers GET and HEAD only"))
-            response.headers[.allow] = "GET, HEAD"
-            return response
-        }
-        return try await next(request, context)
     }
 }
 

@@ -172,10 +172,7 @@ extension Routes {
     }
 
     /// A path parameter, percent-decoded (`DF_RETAIL%40SALES` is `DF_RETAIL@SALES`).
-    static func path(_ context: ReadAPIContext, _ name: String) -> String {
-        let raw = context.parameters.get(name) ?? ""
-        return raw.removingPercentEncoding ?? raw
-    }
+    static func path(_ context: ReadAPIContext, _ name: String) -> String { context.parameters.decoded(name) }
 
     /// A path parameter that must be a code (letters, digits, `.`, `_`, `-`).
     static func code(_ context: ReadAPIContext, _ name: String) throws -> String {

@@ -89,11 +89,11 @@ import Testing
         try await refused(forged, 422, "invalid-signature", pointer: "/signature")
         // Signed with another source's key.
         try await refused(fixture.report(key: fixture.keyB), 422, "unknown-signing-key", pointer: "/signingkey")
-        // Another source's URI.
-        try await refused(fixture.report(source: "urn:test:prov-b"), 422, "out-of-scope", pointer: "/source")
-        // A reporting unit outside the scope; an area outside the scope.
-        try await refused(fixture.report(unit: "U200"), 422, "out-of-scope", pointer: "/data/reportingUnit")
-        try await refused(fixture.report(area: "VN"), 422, "out-of-scope", pointer: "/data/observations/0/dimensions/area")
+        // Another source's URI; a reporting unit outside the scope; an area outside the scope: 403, as for any
+        // request outside the source's scope.
+        try await refused(fixture.report(source: "urn:test:prov-b"), 403, "out-of-scope", pointer: "/source")
+        try await refused(fixture.report(unit: "U200"), 403, "out-of-scope", pointer: "/data/reportingUnit")
+        try await refused(fixture.report(area: "VN"), 403, "out-of-scope", pointer: "/data/observations/0/dimensions/area")
         // An unknown code; a code not yet valid at the period; a closed code.
         try await refused(fixture.report(area: "P9"), 422, "master-data", pointer: "/data/observations/0/dimensions/area",
                           mentioning: "code P9 is not in classification vn-admin-units")
@@ -136,7 +136,8 @@ import Testing
         let good = fixture.report(unit: "U111")
         let batch = [good, fixture.report(area: "P9")]
         let whole = try await client.publish(batch)
-        #expect(whole.status == 422 && whole.json?["status"]?.stringValue == "refused")
+        #expect(whole.status == 422 && whole.json?["status"]?.integerValue == 422)
+        #expect(whole.json?["code"]?.stringValue == "batch-refused" && whole.json?["refused"]?.integerValue == 2)
         #expect(whole.json?["conflicts"]?.arrayValue?.first?["index"]?.integerValue == 1)
         #expect(try fixture.recordCount("reports") == 1)
         let partial = try await client.send(
@@ -275,7 +276,8 @@ import Testing
         let impossibleDay = Array(#"{"date":"2025-02-30","codes":["P1"]}"#.utf8)
         let refusedDay = try await fixture.clientA.send(
             "POST", "v1/classifications/vn-admin-units/validate", contentType: "application/json", body: impossibleDay)
-        #expect(refusedDay.status == 400 && refusedDay.json?["code"]?.stringValue == "invalid-date")
+        // A body field that is no day: 422 naming the field, as every refused body is.
+        #expect(refusedDay.status == 422 && refusedDay.json?["code"]?.stringValue == "schema")
         #expect(try await fixture.clientA.send("GET", "v1/classifications/nope/items?asOf=2025-08-01").status == 404)
 
         // The gateway follows master data that changes while it runs: P4 opens on 2025-08-01.

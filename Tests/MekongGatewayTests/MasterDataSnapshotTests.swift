@@ -38,12 +38,12 @@ struct MasterDataSnapshotTests {
                               ("POP", [("area", "P1"), ("sex", "F")])]),
             period: march)
         #expect(problems == [
-            .init(pointer: "/observations/0/indicator", code: "master-data", message: "indicator GDP is not defined"),
-            .init(pointer: "/observations/1/dimensions/area", code: "master-data",
+            .init(pointer: "/observations/0/indicator", code: .masterData, message: "indicator GDP is not defined"),
+            .init(pointer: "/observations/1/dimensions/area", code: .masterData,
                   message: "code P9 is not in classification units"),
-            .init(pointer: "/observations/2/dimensions/area", code: "master-data",
+            .init(pointer: "/observations/2/dimensions/area", code: .masterData,
                   message: "code P3 of units is not valid at 2025-M03 (reference date 2025-03-31); it is valid from 2025-07-01"),
-            .init(pointer: "/observations/3/dimensions", code: "master-data",
+            .init(pointer: "/observations/3/dimensions", code: .masterData,
                   message: "dimensions are [area, sex], but indicator POP has [area]"),
         ])
         let closed = snapshot.problems(inReport: report(period: "2025-M08", [("POP", [("area", "P2")])]), period: august)
@@ -57,12 +57,12 @@ struct MasterDataSnapshotTests {
         let problems = snapshot.problems(
             inReport: report(period: "2025-Q1", [("POP", [("area", "P9")]), ("POP", [("area", "P1")])]), period: quarter)
         #expect(problems.map(\.pointer) == ["/period", "/observations/0/dimensions/area"])
-        #expect(problems[0] == .init(pointer: "/period", code: "invalid-period",
+        #expect(problems[0] == .init(pointer: "/period", code: .invalidPeriod,
                                       message: "period 2025-Q1 is not a periodicity of indicator POP (it has month, year)"))
         let notAPeriod = snapshot.problems(
             inReport: report(period: "2025-W01", [("POP", [("area", "P9")])]),
             period: .init(type: nil, referenceDate: nil))
-        #expect(notAPeriod.map(\.code) == ["invalid-period"])
+        #expect(notAPeriod.map(\.code) == [.invalidPeriod])
     }
 
     @Test func validityExplainsWhyACodeIsNotValid() {

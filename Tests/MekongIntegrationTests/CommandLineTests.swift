@@ -319,6 +319,14 @@ struct DevAndConfigurationTests {
         #expect(apply.output.contains("reports          up to date"))
     }
 
+    @Test("demo refuses --kafka, naming it: it runs on its own cluster and publishes to no other")
+    func demoRefusesKafka() async throws {
+        let demo = try await onThread { try ChildProcess.run(["demo", "--kafka", "localhost:9092"]) }
+        #expect(demo.status != 0)
+        #expect(demo.errors.contains("--kafka") && demo.errors.contains("in-process"), "\(demo.errors)")
+        #expect(!demo.output.contains("== database"), "it started: \(demo.output)")
+    }
+
     @Test("a configuration file supplies the cluster and database; the environment overrides the file")
     func configurationFile() async throws {
         let fixture = try CommandLineFixture()
