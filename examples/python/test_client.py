@@ -448,8 +448,9 @@ class FakeGateway:
         if conflicts:
             if single:
                 return self.problem(422, conflicts[0]["code"], conflicts[0]["message"], conflicts)
-            return 422, {"status": "refused", "accepted": 0, "ignored": 0, "refused": len(conflicts),
-                         "conflicts": conflicts, "receipts": [], "code": conflicts[0]["code"]}, ()
+            return 422, {"type": "https://mekong.gso.gov.vn/problems/batch-refused", "title": "batch-refused",
+                         "status": 422, "code": "batch-refused", "accepted": 0, "ignored": 0, "refused": len(events),
+                         "conflicts": conflicts, "receipts": []}, ()
         receipts, new = [], 0
         for event in events:
             receipt = self.receipts.get(event["id"])
