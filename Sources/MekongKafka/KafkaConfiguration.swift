@@ -30,7 +30,14 @@ public struct KafkaConfiguration: Sendable, Equatable {
         // own default (1 000 000) would refuse the largest valid events after every check had passed. The event
         // topics allow the same (`max.message.bytes` in Topics/*/topic.json).
         "message.max.bytes": "1100000",
+        // Every producer of a topic must put a key on the same partition, or per-subject order is lost. murmur2 is
+        // the Java client's default (and Kafka Streams', Kafka Connect's); librdkafka's own default hashes with CRC32
+        // and disagrees with it (docs/events.md, "Records"). Not overridable (``Producer/init(configuration:maxInFlight:)``).
+        "partitioner": KafkaConfiguration.partitioner,
     ]
+
+    /// The partitioner of every Mekong producer: librdkafka's `murmur2_random`, Java's `murmur2` for keyed records.
+    public static let partitioner = "murmur2_random"
 
     /// Consumer defaults for projectors: positions live in the application's own store, so Kafka's committed
     /// offsets are never written and a new group starts at the beginning of each partition.

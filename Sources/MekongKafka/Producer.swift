@@ -16,7 +16,15 @@ public final class Producer: Sendable {
     /// - Parameters:
     ///   - configuration: librdkafka properties; `KafkaConfiguration.producerDefaults` apply where not set.
     ///   - maxInFlight: messages enqueued but not yet reported, before `send` waits.
+    /// - Throws: `KafkaError` `.configuration` for a property librdkafka refuses, and for a `partitioner` other than
+    ///   ``KafkaConfiguration/partitioner`` (every producer of a topic must agree where a key goes).
     public init(configuration: KafkaConfiguration, maxInFlight: Int = 100_000) throws(KafkaError) {
+        if let partitioner = configuration.properties["partitioner"], partitioner != KafkaConfiguration.partitioner {
+            throw KafkaError(
+                kind: .configuration, code: .invalidArgument,
+                message: "property 'partitioner' = '\(partitioner)': Mekong's producers all use \(KafkaConfiguration.partitioner) "
+                    + "(Java's murmur2), so that every producer of a topic puts a subject on the same partition")
+        }
         handle = try ClientHandle(
             type: RD_KAFKA_PRODUCER, configuration: configuration, defaults: KafkaConfiguration.producerDefaults
         ) { conf in

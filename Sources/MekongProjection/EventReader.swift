@@ -39,7 +39,28 @@ public struct EventReader: Sendable {
         } catch {
             throw Refusal(.decode, "not a valid CloudEvent: \(error)")
         }
+        if let mismatch = Self.framingProblem(record, event) { throw Refusal(.validate, mismatch) }
         return try read(event, topic: record.topic)
+    }
+
+    /// What is wrong with how a record carries its event, or nil (docs/events.md, "Records"): its key must be the
+    /// event's `subject`, since per-subject order rests on the key (records of one key stay in one partition, in
+    /// order); the `ce_type`, `ce_id` and `ce_source` headers are optional in structured mode, and each one present
+    /// must equal its attribute (consumers filter on them without parsing the value).
+    public static func framingProblem(_ record: ConsumedMessage, _ event: CloudEvent) -> String? {
+        guard let key = record.key else {
+            return "the record has no key; its key must be the event's subject \"\(event.subject)\""
+        }
+        guard key.elementsEqual(event.subject.utf8) else {
+            return "the record's key \"\(String(decoding: key, as: UTF8.self))\" is not the event's subject "
+                + "\"\(event.subject)\" (per-subject order rests on the key)"
+        }
+        for (name, value) in event.headers {
+            for header in record.headers where header.name == name && !header.value.elementsEqual(value.utf8) {
+                return "header \(name) \"\(String(decoding: header.value, as: UTF8.self))\" is not the event's \(name.dropFirst(3)) \"\(value)\""
+            }
+        }
+        return nil
     }
 
     /// Checks and upcasts an already decoded event read from `topic`.

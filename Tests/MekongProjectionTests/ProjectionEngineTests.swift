@@ -65,6 +65,33 @@ struct ProjectionEngineTests {
         return records.map { record in byID[String(decoding: record.headers[1].value, as: UTF8.self)]! }
     }
 
+    @Test("a record keyed otherwise than its subject, or whose ce_ headers contradict its event, is dead-lettered; ce_ headers are optional")
+    func recordFraming() async throws {
+        let fixture = try ProjectionFixture(partitions: 1)
+        let events = (0..<5).map { report(unit: "unit-\($0)", value: Double($0), index: 700 + $0) }
+        var otherKey = EventPublisher.record(for: events[1], topic: "reports")
+        otherKey.key = Array("unit-9/F1/2025-M01".utf8)
+        var noKey = EventPublisher.record(for: events[2], topic: "reports")
+        noKey.key = nil
+        var wrongHeader = EventPublisher.record(for: events[3], topic: "reports")
+        wrongHeader.headers = wrongHeader.headers.map { $0.name == "ce_type" ? KafkaHeader(name: "ce_type", string: "vn.gso.other") : $0 }
+        var bare = EventPublisher.record(for: events[4], topic: "reports")
+        bare.headers = []
+        try await fixture.send([EventPublisher.record(for: events[0], topic: "reports"), otherKey, noKey, wrongHeader, bare])
+
+        let database = try fixture.database()
+        let summary = try await fixture.runToEnd(database)
+        #expect(summary.applied == 2)
+        #expect(summary.deadLettered == 3)
+        let letters = try fixture.query(
+            database, "SELECT stage || ': ' || reason FROM mekong.dead_letters ORDER BY kafka_offset", String.self)
+        #expect(letters == [
+            "validate: the record's key \"unit-9/F1/2025-M01\" is not the event's subject \"\(events[1].subject)\" (per-subject order rests on the key)",
+            "validate: the record has no key; its key must be the event's subject \"\(events[2].subject)\"",
+            "validate: header ce_type \"vn.gso.other\" is not the event's type \"vn.gso.report.submitted\"",
+        ])
+    }
+
     @Test("poison events are dead-lettered with their reason while the rest of the partition is applied; redrive after a fix applies them")
     func poisonEvents() async throws {
         let fixture = try ProjectionFixture(partitions: 1)
