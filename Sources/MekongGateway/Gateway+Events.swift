@@ -131,6 +131,8 @@ extension Gateway {
             problem.summary = summary
             throw problem
         }
+        // `partial` with nothing to show: refused like an all-or-nothing batch (a 200 says something went in).
+        if summary.accepted + summary.ignored == 0 { throw Self.batchRefused(summary.conflicts, events: items.count) }
         return GatewayAnswer(status: 200, body: summary.json)
     }
 
@@ -148,16 +150,44 @@ extension Gateway {
     }
 
     /// Parses a client's JSON with the gateway's depth limit; a parse error is a 400 naming line and column.
-    func parseJSON(_ body: [UInt8]) throws -> JSONValue {
+    /// With `stored` (the default: bodies whose strings go into the log and the database), a string holding U+0000 is
+    /// refused too.
+    func parseJSON(_ body: [UInt8], stored: Bool = true) throws -> JSONValue {
         do {
-            return try JSON.parse(body, maximumDepth: configuration.maxJSONDepth)
-        } catch {
+            let value = try JSON.parse(body, maximumDepth: configuration.maxJSONDepth)
+            if stored, let pointer = Self.nulPointer(value) {
+                throw Problem.badRequest(.invalidJSON, "the string at \(pointer.isEmpty ? "the top" : pointer) holds U+0000, "
+                    + "which the database's text cannot hold (docs/gateway.md, \"The contract in brief\")")
+            }
+            return value
+        } catch let error as JSONParseError {
             if error.message.hasPrefix("nesting deeper") {
                 throw Problem.badRequest(.tooDeep, "JSON nesting is limited to \(configuration.maxJSONDepth) levels "
                     + "(line \(error.line), column \(error.column))")
             }
             throw Problem.badRequest(.invalidJSON, "line \(error.line), column \(error.column): \(error.message)")
         }
+    }
+
+    /// The JSON pointer of the first string or member name that holds U+0000, if any.
+    static func nulPointer(_ value: JSONValue, _ pointer: String = "") -> String? {
+        func escaped(_ token: String) -> String {
+            token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        }
+        switch value {
+        case .string(let text): return text.utf8.contains(0) ? pointer : nil
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                if let found = nulPointer(item, pointer + "/\(index)") { return found }
+            }
+        case .object(let object):
+            for (key, item) in object {
+                if key.utf8.contains(0) { return pointer + "/" + escaped(key.replacingOccurrences(of: "\u{0}", with: "\\u0000")) }
+                if let found = nulPointer(item, pointer + "/" + escaped(key)) { return found }
+            }
+        case .null, .bool, .number: break
+        }
+        return nil
     }
 
     /// Envelope, catalog schema, source URI, type scope, signature, reporting-unit and area scope: everything about

@@ -31,6 +31,8 @@ extension Gateway {
                 snapshot = try Self.loadSnapshot(connection, schema: schema, position: position)
             }
             var known = cached.snapshot?.position.version == version ? cached.periods : [:]
+            // Year 0000 fits the schemas' period pattern but is no day of PostgreSQL's calendar: not a period.
+            for period in periods where period.hasPrefix("0000") { known[period] = MasterDataSnapshot.Period(type: nil, referenceDate: nil) }
             let missing = periods.filter { known[$0] == nil }.sorted()
             if !missing.isEmpty {
                 for row in try connection.query(

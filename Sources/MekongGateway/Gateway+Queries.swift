@@ -21,7 +21,7 @@ extension Gateway {
         guard let fromText = from, let fromTime = Timestamp(rfc3339: fromText), let toText = to,
             let toTime = Timestamp(rfc3339: toText)
         else { throw Problem.badRequest(.invalidParameter, "from and to are required RFC 3339 date-times") }
-        guard fromTime < toTime else { throw Problem.badRequest(.invalidParameter, "from must be before to") }
+        guard fromTime <= toTime else { throw Problem.badRequest(.invalidParameter, "from must not be after to") }
         let size = pageSize.map { Int($0) ?? -1 } ?? 1_000
         guard (1...10_000).contains(size) else {
             throw Problem.badRequest(.invalidParameter, "pageSize must be an integer in 1...10000")
@@ -46,7 +46,16 @@ extension Gateway {
 
     /// `POST /v1/classifications/{id}/validate` with `{"date": "YYYY-MM-DD", "codes": [...]}`.
     func validateCodes(classification: String, body: [UInt8]) async throws -> JSONValue {
-        let json = try parseJSON(body)
+        // Nothing of it is stored: a code holding U+0000 is simply no code.
+        let json = try parseJSON(body, stored: false)
+        guard let object = json.objectValue else {
+            throw Problem.invalid(.schema, "the body is a JSON object {\"date\": …, \"codes\": […]}")
+        }
+        if let unknown = object.keys.first(where: { $0 != "date" && $0 != "codes" }) {
+            throw Problem.invalid(.schema, "unknown member \(unknown) (the body has date and codes)", conflicts: [
+                Conflict(pointer: "/" + unknown.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1"),
+                         code: .schema, message: "is not a member of a validation request")])
+        }
         guard let date = json["date"]?.stringValue, (try? #/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/#.wholeMatch(in: date)) != nil
         else { throw Problem.invalid(.schema, "date is required (YYYY-MM-DD)", conflicts: [
             Conflict(pointer: "/date", code: .schema, message: "is required (YYYY-MM-DD)")]) }

@@ -56,6 +56,10 @@ struct MasterDataSnapshot: Sendable {
     func problems(inReport data: JSONValue, period: Period) -> [Problem] {
         let periodText = data["period"]?.stringValue ?? ""
         var problems: [Problem] = []
+        if period.type == nil, (data["observations"]?.arrayValue ?? []).isEmpty {
+            // A report with no observations (a delete, an empty merge) still names a period: it must be one.
+            problems.append(Problem(pointer: "/period", code: .invalidPeriod, message: "\(periodText) is not a period"))
+        }
         for (position, observation) in (data["observations"]?.arrayValue ?? []).enumerated() {
             let name = observation["indicator"]?.stringValue ?? ""
             guard let indicator = indicators[name] else {

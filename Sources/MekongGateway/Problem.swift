@@ -177,12 +177,9 @@ public struct ImportSummary: Sendable {
         self.refused = refused
     }
 
-    /// `accepted`, `partial` (some refused) or `refused` (none accepted): a 200 answer's `status`. A problem
-    /// document's `status` is the HTTP status (RFC 9457), so a refused batch's problem does not carry it.
-    var status: String {
-        if refused == 0 { return "accepted" }
-        return accepted + ignored > 0 ? "partial" : "refused"
-    }
+    /// `accepted`, or `partial` (some refused): a 200 answer's `status`. A batch with nothing accepted is a problem
+    /// document, whose `status` is the HTTP status (RFC 9457).
+    var status: String { refused == 0 ? "accepted" : "partial" }
 
     /// The counts and the receipts, as a 200 answer and a batch's problem document both carry them.
     var counts: [(String, JSONValue)] {

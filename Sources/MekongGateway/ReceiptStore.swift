@@ -135,6 +135,15 @@ struct ReceiptStore {
             [PostgresArray.text(keys)])
     }
 
+    /// A window bound as PostgreSQL reads it: in UTC (RFC 3339 allows offsets to ±23:59, PostgreSQL to ±15:59),
+    /// and within 1970 to 9999 (no receipt is older, and PostgreSQL has no year 0): the same window, spelt so that
+    /// any valid date-time is read.
+    static func bound(_ time: Timestamp) -> String {
+        if time.epochSeconds < 0 { return "1970-01-01T00:00:00Z" }
+        if time.epochSeconds > 253_402_300_799 { return "9999-12-31T23:59:59.999999Z" }
+        return time.utcMicroseconds
+    }
+
     /// A source's receipt for an event (its own only).
     func receipt(eventId: String, source: String) throws -> JSONValue? {
         let rows = try connection.query(
@@ -157,7 +166,7 @@ struct ReceiptStore {
             FROM gateway.receipts
             WHERE source = $1 AND state = 'written' AND recorded_time >= $2::timestamptz AND recorded_time < $3::timestamptz
             ORDER BY recorded_time, event_id
-            """, [source, from.text, to.text])
+            """, [source, Self.bound(from), Self.bound(to)])
         var hashes: [EventHash] = []
         hashes.reserveCapacity(all.count)
         var events: [(eventId: String, eventHash: String, recordedTime: String)] = []

@@ -232,6 +232,13 @@ final class SurveyBatchBuilder {
             return conflict(row: row, .nonFiniteNumber, "weight \(weight) must be a finite number above 0", pointer: "/weight")
         }
         guard !area.isEmpty else { return conflict(row: row, .invalidRow, "area is empty", pointer: "/area") }
+        for (name, text) in [("rowId", rowId), ("area", area)] where text.utf8.contains(0) {
+            return conflict(row: row, .invalidRow, "\(name) holds U+0000, which the database's text cannot hold", pointer: "/" + name)
+        }
+        if let pointer = Gateway.nulPointer(values, "/values") {
+            return conflict(row: row, .invalidRow, "the value at \(pointer) holds U+0000, which the database's text cannot hold",
+                            pointer: pointer)
+        }
         guard source.mayReport(onArea: area) else {
             return conflict(row: row, .outOfScope, "source \(source.id) may not publish rows for area \(area)",
                             pointer: "/area")

@@ -32,6 +32,14 @@ struct MasterDataSnapshotTests {
             .isEmpty)
     }
 
+    @Test func aReportWithoutObservationsStillNeedsAPeriod() {
+        // Schemathesis found "0000" accepted: it fits the schemas' pattern, and nothing checked the period of a report
+        // with no observations.
+        let none = snapshot.problems(inReport: report(period: "0000", []), period: .init(type: nil, referenceDate: nil))
+        #expect(none == [.init(pointer: "/period", code: .invalidPeriod, message: "0000 is not a period")])
+        #expect(snapshot.problems(inReport: report([]), period: march).isEmpty)
+    }
+
     @Test func eachRuleNamesThePointerItRefuses() {
         let problems = snapshot.problems(
             inReport: report([("GDP", [("area", "P1")]), ("POP", [("area", "P9")]), ("POP", [("area", "P3")]),

@@ -376,11 +376,12 @@ def sign_body(body: bytes, private_key: Ed25519PrivateKey) -> str:
 
 def verify_receipt(receipt: dict, gateway_public_key_b64: str) -> bool:
     """Whether the receipt's ``signature`` is the gateway key's Ed25519 signature of the canonical JSON of
-    the receipt without ``signature``."""
+    the receipt without ``signature`` and ``event`` (an event the gateway built rides beside its receipt,
+    bound by ``eventHash`` rather than by the signature)."""
     try:
         public_key = Ed25519PublicKey.from_public_bytes(_b64decode(gateway_public_key_b64, "gateway key", 32))
         signature = _b64decode(receipt.get("signature"), "receipt signature", 64)
-        unsigned = {key: value for key, value in receipt.items() if key != "signature"}
+        unsigned = {key: value for key, value in receipt.items() if key not in ("signature", "event")}
         public_key.verify(signature, canonical_json(unsigned))
         return True
     except (InvalidSignature, ValueError, AttributeError):

@@ -338,6 +338,8 @@ class KeysAndSignatures(unittest.TestCase):
         self.assertFalse(mc.verify_receipt({k: v for k, v in receipt.items() if k != "signature"}, public))
         self.assertFalse(mc.verify_receipt(receipt, mc.public_key_b64(Ed25519PrivateKey.generate())))
         self.assertFalse(mc.verify_receipt(receipt, "short"))
+        # The event a gateway-built receipt carries is outside the signature (eventHash binds it).
+        self.assertTrue(mc.verify_receipt(dict(receipt, event={"id": receipt["eventId"]}), public))
 
 
 class UUIDv7(unittest.TestCase):
