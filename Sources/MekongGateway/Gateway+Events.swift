@@ -81,13 +81,19 @@ extension Gateway {
                 guard case .conflict(let message) = outcome else { return nil }
                 return Conflict(index: batch ? item.index : nil, pointer: "/id", code: .conflict, message: message)
             }
+            let fresh = zip(units, outcomes).filter { $0.1 == .fresh }.map(\.0.key)
             if !reused.isEmpty {
-                let fresh = zip(units, outcomes).filter { $0.1 == .fresh }.map(\.0.key)
                 try await release(fresh)
                 var problem = Problem(.conflict, "Event id already used for other content",
                                       detail: reused[0].message, conflicts: reused)
                 if batch { problem.summary = ImportSummary(refused: items.count) }
                 throw problem
+            }
+            // Part of it is still being written by an earlier request: nothing of this one is, so that the retry finds
+            // every event as the earlier request left it.
+            if outcomes.contains(.inProgress) {
+                try await release(fresh)
+                throw Problem.inProgress(retryAfter: retryAfterInProgress)
             }
         }
         let results = try await write(units, outcomes: outcomes, requestHash: requestHash, source: source)
@@ -98,6 +104,8 @@ extension Gateway {
             case .replay(let receipt): return GatewayAnswer(status: 200, body: receipt)
             case .conflict(let message):
                 throw Problem(.conflict, "Event id already used for other content", detail: message)
+            case .inProgress:
+                throw Problem.inProgress(retryAfter: retryAfterInProgress)
             case .failed(let message):
                 throw Problem.kafkaUnavailable("Kafka did not confirm the write (\(message)); retry the same request")
             }
@@ -117,6 +125,11 @@ extension Gateway {
             case .conflict(let message):
                 summary.refused += 1
                 summary.conflicts.append(Conflict(index: index, pointer: "/id", code: .conflict, message: message))
+            case .inProgress:
+                summary.refused += 1
+                summary.conflicts.append(Conflict(
+                    index: index, pointer: "/id", code: .inProgress,
+                    message: "an earlier request may still be writing this event; retry after \(retryAfterInProgress) s"))
             case .failed(let message):
                 kafkaFailures += 1
                 summary.refused += 1

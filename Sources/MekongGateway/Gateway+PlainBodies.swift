@@ -189,6 +189,7 @@ extension Gateway {
         case .written(let answer): return GatewayAnswer(status: 201, body: answer)
         case .replay(let receipt): return GatewayAnswer(status: 200, body: receipt)
         case .conflict(let message): throw Problem(.conflict, "Already received with other content", detail: message)
+        case .inProgress: throw Problem.inProgress(retryAfter: retryAfterInProgress)
         case .failed(let message):
             throw Problem.kafkaUnavailable("Kafka did not confirm the write (\(message)); retry the same request")
         }

@@ -61,11 +61,13 @@ struct WriteUnit: Sendable {
 }
 
 /// What became of a unit: written (the answer: its receipt, with the event for one the gateway built), a replay
-/// (the original answer), a conflict or a failed write.
+/// (the original answer), a conflict, in progress elsewhere, or a failed write.
 enum WriteResult: Sendable {
     case written(JSONValue)
     case replay(JSONValue)
     case conflict(String)
+    /// An earlier attempt of the same unit may still be waiting for Kafka.
+    case inProgress
     case failed(String)
 }
 
@@ -84,7 +86,9 @@ extension Gateway {
     func reserve(_ units: [WriteUnit], source: RegisteredSource) async throws -> [ReservationOutcome] {
         let reservations = units.map { Reservation(key: $0.key, eventId: $0.event.id, contentHash: $0.contentHash) }
         let sourceID = source.id
-        return try await db { try ReceiptStore(connection: $0).reserve(reservations, source: sourceID) }
+        // An attempt lives at most the delivery timeout, and a moment to store its receipt.
+        let liveFor = configuration.deliveryTimeout + .seconds(5)
+        return try await db { try ReceiptStore(connection: $0).reserve(reservations, source: sourceID, liveFor: liveFor) }
     }
 
     /// The units whose key another source or other content already holds (by position in `units`, with why), read
@@ -113,6 +117,7 @@ extension Gateway {
             switch outcome {
             case .replay(let receipt): results[index] = .replay(receipt)
             case .conflict(let message): results[index] = .conflict(message)
+            case .inProgress: results[index] = .inProgress
             case .fresh, .unconfirmed:
                 var unit = unit
                 if case .unconfirmed(let eventId) = outcome { unit.adopt(eventId: eventId, signingKey: configuration.key) }

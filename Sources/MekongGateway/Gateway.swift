@@ -25,6 +25,10 @@ public final class Gateway: Sendable {
 
     static let reportType = "vn.gso.report.submitted"
 
+    /// Seconds a client waits before retrying a unit an earlier request is still writing: about one delivery
+    /// timeout, when that request has its answer.
+    var retryAfterInProgress: Int { max(1, Int(configuration.deliveryTimeout.components.seconds)) }
+
     /// Connects to Kafka and PostgreSQL. The `gateway` schema must exist (``prepare(postgres:migrations:)``).
     public init(configuration: GatewayConfiguration, logger: Logger = Logger(label: "mekong.gateway")) throws {
         var kafka = configuration.kafka

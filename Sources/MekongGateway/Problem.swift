@@ -41,6 +41,9 @@ public enum ProblemCode: String, CaseIterable, Sendable {
     case rateLimited = "rate-limited"
     case `internal`
     case kafkaUnavailable = "kafka-unavailable"
+    /// The same event (or submission, or survey batch) is being written by an earlier request that may still be
+    /// waiting for Kafka: retry after `Retry-After`, and get its receipt.
+    case inProgress = "in-progress"
     case databaseUnavailable = "database-unavailable"
     /// The gateway's database has no active (or no upgraded) statistics projection to check master data against.
     case masterDataUnavailable = "master-data-unavailable"
@@ -60,7 +63,7 @@ public enum ProblemCode: String, CaseIterable, Sendable {
              .nonFiniteNumber, .invalidRow, .batchRefused: 422
         case .rateLimited: 429
         case .internal: 500
-        case .kafkaUnavailable, .databaseUnavailable, .masterDataUnavailable: 503
+        case .kafkaUnavailable, .inProgress, .databaseUnavailable, .masterDataUnavailable: 503
         }
     }
 }
@@ -154,6 +157,11 @@ public struct Problem: Error, Sendable {
     }
     static func kafkaUnavailable(_ detail: String) -> Problem {
         Problem(.kafkaUnavailable, "Kafka is unavailable; nothing was acknowledged", detail: detail, retryAfter: 5)
+    }
+    static func inProgress(retryAfter: Int) -> Problem {
+        Problem(.inProgress, "Being written by an earlier request", detail:
+            "an earlier request with the same content may still be waiting for Kafka; retry after \(retryAfter) s for its receipt",
+            retryAfter: retryAfter)
     }
     static func databaseUnavailable(_ detail: String) -> Problem {
         Problem(.databaseUnavailable, "PostgreSQL is unavailable; nothing was written", detail: detail, retryAfter: 5)

@@ -2,40 +2,6 @@ import MekongEvents
 import MekongEvidence
 import MekongPostgres
 
-/// What makes a request unit (event, plain report, survey batch) the same on a retry, and what it must match.
-struct Reservation: Sendable {
-    /// The event id for CloudEvents; "report:SOURCE:SUBMISSION" or "survey-batch:SOURCE:SURVEY/WAVE/BATCH" otherwise.
-    let key: String
-    /// The id its event gets if it is new.
-    let eventId: String
-    /// The event hash (CloudEvents) or the request hash (plain bodies).
-    let contentHash: String
-}
-
-extension Reservation {
-    /// Why this unit may not take its key, held by `owner` for content `storedHash`; nil when it may (the same
-    /// source, the same content: a retry).
-    func conflict(owner: String, storedHash: String, source: String) -> String? {
-        guard owner == source else { return "the id \(eventId) is already used" }
-        guard storedHash == contentHash else {
-            return "\(key) was already received with different content (hash \(storedHash), now \(contentHash))"
-        }
-        return nil
-    }
-}
-
-/// The answer to a reservation.
-enum ReservationOutcome: Sendable, Equatable {
-    /// Not seen before: write it.
-    case fresh
-    /// Seen, and its write was never confirmed (a failed or concurrent attempt): write it again under `eventId`.
-    case unconfirmed(eventId: String)
-    /// Already written with the same content: answer with the original receipt, write nothing.
-    case replay(receipt: JSONValue)
-    /// The id is taken by other content (or another source).
-    case conflict(String)
-}
-
 /// One reconciliation page.
 struct ReconciliationPage: Sendable {
     let count: Int
@@ -49,8 +15,10 @@ struct ReconciliationPage: Sendable {
 struct ReceiptStore {
     let connection: PostgresConnection
 
-    /// Reserves every unit in one statement; the outcomes are in the same order.
-    func reserve(_ units: [Reservation], source: String) throws -> [ReservationOutcome] {
+    /// Reserves every unit in one statement; the outcomes are in the same order (``Reservation/decide(_:source:)``).
+    /// A pending reservation of the same source and content older than `liveFor` is taken over (its attempt died):
+    /// its age restarts, so that of two retries racing for it one takes it and the other finds it in progress.
+    func reserve(_ units: [Reservation], source: String, liveFor: Duration) throws -> [ReservationOutcome] {
         let rows = try connection.query(
             """
             WITH input AS (
@@ -60,26 +28,32 @@ struct ReceiptStore {
                 SELECT key, event_id, $4, content_hash, 'pending' FROM input
                 ON CONFLICT DO NOTHING
                 RETURNING idempotency_key
+            ), taken AS (
+                UPDATE gateway.receipts r SET reserved_at = clock_timestamp()
+                FROM input i
+                WHERE r.idempotency_key = i.key AND r.state = 'pending' AND r.source = $4
+                  AND r.content_hash = i.content_hash AND r.reserved_at < clock_timestamp() - $5::interval
+                RETURNING r.idempotency_key
             )
             SELECT i.key IN (SELECT idempotency_key FROM inserted), r.source, r.content_hash, r.state, r.event_id,
                    (r.receipt || CASE WHEN r.evidence ? 'event' THEN jsonb_build_object('event', r.evidence->'event')
-                                      ELSE '{}' END)::text
+                                      ELSE '{}' END)::text,
+                   i.key IN (SELECT idempotency_key FROM taken)
             FROM input i LEFT JOIN gateway.receipts r ON r.idempotency_key = i.key
             ORDER BY i.n
             """,
             [PostgresArray.text(units.map(\.key)), PostgresArray.text(units.map(\.eventId)),
-             PostgresArray.text(units.map(\.contentHash)), source])
+             PostgresArray.text(units.map(\.contentHash)), source,
+             "\(liveFor.components.seconds * 1000 + liveFor.components.attoseconds / 1_000_000_000_000_000) milliseconds"])
         return try zip(units, rows).map { unit, row in
-            if try row.decode(Bool.self, at: 0) { return .fresh }
-            guard let owner = try row.decode(String?.self, at: 1) else {
-                return .conflict("the id is being used by a request in progress, or by another event; retry later")
+            let stored: StoredReservation? = try row.decode(String?.self, at: 1).map { owner in
+                StoredReservation(
+                    owner: owner, contentHash: try row.decode(String.self, at: 2), eventId: try row.decode(String.self, at: 4),
+                    receipt: try row.decode(String.self, at: 3) == "written"
+                        ? try row.decode(String?.self, at: 5).map { try JSON.parse($0) } : nil,
+                    takenOver: try row.decode(Bool.self, at: 6))
             }
-            let storedHash = try row.decode(String.self, at: 2)
-            if let message = unit.conflict(owner: owner, storedHash: storedHash, source: source) { return .conflict(message) }
-            if try row.decode(String.self, at: 3) == "written", let receipt = try row.decode(String?.self, at: 5) {
-                return .replay(receipt: try JSON.parse(receipt))
-            }
-            return .unconfirmed(eventId: try row.decode(String.self, at: 4))
+            return unit.decide(try row.decode(Bool.self, at: 0) ? .inserted : stored.map(Arrival.found) ?? .vanished, source: source)
         }
     }
 

@@ -1,0 +1,67 @@
+import Foundation
+import MekongEvents
+@testable import MekongGateway
+import MekongKafka
+import Testing
+
+/// The reservation state machine (``Reservation/decide(_:source:)``) without a database, then the duplicate window
+/// it closes, on the real gateway with a broker down.
+@Suite struct ReservationTests {
+    let unit = Reservation(key: "report:prov-a:S1", eventId: "01a250ce-9add-7981-9157-ddefc82409c9", contentHash: "aa")
+
+    func stored(owner: String = "prov-a", hash: String = "aa", receipt: JSONValue? = nil, takenOver: Bool = false) -> Arrival {
+        .found(StoredReservation(owner: owner, contentHash: hash, eventId: "01a250ce-0000-7000-8000-000000000000",
+                                 receipt: receipt, takenOver: takenOver))
+    }
+
+    @Test func everyArrivalHasOneOutcome() {
+        #expect(unit.decide(.inserted, source: "prov-a") == .fresh)
+        #expect(unit.decide(stored(receipt: .object(["offset": .number(4)])), source: "prov-a") == .replay(receipt: .object(["offset": .number(4)])))
+        // Pending: in progress while its attempt may live; taken over once it cannot, under the stored id.
+        #expect(unit.decide(stored(), source: "prov-a") == .inProgress)
+        #expect(unit.decide(stored(takenOver: true), source: "prov-a") == .unconfirmed(eventId: "01a250ce-0000-7000-8000-000000000000"))
+        // Another source's key, or other content: a conflict whatever the state.
+        for arrival in [stored(owner: "prov-b"), stored(owner: "prov-b", receipt: .null), stored(hash: "bb", takenOver: true)] {
+            guard case .conflict = unit.decide(arrival, source: "prov-a") else {
+                Issue.record("\(arrival) is not a conflict")
+                continue
+            }
+        }
+        guard case .conflict = unit.decide(.vanished, source: "prov-a") else { Issue.record("vanished"); return }
+    }
+
+    @Test func aRetryWhileTheFirstAttemptWaitsForKafkaWritesNothingAndGetsInProgress() async throws {
+        let fixture = try await GatewayFixture.start { $0.deliveryTimeout = .seconds(4) }
+        defer { Task { await fixture.stop() } }
+        let event = fixture.report(unit: "U150")
+        let batchmate = fixture.report(unit: "U151")
+        try fixture.cluster.setBroker(1, up: false)
+        // The first attempt waits for Kafka until its delivery timeout.
+        let first = Task { try await fixture.clientA.post(event) }
+        try await Task.sleep(for: .milliseconds(800))
+        let started = ContinuousClock.now
+        let retry = try await fixture.clientA.post(event)
+        #expect(retry.status == 503 && retry.json?["code"]?.stringValue == "in-progress", "\(String(decoding: retry.body, as: UTF8.self))")
+        #expect(retry.retryAfter == 4)
+        #expect(ContinuousClock.now - started < .seconds(2), "the retry waited for Kafka")
+        // A batch holding it writes none of its events; with ?partial=true it names it.
+        let batch = try await fixture.clientA.publish([batchmate, event], maxAttempts: 1)
+        #expect(batch.status == 503 && batch.json?["code"]?.stringValue == "in-progress")
+        let partial = try await fixture.clientA.send(
+            "POST", "v1/events?partial=true", contentType: "application/cloudevents-batch+json",
+            body: JSON.serializeBytes(.array([event.json])))
+        #expect(partial.status == 422 && partial.json?["conflicts"]?.arrayValue?.first?["code"]?.stringValue == "in-progress")
+        // The first attempt fails (nothing confirmed); with the broker back, the retry writes the event once.
+        #expect(try await first.value.status == 503)
+        try fixture.cluster.setBroker(1, up: true)
+        var written = try await fixture.clientA.post(event)
+        for _ in 0..<20 where written.status == 503 {
+            try await Task.sleep(for: .milliseconds(500))
+            written = try await fixture.clientA.post(event)
+        }
+        #expect(written.status == 201, "\(String(decoding: written.body, as: UTF8.self))")
+        #expect(try await fixture.clientA.post(event).status == 200)
+        #expect(try await fixture.clientA.post(batchmate).status == 201)
+        #expect(try fixture.recordCount("reports") == 2)
+    }
+}
