@@ -59,7 +59,7 @@ struct GatewayBench {
         for result in await producer.send(master.map { EventPublisher.record(for: $0, topic: "master-data") }) {
             _ = try result.get()
         }
-        producer.close()
+        await producer.close()
         var options = ProjectionOptions()
         options.stopWhenCaughtUp = true
         options.batchWait = .milliseconds(50)
@@ -231,7 +231,7 @@ func gatewayBenchmark(events eventCount: Int, requests perRun: Int, runs: Int, a
         let records = bench.reports(perRun, label: "k\(run)").map { EventPublisher.record(for: $0, topic: "reports") }
         kafka.append(try await kafkaLatency(direct, records: records, rate: rate))
     }
-    direct.close()
+    await direct.close()
     let receipts = try bench.receiptsWritten()
     guard receipts == 100 + runs * (2 * eventCount + perRun) else {
         print("FAILED: \(receipts) receipts written, expected \(100 + runs * (2 * eventCount + perRun))")

@@ -102,7 +102,7 @@ func poisonBenchmark(events count: Int, runs: Int, admin: PostgresConnection) as
         let records = master.map { EventPublisher.record(for: $0, topic: "master-data") }
             + reports.map { EventPublisher.record(for: $0, topic: "reports") }
         for result in await producer.send(records) { _ = try result.get() }
-        producer.close()
+        await producer.close()
         clusters.append(cluster)
     }
     print("pre-produced \(count) monthly commune reports (3 observations each) over the real 2024 units, clean and with 1 % poison; \(halvingCount) for the run that halves batches")

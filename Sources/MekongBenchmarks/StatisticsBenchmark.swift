@@ -299,7 +299,7 @@ func freshnessBenchmark(
     let deadline = ContinuousClock.now + .seconds(30)
     while acknowledged.withLock({ !$0.isEmpty }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
     done.withLock { $0 = true }
-    producer.close()
+    await producer.close()
     stop.stop()
     let missing = acknowledged.withLock { $0.count }
     if missing > 0 { print("FAILED: \(missing) acknowledged reports never became visible") }

@@ -72,7 +72,7 @@ struct DemoCommand: AsyncParsableCommand {
                 published += 1
             }
         }
-        producer.close()
+        await producer.close()
         print("   \(published) events acknowledged by the cluster")
 
         print("== projecting (statistics, then audit) until caught up")

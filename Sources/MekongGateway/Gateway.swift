@@ -52,7 +52,7 @@ public final class Gateway: Sendable {
 
     /// Waits for outstanding deliveries, then closes Kafka and PostgreSQL.
     public func shutdown() async {
-        producer.close(flushTimeout: .seconds(10))
+        await producer.close(flushTimeout: .seconds(10))
         await database.shutdown()
     }
 
@@ -95,7 +95,7 @@ public final class Gateway: Sendable {
     public func readiness() async -> (ready: Bool, kafka: String, postgres: String) {
         let kafka: String
         do {
-            let brokers = try admin.brokers(timeout: .seconds(2))
+            let brokers = try await admin.brokers(timeout: .seconds(2))
             kafka = brokers.isEmpty ? "no brokers" : "ok"
         } catch {
             kafka = error.description

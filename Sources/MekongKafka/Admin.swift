@@ -54,6 +54,12 @@ public final class KafkaAdmin: Sendable {
         try Metadata.brokers(handle: handle, timeout: timeout)
     }
 
+    /// The brokers of the cluster as `id → host:port`, asked on a thread of its own: the metadata request waits up
+    /// to `timeout` (an unreachable cluster) without holding a thread of the concurrency pool.
+    public func brokers(timeout: Duration = .seconds(10)) async throws(KafkaError) -> [Int32: String] {
+        try await OwnThread.run { [handle] () throws(KafkaError) in try Metadata.brokers(handle: handle, timeout: timeout) }
+    }
+
     /// Creates topics; the result says, per topic, whether it was created or why not.
     public func createTopics(_ topics: [NewTopic], timeout: Duration = .seconds(30)) throws(KafkaError)
         -> [String: Result<Void, KafkaError>]

@@ -120,6 +120,12 @@ public final class Producer: Sendable {
         shutDown(flushTimeout: flushTimeout)
     }
 
+    /// ``close(flushTimeout:)`` on a thread of its own: the flush waits up to `flushTimeout` without holding a thread
+    /// of the concurrency pool.
+    public func close(flushTimeout: Duration = .seconds(30)) async {
+        await OwnThread.run { [self] () throws(Never) in shutDown(flushTimeout: flushTimeout) }
+    }
+
     private func shutDown(flushTimeout: Duration) {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         _ = rd_kafka_flush(handle.pointer, flushTimeout.kafkaMilliseconds)

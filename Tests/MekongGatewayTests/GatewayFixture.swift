@@ -91,7 +91,7 @@ final class GatewayFixture: @unchecked Sendable {
         for result in await producer.send(master.map { EventPublisher.record(for: $0, topic: "master-data") }) {
             _ = try result.get()
         }
-        producer.close()
+        await producer.close()
         _ = try await project(StatisticsProjection())
     }
 

@@ -30,6 +30,26 @@ import Testing
         guard case .conflict = unit.decide(.vanished, source: "prov-a") else { Issue.record("vanished"); return }
     }
 
+    /// `/readyz` asks Kafka for metadata, which waits up to 2 s for a cluster that does not answer: on a thread of its
+    /// own, not one of the concurrency pool's (as many as cores).
+    @Test func readinessChecksWaitingForKafkaHoldNoThreadOfTheConcurrencyPool() async throws {
+        let fixture = try await GatewayFixture.start()
+        defer { Task { await fixture.stop() } }
+        try fixture.cluster.setBroker(1, up: false)
+        let gateway = fixture.server.gateway
+        let started = ContinuousClock.now
+        let checks = (0..<(ProcessInfo.processInfo.activeProcessorCount * 4)).map { _ in
+            Task.detached { await gateway.readiness() }
+        }
+        // This task resumes on the pool too: while every check waits, it still resumes on time. (With the checks on
+        // the pool's threads it resumed seconds late, once a metadata request had timed out.)
+        try await Task.sleep(for: .milliseconds(300))
+        let late = ContinuousClock.now - started - .milliseconds(300)
+        for check in checks { #expect(await check.value.ready == false) }
+        #expect(ContinuousClock.now - started > .seconds(1), "the checks did not wait for Kafka: the test shows nothing")
+        #expect(late < .milliseconds(700), "a task on the pool resumed \(late) late behind the readiness checks")
+    }
+
     @Test func aRetryWhileTheFirstAttemptWaitsForKafkaWritesNothingAndGetsInProgress() async throws {
         let fixture = try await GatewayFixture.start { $0.deliveryTimeout = .seconds(4) }
         defer { Task { await fixture.stop() } }

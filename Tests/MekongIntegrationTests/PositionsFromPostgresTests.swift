@@ -15,7 +15,7 @@ struct PositionsFromPostgresTests {
                 OutgoingMessage(topic: "reports", partition: Int32(p), key: nil, value: Array("\(p)-\($0)".utf8))
             }).map { try $0.get() }
         }
-        producer.close()
+        await producer.close()
         let database = try TestDatabase.create()
         defer { database.drop() }
         let received = try await onThread { [database] in

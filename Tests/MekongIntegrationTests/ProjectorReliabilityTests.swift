@@ -193,7 +193,7 @@ struct ProjectorReliabilityTests {
         for result in await producer.send(events.map { EventPublisher.record(for: $0, topic: "reports") }) {
             _ = try result.get()
         }
-        producer.close()
+        await producer.close()
         let run = try await fixture.mekong(["project", "audit", "--stop-when-caught-up"] + fixture.connection)
         #expect(run.status == 0, "\(run.errors)")
         #expect(try fixture.auditRows().rows == 50)

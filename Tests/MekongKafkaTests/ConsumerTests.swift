@@ -46,7 +46,7 @@ struct ConsumerTests {
         let cluster = try makeCluster(partitions: 1)
         let producer = try Producer(configuration: cluster.configuration())
         _ = try await producer.send(messages(100)).map { try $0.get() }
-        producer.close()
+        await producer.close()
 
         let consumer = try Consumer(configuration: cluster.configuration(), groupID: "positions")
         defer { consumer.close() }
@@ -65,7 +65,7 @@ struct ConsumerTests {
         let cluster = try makeCluster(partitions: 1)
         let producer = try Producer(configuration: cluster.configuration())
         _ = try await producer.send(messages(5)).map { try $0.get() }
-        producer.close()
+        await producer.close()
         let consumer = try Consumer(configuration: cluster.configuration(), groupID: "failing")
         defer { consumer.close() }
         try consumer.subscribe(to: ["events"], rebalance: RebalanceHandler(onAssign: { _ in throw StoreDown() }))

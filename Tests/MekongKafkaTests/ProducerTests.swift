@@ -131,7 +131,7 @@ struct ProducerTests {
     func sendAfterClose() async throws {
         let cluster = try makeCluster()
         let producer = try Producer(configuration: cluster.configuration())
-        producer.close()
+        await producer.close()
         let result = await producer.send([messages(1)[0]])[0]
         guard case .failure(let error) = result else {
             Issue.record("expected failure after close")
