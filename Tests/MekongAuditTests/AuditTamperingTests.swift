@@ -120,7 +120,7 @@ struct AuditCheckpointTests {
                 dataschema: event.dataschema, data: event.data, recordedtime: recorded)
             let producer = try Producer(configuration: fixture.cluster.configuration())
             for result in await EventPublisher(producer: producer).publish([stamped], topic: "reports") { _ = try result.get() }
-            producer.close()
+            await producer.close()
             _ = try await fixture.runToEnd()
             let db = try fixture.database.connect()
             defer { db.close() }
@@ -159,7 +159,7 @@ struct AuditLogTests {
         for result in await EventPublisher(producer: producer).publish((0..<7).map { SampleEvents.report(1_000 + $0) }, topic: "reports") {
             _ = try result.get()
         }
-        producer.close()
+        await producer.close()
         let behind = try await fixture.verify(log: true)
         #expect(behind.isIntact, "\(behind.findings)")
         #expect(behind.logRecordsCompared == 300)

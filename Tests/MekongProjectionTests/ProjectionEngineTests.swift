@@ -152,7 +152,7 @@ struct ProjectionEngineTests {
         let fixable = try #require(try store.list().first { $0.reason.contains("23503") })
         let producer = try Producer(configuration: fixture.cluster.configuration())
         let redriven = try await store.redrive([fixable.id], producer: producer)
-        producer.close()
+        await producer.close()
         #expect(redriven.redriven.count == 1)
         await #expect(throws: ProjectionStateError.self) {
             let again = try Producer(configuration: fixture.cluster.configuration())

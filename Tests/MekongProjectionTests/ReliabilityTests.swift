@@ -316,7 +316,7 @@ struct ReliabilityTests {
         records.insert(OutgoingMessage(topic: "reports", key: Array("unit-1".utf8), value: Array(repeating: 0x7B, count: 7_000_000)), at: 5)
         let producer = try Producer(configuration: fixture.cluster.configuration(["message.max.bytes": "10000000"]))
         for result in await producer.send(records) { _ = try result.get() }
-        producer.close()
+        await producer.close()
         let database = try fixture.database("too_large")
         defer { database.drop() }
         let summary = try await fixture.runToEnd(database)

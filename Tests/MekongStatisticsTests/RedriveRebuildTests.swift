@@ -37,7 +37,7 @@ struct RedriveRebuildTests {
         #expect(pending.count == 1)
         let producer = try Producer(configuration: fixture.cluster.configuration())
         _ = try await store.redrive(pending.map(\.id), producer: producer)
-        producer.close()
+        await producer.close()
         let redriven = try await fixture.project()
         #expect(redriven.applied == 1 && redriven.deadLettered == 0)
 
