@@ -182,11 +182,13 @@ extension Gateway {
         }
     }
 
+    /// A member name as one JSON pointer token (RFC 6901: `~` as `~0`, `/` as `~1`).
+    static func pointerToken(_ name: String) -> String {
+        name.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+    }
+
     /// The JSON pointer of the first string or member name that holds U+0000, if any.
     static func nulPointer(_ value: JSONValue, _ pointer: String = "") -> String? {
-        func escaped(_ token: String) -> String {
-            token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
-        }
         switch value {
         case .string(let text): return text.utf8.contains(0) ? pointer : nil
         case .array(let items):
@@ -195,8 +197,8 @@ extension Gateway {
             }
         case .object(let object):
             for (key, item) in object {
-                if key.utf8.contains(0) { return pointer + "/" + escaped(key.replacingOccurrences(of: "\u{0}", with: "\\u0000")) }
-                if let found = nulPointer(item, pointer + "/" + escaped(key)) { return found }
+                if key.utf8.contains(0) { return pointer + "/" + pointerToken(key.replacingOccurrences(of: "\u{0}", with: "\\u0000")) }
+                if let found = nulPointer(item, pointer + "/" + pointerToken(key)) { return found }
             }
         case .null, .bool, .number: break
         }

@@ -53,7 +53,7 @@ extension Gateway {
         }
         if let unknown = object.keys.first(where: { $0 != "date" && $0 != "codes" }) {
             throw Problem.invalid(.schema, "unknown member \(unknown) (the body has date and codes)", conflicts: [
-                Conflict(pointer: "/" + unknown.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1"),
+                Conflict(pointer: "/" + Gateway.pointerToken(unknown),
                          code: .schema, message: "is not a member of a validation request")])
         }
         guard let date = json["date"]?.stringValue, (try? #/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/#.wholeMatch(in: date)) != nil
