@@ -2,7 +2,7 @@ extension CloudEvent {
     /// Every attribute name accepted in the structured JSON form.
     public static let knownAttributes: [String] = [
         "specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema", "data",
-        "recordedtime", "sourcesequence", "signature", "signingkey", "traceparent",
+        "recordedtime", "sourcesequence", "signature", "signingkey", "signatureproof", "traceparent",
     ]
 
     /// Parses structured-mode JSON bytes (a Kafka record value) and checks them with ``init(json:)``.
@@ -80,6 +80,9 @@ extension CloudEvent {
         }
         if let value = raw.signature { signature = try Self.string("signature", value, expected: "a string") }
         if let value = raw.signingkey { signingkey = try Self.string("signingkey", value, expected: "a string") }
+        if let value = raw.signatureproof {
+            signatureproof = try Self.string("signatureproof", value, expected: "a string (index/size:base64 path)")
+        }
         if let value = raw.traceparent {
             traceparent = try Self.string("traceparent", value, expected: "a string (W3C traceparent)")
         }
@@ -107,7 +110,7 @@ extension CloudEvent {
 /// The attributes of a structured-mode object, collected in one pass.
 private struct RawAttributes {
     var specversion, id, source, type, time, subject, datacontenttype, dataschema, data: JSONValue?
-    var recordedtime, sourcesequence, signature, signingkey, traceparent: JSONValue?
+    var recordedtime, sourcesequence, signature, signingkey, signatureproof, traceparent: JSONValue?
 
     /// Stores a known attribute; `false` for an unknown name.
     mutating func set(_ name: String, _ value: JSONValue) -> Bool {
@@ -125,6 +128,7 @@ private struct RawAttributes {
         case "sourcesequence": sourcesequence = value
         case "signature": signature = value
         case "signingkey": signingkey = value
+        case "signatureproof": signatureproof = value
         case "traceparent": traceparent = value
         default: return false
         }

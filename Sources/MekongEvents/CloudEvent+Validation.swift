@@ -22,6 +22,8 @@ extension CloudEvent {
         public static let signature = 512
         /// A key id.
         public static let signingkey = 512
+        /// An inclusion proof in a signed batch: `index/size:` and up to 40 hashes in base64 (a batch of up to 2^40).
+        public static let signatureproof = 2_048
         /// A W3C trace context version 00 has exactly 55 characters.
         public static let traceparent = 55
         /// `time` and `recordedtime`: an RFC 3339 date-time with at most nine fraction digits (all the precision
@@ -38,7 +40,8 @@ extension CloudEvent {
     /// `id` must be a version-7 UUID; `source` a URI-reference; `type` and `subject` non-empty
     /// without control characters; `datacontenttype` "application/json"; `dataschema` an absolute
     /// URI; `data` an object; `sourcesequence` within 0...2^53; `signature` and `signingkey`
-    /// non-empty; `traceparent` a W3C version-00 trace context. The size of the whole event is checked by
+    /// non-empty; `signatureproof` `<index>/<size>:<base64>` and only beside a `signature`; `traceparent` a W3C
+    /// version-00 trace context. The size of the whole event is checked by
     /// ``validateSize()``, which needs its canonical JSON.
     public func validate() throws(EnvelopeError) {
         try Self.checkLength("id", id, Limits.id)
@@ -81,6 +84,15 @@ extension CloudEvent {
             try Self.checkLength("signingkey", signingkey, Limits.signingkey)
             if signingkey.isEmpty { throw .invalid("signingkey", "must not be empty") }
         }
+        if let signatureproof {
+            try Self.checkLength("signatureproof", signatureproof, Limits.signatureproof)
+            guard signature != nil else { throw .invalid("signatureproof", "is set without a signature") }
+            guard Self.isProofText(signatureproof) else {
+                throw .invalid(
+                    "signatureproof",
+                    "must be '<index>/<size>:<base64 path>' with index < size, got \(EnvelopeError.quoted(signatureproof))")
+            }
+        }
         if let traceparent {
             try Self.checkLength("traceparent", traceparent, Limits.traceparent)
             guard Self.isTraceparent(traceparent) else {
@@ -88,6 +100,28 @@ extension CloudEvent {
                     "traceparent",
                     "must be a W3C trace context '00-<32 hex>-<16 hex>-<2 hex>', got \(EnvelopeError.quoted(traceparent))")
             }
+        }
+    }
+
+    /// `<index>/<size>:<base64>`, decimal index below size, a base64 path of whole 32-byte hashes (the shape only;
+    /// `InclusionProof` reads it).
+    static func isProofText(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard let slash = bytes.firstIndex(of: UInt8(ascii: "/")), let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
+            slash > 0, colon > slash + 1, colon - slash - 1 <= 18, slash <= 18
+        else { return false }
+        let digits = { (part: ArraySlice<UInt8>) in part.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } }
+        guard digits(bytes[..<slash]), digits(bytes[(slash + 1)..<colon]),
+            let index = Int(String(decoding: bytes[..<slash], as: UTF8.self)),
+            let size = Int(String(decoding: bytes[(slash + 1)..<colon], as: UTF8.self)), index < size
+        else { return false }
+        let path = bytes[(colon + 1)...]
+        // 32 bytes are 44 base64 characters with one `=`; n hashes are 4 * ceil(32n / 3) characters.
+        guard path.count % 4 == 0 else { return false }
+        return path.allSatisfy { byte in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "+")
+                || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "=")
         }
     }
 

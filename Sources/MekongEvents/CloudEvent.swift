@@ -3,7 +3,7 @@
 /// Required attributes: `specversion` (always "1.0"), `id` (UUIDv7), `source`, `type`, `time`,
 /// `subject` (the Kafka record key), `datacontenttype` ("application/json"), `dataschema`, `data`
 /// (a JSON object). Extensions: `recordedtime`, `sourcesequence`, `signature`, `signingkey`,
-/// `traceparent`. Anything else is refused (see ``init(json:)``).
+/// `signatureproof`, `traceparent`. Anything else is refused (see ``init(json:)``).
 ///
 /// The memberwise initialiser does not check values; call ``validate()`` before publishing.
 public struct CloudEvent: Sendable, Equatable {
@@ -37,6 +37,9 @@ public struct CloudEvent: Sendable, Equatable {
     public var signature: String?
     /// Identifies the key that made ``signature`` (extension).
     public var signingkey: String?
+    /// For an event of a signed batch: where it sits in the batch's Merkle tree, so that ``signature`` (over the
+    /// batch's root) verifies for this event alone (extension; `InclusionProof`'s text form).
+    public var signatureproof: String?
     /// W3C trace context, `00-<32 hex>-<16 hex>-<2 hex>` (extension).
     public var traceparent: String?
 
@@ -44,7 +47,7 @@ public struct CloudEvent: Sendable, Equatable {
         id: String, source: String, type: String, time: Timestamp, subject: String, dataschema: String,
         data: JSONValue, datacontenttype: String = CloudEvent.jsonContentType, recordedtime: Timestamp? = nil,
         sourcesequence: Int64? = nil, signature: String? = nil, signingkey: String? = nil,
-        traceparent: String? = nil
+        signatureproof: String? = nil, traceparent: String? = nil
     ) {
         self.id = id
         self.source = source
@@ -58,6 +61,7 @@ public struct CloudEvent: Sendable, Equatable {
         self.sourcesequence = sourcesequence
         self.signature = signature
         self.signingkey = signingkey
+        self.signatureproof = signatureproof
         self.traceparent = traceparent
     }
 
@@ -73,8 +77,9 @@ public struct CloudEvent: Sendable, Equatable {
     /// SHA-256 of ``canonicalJSON()``.
     public var hash: EventHash { EventHash.sha256(canonicalJSON()) }
 
-    /// Canonical JSON of the event without its `signature` and `recordedtime` attributes: the bytes a source's
-    /// signature covers (the gateway adds `recordedtime` after checking it; see docs/gateway.md).
+    /// Canonical JSON of the event without its `signature`, `signatureproof` and `recordedtime` attributes: the bytes
+    /// a source's signature covers, alone or as a leaf of a signed batch (the gateway adds `recordedtime` after
+    /// checking it; see docs/gateway.md).
     public func canonicalJSONForSigning() -> [UInt8] {
         CanonicalJSON.encode(.object(jsonObject(includingSignature: false, includingRecordedTime: false)))
     }
@@ -102,6 +107,10 @@ public struct CloudEvent: Sendable, Equatable {
         if includingSignature, let signature {
             keys.append("signature")
             values.append(.string(signature))
+        }
+        if includingSignature, let signatureproof {
+            keys.append("signatureproof")
+            values.append(.string(signatureproof))
         }
         if let signingkey {
             keys.append("signingkey")

@@ -1,7 +1,8 @@
+import Foundation
 import MekongEvents
 
 /// The RFC 6962 (Certificate Transparency) Merkle tree hash of an ordered list of event hashes: what the gateway's
-/// reconciliation answer and a source's own log must agree on.
+/// reconciliation answer and a source's own log must agree on, and what a source signs for a whole batch.
 ///
 /// leaf = SHA-256(0x00 ‖ hash), node = SHA-256(0x01 ‖ left ‖ right), split at the largest power of two smaller than
 /// the count; the empty list's root is SHA-256 of nothing.
@@ -11,12 +12,101 @@ public enum MerkleTree {
         return root(hashes[...])
     }
 
-    private static func root(_ hashes: ArraySlice<EventHash>) -> EventHash {
-        if hashes.count == 1 { return EventHash.sha256([0x00] + hashes.first!.bytes) }
+    /// Every hash's inclusion proof (RFC 6962 §2.1.1 audit path, leaf end first), in the order of `hashes`, and the
+    /// root they lead to: O(n log n) for the whole list.
+    public static func inclusionProofs(of hashes: [EventHash]) -> (root: EventHash, proofs: [InclusionProof]) {
+        guard !hashes.isEmpty else { return (root(of: hashes), []) }
+        var paths = Array(repeating: [EventHash](), count: hashes.count)
+        let top = subtree(hashes[...], paths: &paths)
+        return (top, paths.enumerated().map { InclusionProof(index: $0.offset, size: hashes.count, path: $0.element) })
+    }
+
+    /// The root a leaf's proof leads to (RFC 9162 §2.1.3.2), or nil when the proof's shape does not fit its size.
+    public static func root(of hash: EventHash, proof: InclusionProof) -> EventHash? {
+        guard proof.index >= 0, proof.index < proof.size else { return nil }
+        var index = proof.index
+        var last = proof.size - 1
+        var node = leaf(hash)
+        for sibling in proof.path {
+            guard last != 0 else { return nil }
+            if index & 1 == 1 || index == last {
+                node = parent(sibling, node)
+                if index & 1 == 0 {
+                    while index & 1 == 0 && index != 0 {
+                        index >>= 1
+                        last >>= 1
+                    }
+                }
+            } else {
+                node = parent(node, sibling)
+            }
+            index >>= 1
+            last >>= 1
+        }
+        return last == 0 ? node : nil
+    }
+
+    private static func leaf(_ hash: EventHash) -> EventHash { EventHash.sha256([0x00] + hash.bytes) }
+    private static func parent(_ left: EventHash, _ right: EventHash) -> EventHash {
+        EventHash.sha256([0x01] + left.bytes + right.bytes)
+    }
+
+    private static func split(_ count: Int) -> Int {
         var split = 1
-        while split * 2 < hashes.count { split *= 2 }
-        let left = root(hashes.prefix(split))
-        let right = root(hashes.dropFirst(split))
-        return EventHash.sha256([0x01] + left.bytes + right.bytes)
+        while split * 2 < count { split *= 2 }
+        return split
+    }
+
+    private static func root(_ hashes: ArraySlice<EventHash>) -> EventHash {
+        if hashes.count == 1 { return leaf(hashes.first!) }
+        let split = split(hashes.count)
+        return parent(root(hashes.prefix(split)), root(hashes.dropFirst(split)))
+    }
+
+    /// The subtree's root; appends the sibling at this level to the path of every leaf below.
+    private static func subtree(_ hashes: ArraySlice<EventHash>, paths: inout [[EventHash]]) -> EventHash {
+        if hashes.count == 1 { return leaf(hashes.first!) }
+        let middle = hashes.startIndex + split(hashes.count)
+        let left = subtree(hashes[..<middle], paths: &paths)
+        let right = subtree(hashes[middle...], paths: &paths)
+        for index in hashes.startIndex..<middle { paths[index].append(right) }
+        for index in middle..<hashes.endIndex { paths[index].append(left) }
+        return parent(left, right)
+    }
+}
+
+/// Where one hash sits in a Merkle tree and the sibling hashes from it up to the root (RFC 6962 §2.1.1).
+///
+/// Text form, as the `signatureproof` event attribute and the gateway's answers carry it:
+/// `<index>/<size>:<base64 of the path's 32-byte hashes, leaf end first>`, e.g. `2/5:q83v…`; a tree of one has the
+/// proof `0/1:`.
+public struct InclusionProof: Sendable, Equatable {
+    public let index: Int
+    public let size: Int
+    public let path: [EventHash]
+
+    public init(index: Int, size: Int, path: [EventHash]) {
+        self.index = index
+        self.size = size
+        self.path = path
+    }
+
+    /// Reads the text form; nil if it is not one.
+    public init?(text: String) {
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return nil }
+        let position = parts[0].split(separator: "/", omittingEmptySubsequences: false)
+        guard position.count == 2, position.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+            let index = Int(position[0]), let size = Int(position[1]), index < size,
+            let bytes = Data(base64Encoded: String(parts[1])), bytes.count % 32 == 0, bytes.count / 32 <= 40
+        else { return nil }
+        let raw = [UInt8](bytes)
+        self.init(index: index, size: size, path: stride(from: 0, to: raw.count, by: 32).map {
+            EventHash(bytes: Array(raw[$0..<$0 + 32]))!
+        })
+    }
+
+    public var text: String {
+        "\(index)/\(size):" + Data(path.flatMap(\.bytes)).base64EncodedString()
     }
 }

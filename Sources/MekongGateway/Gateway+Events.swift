@@ -9,95 +9,186 @@ public struct GatewayAnswer: Sendable {
     public let body: JSONValue
 }
 
+/// An event that passed admission: its place in the request, and the topic that carries it.
+struct AdmittedEvent: Sendable {
+    let index: Int
+    let event: CloudEvent
+    let topic: String
+}
+
+/// What admission made of a request's events: the admitted ones, in request order, and every conflict found.
+struct Admission: Sendable {
+    var admitted: [AdmittedEvent] = []
+    var conflicts: [Conflict] = []
+    /// For a signed batch: the root its signature was checked against.
+    var batchRoot: EventHash?
+}
+
+/// A batch signed once (``BatchSignature``): every event carries the same `signingkey` and `signature` and a
+/// `signatureproof` whose index is its position in a tree the size of the batch.
+struct SignedBatch: Sendable {
+    let keyId: String
+    let signature: String
+
+    /// The batch's signature claim, if `items` is a signed batch; nil for events signed one by one (or a mix).
+    init?(_ items: [JSONValue]) {
+        guard let first = items.first?.objectValue, let keyId = first["signingkey"]?.stringValue,
+            let signature = first["signature"]?.stringValue
+        else { return nil }
+        for (index, item) in items.enumerated() {
+            guard let object = item.objectValue, object["signingkey"]?.stringValue == keyId,
+                object["signature"]?.stringValue == signature,
+                let proof = object["signatureproof"]?.stringValue.flatMap(InclusionProof.init(text:)),
+                proof.index == index, proof.size == items.count
+            else { return nil }
+        }
+        self.keyId = keyId
+        self.signature = signature
+    }
+}
+
 extension Gateway {
-    /// `POST /v1/events`: one event, or a batch (a JSON array) that is all-or-nothing unless `partial`.
+    /// `POST /v1/events`: one event, or a batch (a JSON array) that is all-or-nothing unless `partial`. A batch signed
+    /// once (``SignedBatch``, all-or-nothing) is answered with one signed batch receipt.
+    ///
+    /// The steps: read the items; admit each (no database); check reports against master data; refuse, or reserve
+    /// and write; answer.
     func publishEvents(body: [UInt8], batch: Bool, partial: Bool, source: RegisteredSource) async throws -> GatewayAnswer {
         let requestHash = EventHash.sha256(body)
-        let json = try parseJSON(body)
-        let items: [JSONValue]
-        if batch {
-            guard let array = json.arrayValue else {
-                throw Problem.badRequest(.invalidJSON, "a batch (application/cloudevents-batch+json) is a JSON array of events")
-            }
-            guard !array.isEmpty else { throw Problem.invalid(.invalidEvent, "the batch is empty") }
-            guard array.count <= configuration.maxBatchEvents else {
-                throw Problem(.batchTooLarge, "Batch too large",
-                              detail: "\(array.count) events; a batch holds at most \(configuration.maxBatchEvents)")
-            }
-            items = array
-        } else {
-            items = [json]
-        }
+        let items = try eventItems(body, batch: batch)
         try takeRate(items.count, for: source)
+        let signedBatch = batch && !partial ? SignedBatch(items) : nil
 
-        var conflicts: [Conflict] = []
-        var admitted: [(index: Int, event: CloudEvent, topic: String)] = []
-        var firstIndexOfID: [String: Int] = [:]
-        let admissions = await concurrentMap(items) { [self] item in admit(item, source: source) }
-        for (index, admission) in admissions.enumerated() {
-            switch admission {
-            case .failure(let found):
-                conflicts += found.map { var conflict = $0; conflict.index = batch ? index : nil; return conflict }
-            case .success(let (event, topic)):
-                if let first = firstIndexOfID[event.id] {
-                    conflicts.append(Conflict(index: index, pointer: "/id", code: .invalidEvent,
-                                              message: "event id \(event.id) appears twice in the batch (first at \(first))"))
-                    continue
-                }
-                firstIndexOfID[event.id] = index
-                admitted.append((index, event, topic))
-            }
-        }
-        // Master data: every code of every report must be valid at its period (one query for the whole batch).
-        let reports = admitted.filter { $0.event.type == Self.reportType }
-        if !reports.isEmpty {
-            let problems = try await reportProblems(reports.map(\.event.data))
-            var refused: Set<Int> = []
-            for (report, problem) in problems {
-                let index = reports[report].index
-                refused.insert(index)
-                conflicts.append(Conflict(
-                    index: batch ? index : nil, pointer: "/data" + problem.pointer, code: problem.code,
-                    message: problem.message))
-            }
-            admitted.removeAll { refused.contains($0.index) }
-        }
-        let units = admitted.map { WriteUnit(event: $0.event, topic: $0.topic) }
-        if !conflicts.isEmpty && (!batch || !partial) {
-            guard batch else { throw Problem.refused(conflicts) }
+        var admission = await admit(items, source: source, signedBatch: signedBatch, batch: batch)
+        try await checkMasterData(&admission, batch: batch)
+        let units = admission.admitted.map { WriteUnit(event: $0.event, topic: $0.topic) }
+        if !admission.conflicts.isEmpty && (!batch || !partial) {
+            guard batch else { throw Problem.refused(admission.conflicts) }
             // All-or-nothing: nothing is reserved, but ids already taken are named too, so that the client learns
             // every fault of the batch at once.
-            let taken = try await takenKeys(units, source: source)
-            for (position, message) in taken {
-                conflicts.append(Conflict(index: admitted[position].index, pointer: "/id", code: .conflict, message: message))
+            var conflicts = admission.conflicts
+            for (position, message) in try await takenKeys(units, source: source) {
+                conflicts.append(Conflict(
+                    index: admission.admitted[position].index, pointer: "/id", code: .conflict, message: message))
             }
             throw Self.batchRefused(conflicts, events: items.count)
         }
 
-        let outcomes = try await reserve(units, source: source)
-        if !batch || !partial {
-            // All-or-nothing: a reused id refuses the whole request before anything is written.
-            let reused = zip(admitted, outcomes).compactMap { item, outcome -> Conflict? in
-                guard case .conflict(let message) = outcome else { return nil }
-                return Conflict(index: batch ? item.index : nil, pointer: "/id", code: .conflict, message: message)
-            }
-            let fresh = zip(units, outcomes).filter { $0.1 == .fresh }.map(\.0.key)
-            if !reused.isEmpty {
-                try await release(fresh)
-                var problem = Problem(.conflict, "Event id already used for other content",
-                                      detail: reused[0].message, conflicts: reused)
-                if batch { problem.summary = ImportSummary(refused: items.count) }
-                throw problem
-            }
-            // Part of it is still being written by an earlier request: nothing of this one is, so that the retry finds
-            // every event as the earlier request left it.
-            if outcomes.contains(.inProgress) {
-                try await release(fresh)
-                throw Problem.inProgress(retryAfter: retryAfterInProgress)
+        let outcomes = try await reserve(units, source: source, allOrNothing: !batch || !partial, events: items.count,
+                                         indices: batch ? admission.admitted.map(\.index) : nil)
+        var evidence = Evidence.perEvent
+        if let signedBatch, let root = admission.batchRoot { evidence = .batch(signedBatch, root: root) }
+        let written = try await write(units, outcomes: outcomes, requestHash: requestHash, source: source, evidence: evidence)
+        return try answer(written, admission: admission, batch: batch, events: items.count)
+    }
+
+    /// The request's events: the single event, or the batch's array within its limits.
+    private func eventItems(_ body: [UInt8], batch: Bool) throws -> [JSONValue] {
+        let json = try parseJSON(body)
+        guard batch else { return [json] }
+        guard let array = json.arrayValue else {
+            throw Problem.badRequest(.invalidJSON, "a batch (application/cloudevents-batch+json) is a JSON array of events")
+        }
+        guard !array.isEmpty else { throw Problem.invalid(.invalidEvent, "the batch is empty") }
+        guard array.count <= configuration.maxBatchEvents else {
+            throw Problem(.batchTooLarge, "Batch too large",
+                          detail: "\(array.count) events; a batch holds at most \(configuration.maxBatchEvents)")
+        }
+        return array
+    }
+
+    /// Admits every item, on every core; an id seen twice in one request is refused at its second place. For a
+    /// signed batch, the batch signature is checked once, against the root the first event's proof leads to, and
+    /// every other event's proof must lead to the same root.
+    private func admit(_ items: [JSONValue], source: RegisteredSource, signedBatch: SignedBatch?, batch: Bool) async
+        -> Admission
+    {
+        let admissions = await concurrentMap(items) { [self] item in admit(item, source: source, signedBatch: signedBatch) }
+        var admission = Admission()
+        var firstIndexOfID: [String: Int] = [:]
+        var batchRoot: (root: EventHash, valid: Bool)?
+        for (index, result) in admissions.enumerated() {
+            switch result {
+            case .failure(let found):
+                admission.conflicts += found.map { var conflict = $0; conflict.index = batch ? index : nil; return conflict }
+            case .success(let (event, topic, root)):
+                if let first = firstIndexOfID[event.id] {
+                    admission.conflicts.append(Conflict(
+                        index: index, pointer: "/id", code: .invalidEvent,
+                        message: "event id \(event.id) appears twice in the batch (first at \(first))"))
+                    continue
+                }
+                if let signedBatch, let root {
+                    if batchRoot == nil {
+                        let valid = source.key(named: signedBatch.keyId).map {
+                            BatchSignature.isValid(signedBatch.signature, root: root, key: $0)
+                        } ?? false
+                        batchRoot = (root, valid)
+                    }
+                    if let (expected, valid) = batchRoot, !valid || root != expected {
+                        admission.conflicts.append(Conflict(
+                            index: index, pointer: valid ? "/signatureproof" : "/signature", code: .invalidSignature,
+                            message: valid
+                                ? "the signatureproof does not lead to the root the batch signature covers"
+                                : "the batch signature does not verify with key \(signedBatch.keyId) over the root of "
+                                    + "the events' signing hashes (docs/gateway.md, \"Signed batches\")"))
+                        continue
+                    }
+                }
+                firstIndexOfID[event.id] = index
+                admission.batchRoot = batchRoot?.root
+                admission.admitted.append(AdmittedEvent(index: index, event: event, topic: topic))
             }
         }
-        let results = try await write(units, outcomes: outcomes, requestHash: requestHash, source: source)
+        return admission
+    }
 
+    /// Master data: every code of every admitted report must be valid at its period (one query for the whole
+    /// request); a report that fails is no longer admitted.
+    private func checkMasterData(_ admission: inout Admission, batch: Bool) async throws {
+        let reports = admission.admitted.filter { $0.event.type == Self.reportType }
+        guard !reports.isEmpty else { return }
+        var refused: Set<Int> = []
+        for (report, problem) in try await reportProblems(reports.map(\.event.data)) {
+            let index = reports[report].index
+            refused.insert(index)
+            admission.conflicts.append(Conflict(
+                index: batch ? index : nil, pointer: "/data" + problem.pointer, code: problem.code, message: problem.message))
+        }
+        admission.admitted.removeAll { refused.contains($0.index) }
+    }
+
+    /// Reserves the units; for an all-or-nothing request, a reused id or a unit still being written by an earlier
+    /// request refuses the whole request before anything is written (and gives back what this one reserved).
+    private func reserve(_ units: [WriteUnit], source: RegisteredSource, allOrNothing: Bool, events: Int, indices: [Int]?)
+        async throws -> [ReservationOutcome]
+    {
+        let outcomes = try await reserve(units, source: source)
+        guard allOrNothing else { return outcomes }
+        let reused = outcomes.enumerated().compactMap { position, outcome -> Conflict? in
+            guard case .conflict(let message) = outcome else { return nil }
+            return Conflict(index: indices?[position], pointer: "/id", code: .conflict, message: message)
+        }
+        let fresh = zip(units, outcomes).filter { $0.1 == .fresh }.map(\.0.key)
+        if !reused.isEmpty {
+            try await release(fresh)
+            var problem = Problem(.conflict, "Event id already used for other content",
+                                  detail: reused[0].message, conflicts: reused)
+            if indices != nil { problem.summary = ImportSummary(refused: events) }
+            throw problem
+        }
+        // Part of it is still being written by an earlier request: nothing of this one is, so that the retry finds
+        // every event as the earlier request left it.
+        if outcomes.contains(.inProgress) {
+            try await release(fresh)
+            throw Problem.inProgress(retryAfter: retryAfterInProgress)
+        }
+        return outcomes
+    }
+
+    /// The answer: a single event's receipt (201, or 200 for a replay), or the batch's import summary.
+    private func answer(_ written: Written, admission: Admission, batch: Bool, events: Int) throws -> GatewayAnswer {
+        let results = written.results
         if !batch {
             switch results[0] {
             case .written(let answer): return GatewayAnswer(status: 201, body: answer)
@@ -111,17 +202,20 @@ extension Gateway {
             }
         }
         var summary = ImportSummary()
-        summary.conflicts = conflicts.sorted { ($0.index ?? 0) < ($1.index ?? 0) }
-        summary.refused = Set(conflicts.compactMap(\.index)).count
+        summary.conflicts = admission.conflicts.sorted { ($0.index ?? 0) < ($1.index ?? 0) }
+        summary.refused = Set(admission.conflicts.compactMap(\.index)).count
+        summary.batchReceipt = written.batchReceipt
+        summary.placements = written.placements
         var kafkaFailures = 0
-        for ((index, _, _), result) in zip(admitted, results) {
+        for (admitted, result) in zip(admission.admitted, results) {
+            let index = admitted.index
             switch result {
             case .written(let receipt):
                 summary.accepted += 1
-                summary.receipts.append(receipt)
+                if written.batchReceipt == nil { summary.receipts.append(receipt) }
             case .replay(let receipt):
                 summary.ignored += 1
-                summary.receipts.append(receipt)
+                if written.batchReceipt == nil { summary.receipts.append(receipt) }
             case .conflict(let message):
                 summary.refused += 1
                 summary.conflicts.append(Conflict(index: index, pointer: "/id", code: .conflict, message: message))
@@ -145,7 +239,7 @@ extension Gateway {
             throw problem
         }
         // `partial` with nothing to show: refused like an all-or-nothing batch (a 200 says something went in).
-        if summary.accepted + summary.ignored == 0 { throw Self.batchRefused(summary.conflicts, events: items.count) }
+        if summary.accepted + summary.ignored == 0 { throw Self.batchRefused(summary.conflicts, events: events) }
         return GatewayAnswer(status: 200, body: summary.json)
     }
 
@@ -206,9 +300,14 @@ extension Gateway {
     }
 
     /// Envelope, catalog schema, source URI, type scope, signature, reporting-unit and area scope: everything about
-    /// one event that needs no database.
-    func admit(_ item: JSONValue, source: RegisteredSource) -> Result<(CloudEvent, String), ConflictList> {
-        func refuse(_ pointer: String, _ code: ProblemCode, _ message: String) -> Result<(CloudEvent, String), ConflictList> {
+    /// one event that needs no database. In a signed batch the event's signature is not checked here: the answer
+    /// carries the root its proof leads to, and the batch's one signature is checked against it.
+    func admit(_ item: JSONValue, source: RegisteredSource, signedBatch: SignedBatch? = nil)
+        -> Result<(CloudEvent, String, EventHash?), ConflictList>
+    {
+        func refuse(_ pointer: String, _ code: ProblemCode, _ message: String)
+            -> Result<(CloudEvent, String, EventHash?), ConflictList>
+        {
             .failure(ConflictList([Conflict(pointer: pointer, code: code, message: message)]))
         }
         guard let object = item.objectValue else { return refuse("", .invalidEvent, "an event is a JSON object") }
@@ -251,15 +350,20 @@ extension Gateway {
         guard let key = source.key(named: keyId) else {
             return refuse("/signingkey", .unknownSigningKey, "key \(keyId) is not an accepted key of source \(source.id)")
         }
-        guard event.hasValidSignature(by: key) else {
-            return refuse("/signature", .invalidSignature,
-                          "the signature does not verify with key \(keyId) over the event's canonical JSON")
+        var batchRoot: EventHash?
+        if signedBatch != nil {
+            // SignedBatch checked the proof's shape.
+            batchRoot = MerkleTree.root(of: event.signingHash, proof: InclusionProof(text: event.signatureproof ?? "")!)
+        } else if !event.hasValidSignature(by: key) {
+            return refuse("/signature", .invalidSignature, event.signatureproof == nil
+                ? "the signature does not verify with key \(keyId) over the event's canonical JSON"
+                : "the batch signature does not verify with key \(keyId) over the root the signatureproof leads to")
         }
         if event.type == Self.reportType {
             let scope = Self.reportScopeConflicts(event.data, source: source, pointerPrefix: "/data")
             if !scope.isEmpty { return .failure(ConflictList(scope)) }
         }
-        return .success((event, topic.name))
+        return .success((event, topic.name, batchRoot))
     }
 
     /// Reporting unit and area scope of a report's data.

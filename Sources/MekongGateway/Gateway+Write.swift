@@ -71,6 +71,19 @@ enum WriteResult: Sendable {
     case failed(String)
 }
 
+/// How a request's written units are attested: a receipt each, or one batch receipt for a signed batch.
+enum Evidence: Sendable {
+    case perEvent
+    case batch(SignedBatch, root: EventHash)
+}
+
+/// What became of a request's units, and for a signed batch its receipt and every event's placement.
+struct Written: Sendable {
+    var results: [WriteResult]
+    var batchReceipt: JSONValue?
+    var placements: [JSONValue] = []
+}
+
 extension Receipt {
     /// The answer for a unit: the receipt, and for an event the gateway built (a report, a survey batch's completion)
     /// that event as its hash covers it (`event`, outside the signed content: `eventHash` binds it).
@@ -105,11 +118,22 @@ extension Gateway {
         try await db { try ReceiptStore(connection: $0).release(keys: keys) }
     }
 
-    /// Writes the units whose reservation is fresh or unconfirmed, waits for Kafka's delivery reports, signs and stores
-    /// receipts for those Kafka confirmed, and releases the others. Replays and conflicts pass through unwritten.
+    /// ``write(_:outcomes:requestHash:source:evidence:)`` with a receipt per unit.
     func write(
         _ units: [WriteUnit], outcomes: [ReservationOutcome], requestHash: EventHash, source: RegisteredSource
     ) async throws -> [WriteResult] {
+        try await write(units, outcomes: outcomes, requestHash: requestHash, source: source, evidence: .perEvent).results
+    }
+
+    /// Writes the units whose reservation is fresh or unconfirmed, waits for Kafka's delivery reports, signs and stores
+    /// the evidence for those Kafka confirmed, and releases the others. Replays and conflicts pass through unwritten.
+    ///
+    /// A signed batch that Kafka confirmed whole gets one batch receipt over every unit's placement (replays keep
+    /// theirs); if Kafka refused any of it, the confirmed units get a receipt each, so that a retry finds them.
+    func write(
+        _ units: [WriteUnit], outcomes: [ReservationOutcome], requestHash: EventHash, source: RegisteredSource,
+        evidence: Evidence
+    ) async throws -> Written {
         var results: [WriteResult?] = Array(repeating: nil, count: units.count)
         var toWrite: [(index: Int, unit: WriteUnit)] = []
         let recorded = Timestamp(date: Date())
@@ -145,6 +169,13 @@ extension Gateway {
             case .success(let report): confirmed.append((index, unit, report, parts[index] ?? []))
             case .failure(let error): failed[index] = error.description
             }
+        }
+        if case .batch(let batch, let root) = evidence, failed.isEmpty,
+            let written = try await completeBatch(
+                units, outcomes: outcomes, confirmed: confirmed.map { ($0.index, $0.report) }, batch: batch, root: root,
+                requestHash: requestHash, recorded: recorded, source: source)
+        {
+            return written
         }
         let key = configuration.key
         let sourceID = source.id
@@ -184,7 +215,64 @@ extension Gateway {
             Counter(label: "mekong_gateway_kafka_failures_total").increment(by: failed.count)
             logger.warning("kafka refused writes", metadata: ["count": "\(failed.count)", "first": "\(failed.first!.value)"])
         }
-        return results.map { $0! }
+        return Written(results: results.map { $0! })
+    }
+
+    /// A signed batch whose units are all written or replays: one batch receipt over every placement, stored with
+    /// each unit's placement and proof. Nil when it cannot be answered so (a unit neither written nor replayed; replays
+    /// only, of different batches), and the caller answers unit by unit.
+    private func completeBatch(
+        _ units: [WriteUnit], outcomes: [ReservationOutcome], confirmed: [(index: Int, report: DeliveryReport)],
+        batch: SignedBatch, root: EventHash, requestHash: EventHash, recorded: Timestamp, source: RegisteredSource
+    ) async throws -> Written? {
+        var placements: [BatchReceipt.Placement?] = Array(repeating: nil, count: units.count)
+        var replays: [JSONValue?] = Array(repeating: nil, count: units.count)
+        for (index, report) in confirmed {
+            placements[index] = BatchReceipt.Placement(
+                eventId: units[index].event.id, eventHash: units[index].eventHash, topic: report.topic,
+                partition: Int(report.partition), offset: report.offset)
+        }
+        for (index, outcome) in outcomes.enumerated() {
+            guard case .replay(let stored) = outcome else { continue }
+            replays[index] = stored
+            guard let topic = stored["topic"]?.stringValue, let partition = stored["partition"]?.integerValue,
+                let offset = stored["offset"]?.integerValue
+            else { return nil }
+            placements[index] = BatchReceipt.Placement(
+                eventId: units[index].event.id, eventHash: units[index].eventHash, topic: topic,
+                partition: Int(partition), offset: offset)
+        }
+        guard placements.allSatisfy({ $0 != nil }) else { return nil }
+        if confirmed.isEmpty {
+            // A retry of a batch already written: its stored receipt, if every event has the same one.
+            let receipts = replays.map { $0?["batchReceipt"] }
+            guard let first = receipts.first, let receipt = first, receipts.allSatisfy({ $0 == receipt }) else { return nil }
+            return Written(
+                results: replays.map { .replay($0!) }, batchReceipt: receipt,
+                placements: replays.map { Self.placement(of: $0!) })
+        }
+        let (receipt, proofs) = BatchReceipt.sign(
+            batchRoot: root, sourceKey: batch.keyId, sourceSignature: batch.signature, placements: placements.map { $0! },
+            requestHash: requestHash, recordedTime: recorded, source: source.id, signedBy: configuration.key)
+        let inclusions = zip(placements, proofs).map { EventInclusion(batchReceipt: receipt, placement: $0!, proof: $1) }
+        let stored = confirmed.map { inclusions[$0.index] }
+        let keys = confirmed.map { units[$0.index].key }
+        let sourceID = source.id
+        try await db { try ReceiptStore(connection: $0).complete(batch: receipt, source: sourceID, keys: keys, events: stored) }
+        Counter(label: "mekong_gateway_events_written_total").increment(by: confirmed.count)
+        Counter(label: "mekong_gateway_signed_batches_total").increment()
+        var results = replays.map { $0.map(WriteResult.replay) }
+        for (index, _) in confirmed { results[index] = .written(inclusions[index].json) }
+        return Written(
+            results: results.map { $0! }, batchReceipt: receipt.json,
+            placements: inclusions.map { Self.placement(of: $0.json) })
+    }
+
+    /// An event inclusion without its batch receipt: the placement and its proof, as a batch answer lists them.
+    private static func placement(of inclusion: JSONValue) -> JSONValue {
+        guard case .object(var object) = inclusion else { return inclusion }
+        object["batchReceipt"] = nil
+        return .object(object)
     }
 
     private func writeParts(_ spool: SpooledEvents, topic: String, recorded: Timestamp) async throws -> [Receipt.Part] {

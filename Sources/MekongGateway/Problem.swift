@@ -179,6 +179,9 @@ public struct ImportSummary: Sendable {
     public var refused = 0
     public var conflicts: [Conflict] = []
     public var receipts: [JSONValue] = []
+    /// For a signed batch: the one signed receipt, and each event's placement with its proof (instead of `receipts`).
+    public var batchReceipt: JSONValue?
+    public var placements: [JSONValue] = []
 
     /// An empty summary; `refused` for a batch refused whole.
     public init(refused: Int = 0) {
@@ -191,8 +194,12 @@ public struct ImportSummary: Sendable {
 
     /// The counts and the receipts, as a 200 answer and a batch's problem document both carry them.
     var counts: [(String, JSONValue)] {
-        [("accepted", .number(Double(accepted))), ("ignored", .number(Double(ignored))),
-         ("refused", .number(Double(refused))), ("receipts", .array(receipts))]
+        var counts: [(String, JSONValue)] = [
+            ("accepted", .number(Double(accepted))), ("ignored", .number(Double(ignored))),
+            ("refused", .number(Double(refused))), ("receipts", .array(receipts)),
+        ]
+        if let batchReceipt { counts += [("batchReceipt", batchReceipt), ("placements", .array(placements))] }
+        return counts
     }
 
     var json: JSONValue {

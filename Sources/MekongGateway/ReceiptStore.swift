@@ -36,10 +36,9 @@ struct ReceiptStore {
                 RETURNING r.idempotency_key
             )
             SELECT i.key IN (SELECT idempotency_key FROM inserted), r.source, r.content_hash, r.state, r.event_id,
-                   (r.receipt || CASE WHEN r.evidence ? 'event' THEN jsonb_build_object('event', r.evidence->'event')
-                                      ELSE '{}' END)::text,
-                   i.key IN (SELECT idempotency_key FROM taken)
+                   \(Self.answer)::text, i.key IN (SELECT idempotency_key FROM taken)
             FROM input i LEFT JOIN gateway.receipts r ON r.idempotency_key = i.key
+                LEFT JOIN gateway.batch_receipts b ON b.id = r.batch
             ORDER BY i.n
             """,
             [PostgresArray.text(units.map(\.key)), PostgresArray.text(units.map(\.eventId)),
@@ -101,6 +100,39 @@ struct ReceiptStore {
             """, [JSON.serialize(.array(rows))])
     }
 
+    /// The answer a written unit `r` gives again (a replay, `GET /v1/receipts/{eventId}`): its receipt, with the event
+    /// for one the gateway built; or for an event of a signed batch (`b`, its batch receipt) its `EventInclusion`.
+    static let answer = """
+        CASE WHEN r.batch IS NULL
+             THEN r.receipt || CASE WHEN r.evidence ? 'event' THEN jsonb_build_object('event', r.evidence->'event')
+                                    ELSE '{}' END
+             ELSE jsonb_build_object('batchReceipt', b.receipt, 'eventId', r.event_id, 'eventHash', r.event_hash,
+                                     'topic', r.topic, 'partition', r.kafka_partition, 'offset', r.kafka_offset,
+                                     'proof', r.placement_proof) END
+        """
+
+    /// Stores a signed batch's receipt and marks its written units, with each one's placement and proof, in one
+    /// statement.
+    func complete(batch receipt: BatchReceipt, source: String, keys: [String], events: [EventInclusion]) throws {
+        try connection.execute(
+            """
+            WITH batch AS (
+                INSERT INTO gateway.batch_receipts (source, batch_root, receipt) VALUES ($1, $2, $3::jsonb) RETURNING id
+            )
+            UPDATE gateway.receipts r SET state = 'written', event_hash = u.event_hash,
+                recorded_time = $4::timestamptz, batch = (SELECT id FROM batch), topic = u.topic,
+                kafka_partition = u.kafka_partition, kafka_offset = u.kafka_offset, placement_proof = u.proof
+            FROM unnest($5::text[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::text[])
+                AS u(key, event_hash, topic, kafka_partition, kafka_offset, proof)
+            WHERE r.idempotency_key = u.key
+            """,
+            [source, receipt.batchRoot.hex, JSON.serialize(receipt.json), receipt.recordedTime.text,
+             PostgresArray.text(keys), PostgresArray.text(events.map(\.placement.eventHash.hex)),
+             PostgresArray.text(events.map(\.placement.topic)),
+             PostgresArray.integers(events.map { Int64($0.placement.partition) }),
+             PostgresArray.integers(events.map(\.placement.offset)), PostgresArray.text(events.map(\.proof.text))])
+    }
+
     /// Drops reservations whose write Kafka refused, so that the source may retry with any content.
     func release(keys: [String]) throws {
         guard !keys.isEmpty else { return }
@@ -122,8 +154,9 @@ struct ReceiptStore {
     func receipt(eventId: String, source: String) throws -> JSONValue? {
         let rows = try connection.query(
             """
-            SELECT (receipt || CASE WHEN evidence ? 'event' THEN jsonb_build_object('event', evidence->'event') ELSE '{}' END)::text
-            FROM gateway.receipts WHERE event_id = $1 AND source = $2 AND state = 'written'
+            SELECT \(Self.answer)::text
+            FROM gateway.receipts r LEFT JOIN gateway.batch_receipts b ON b.id = r.batch
+            WHERE r.event_id = $1 AND r.source = $2 AND r.state = 'written'
             """,
             [eventId, source])
         return try rows.first.map { try JSON.parse(try $0.decode(String.self, at: 0)) }

@@ -145,6 +145,27 @@ final class GatewayFixture: @unchecked Sendable {
         return total
     }
 
+    /// Every event a topic holds, read from each partition's start to its end.
+    func loggedEvents(_ topic: String) throws -> [CloudEvent] {
+        let consumer = try Consumer(configuration: cluster.configuration())
+        defer { consumer.close() }
+        var positions: [TopicPartition: Int64] = [:]
+        var expected: Int64 = 0
+        for partition in 0..<(try consumer.partitionCount(of: topic)) {
+            let topicPartition = TopicPartition(topic: topic, partition: Int32(partition))
+            let (low, high) = try consumer.watermarks(of: topicPartition)
+            positions[topicPartition] = low
+            expected += high - low
+        }
+        try consumer.assign(positions)
+        var records: [ConsumedMessage] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while records.count < Int(expected), ContinuousClock.now < deadline {
+            records += try consumer.poll(maxMessages: 500, timeout: .milliseconds(200))
+        }
+        return try records.map { try CloudEvent(decoding: $0.value) }
+    }
+
     func rows(_ sql: String) throws -> [[String?]] {
         let connection = try database.connect()
         defer { connection.close() }
