@@ -106,6 +106,14 @@ struct GatewayBench {
         }
     }
 
+    /// The same reports signed once per batch of `batchSize` (``BatchSignature``) instead of one by one.
+    func batchSignedReports(_ count: Int, label: String, batchSize: Int) -> [[CloudEvent]] {
+        let unsigned = reports(count, label: label)
+        return stride(from: 0, to: count, by: batchSize).map { start in
+            BatchSignature.sign(Array(unsigned[start..<min(start + batchSize, count)]), with: sourceKey).events
+        }
+    }
+
     func postEvents(_ body: [UInt8], batch: Bool) -> [UInt8] {
         HTTPConnection.request("POST", "/v1/events", headers: [
             ("Authorization", "Bearer \(apiKey)"),
@@ -131,13 +139,17 @@ struct GatewayBench {
     }
 }
 
-/// An answer check: the status, and for batches that every event was accepted.
-func expect(_ status: Int, accepted: Int? = nil) -> @Sendable (Int, [UInt8]) -> String? {
+/// An answer check: the status, and for batches that every event was accepted (and, for a signed batch, that the
+/// answer is one batch receipt with a placement per event).
+func expect(_ status: Int, accepted: Int? = nil, batchReceipt: Bool = false) -> @Sendable (Int, [UInt8]) -> String? {
     { got, body in
         guard got == status else { return "HTTP \(got): \(String(decoding: body.prefix(300), as: UTF8.self))" }
         if let accepted {
             guard let json = try? JSON.parse(body), json["accepted"]?.integerValue == Int64(accepted) else {
                 return "not all \(accepted) accepted: \(String(decoding: body.prefix(300), as: UTF8.self))"
+            }
+            if batchReceipt, json["batchReceipt"] == nil || json["placements"]?.arrayValue?.count != accepted {
+                return "no batch receipt with \(accepted) placements: \(String(decoding: body.prefix(300), as: UTF8.self))"
             }
         }
         return nil
@@ -161,6 +173,8 @@ func gatewayBenchmark(events eventCount: Int, requests perRun: Int, runs: Int, a
         bench.reports(100, label: "warm-gateway").map(\.json))), batch: true)], connections: 1, check: expect(200, accepted: 100))
     var gatewaySeconds: [Double] = []
     var oneClientSeconds: [Double] = []
+    var batchSignedSeconds: [Double] = []
+    var batchSignedOneClientSeconds: [Double] = []
     var kafkaSeconds: [Double] = []
     var cryptoSeconds: [Double] = []
     let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -205,6 +219,20 @@ func gatewayBenchmark(events eventCount: Int, requests perRun: Int, runs: Int, a
                 exit(1)
             }
         }
+        // Batches signed once by the source: one Ed25519 check and one batch receipt per request.
+        for clients in [1, connections] {
+            let batches = bench.batchSignedReports(eventCount, label: "b\(clients)-\(run)", batchSize: batchSize)
+            let bodies = batches.map { bench.postEvents(JSON.serializeBytes(.array($0.map(\.json))), batch: true) }
+            let before = try bench.reportRecords()
+            let seconds = try await closedLoop(port: port, requests: bodies, connections: clients,
+                                               check: expect(200, accepted: batchSize, batchReceipt: true))
+            if clients == 1 { batchSignedOneClientSeconds.append(seconds) } else { batchSignedSeconds.append(seconds) }
+            let written = try bench.reportRecords() - before
+            guard written == Int64(eventCount) else {
+                print("FAILED: the gateway accepted \(eventCount) batch-signed events but Kafka holds \(written) more")
+                exit(1)
+            }
+        }
         let records = signed.map { EventPublisher.record(for: $0, topic: "reports") }
         kafkaSeconds.append(try await timeAsync {
             for result in await direct.send(records) { _ = try result.get() }
@@ -214,6 +242,8 @@ func gatewayBenchmark(events eventCount: Int, requests perRun: Int, runs: Int, a
     _ = report("baseline: the same events straight to Kafka (librdkafka, acks=all)", eventCount, kafkaSeconds)
     _ = report("gateway: POST /v1/events, batches of \(batchSize), 1 connection", eventCount, oneClientSeconds)
     _ = report("gateway: POST /v1/events, batches of \(batchSize), \(connections) connections", eventCount, gatewaySeconds)
+    _ = report("gateway: signed batches of \(batchSize), 1 connection", eventCount, batchSignedOneClientSeconds)
+    _ = report("gateway: signed batches of \(batchSize), \(connections) connections", eventCount, batchSignedSeconds)
 
     // 2. Latency at a fixed rate: single events against the HTTP floor (GET /healthz) and a single Kafka write.
     let rate = 500.0
@@ -233,8 +263,8 @@ func gatewayBenchmark(events eventCount: Int, requests perRun: Int, runs: Int, a
     }
     await direct.close()
     let receipts = try bench.receiptsWritten()
-    guard receipts == 100 + runs * (2 * eventCount + perRun) else {
-        print("FAILED: \(receipts) receipts written, expected \(100 + runs * (2 * eventCount + perRun))")
+    guard receipts == 100 + runs * (4 * eventCount + perRun) else {
+        print("FAILED: \(receipts) receipts written, expected \(100 + runs * (4 * eventCount + perRun))")
         exit(1)
     }
     reportLatency("baseline: GET /healthz (the HTTP stack alone)", health, rate: rate)

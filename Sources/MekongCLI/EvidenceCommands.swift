@@ -52,40 +52,44 @@ struct ReceiptCommand: ParsableCommand {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify receipts (one JSON receipt, or one per line) with the gateway's public key.",
-            discussion: "Exit code 1 if any receipt's signature does not verify. With --events, also checks that each "
-                + "receipt's eventHash is the hash of the event with that id in the file.")
+            discussion: """
+                Reads receipts and event inclusions (an event of a signed batch: its placement, proof and batch \
+                receipt) alike. Exit code 1 if any does not verify. With --events, also checks that each names the \
+                hash of the event with its id in the file (and for an inclusion, that the event's signatureproof \
+                leads to the signed batch root); with --source-key, that the source's batch signature verifies.
+                """)
         @Option(help: "The gateway's public key file (.pub, or the JSON of GET /v1/gateway-key).") var gatewayKey: String
         @Option(help: "The events file that was sent, to check each receipt's eventHash against.") var events: String?
+        @Option(help: "The source's public key file (.pub), to check batch signatures.") var sourceKey: String?
         @Argument(help: "Receipt file.") var file: String
 
         func run() throws {
             let key = try VerifyingKey(contentsOf: URL(fileURLWithPath: gatewayKey))
-            var hashes: [String: EventHash] = [:]
-            if let events { for event in try readEvents(events) { hashes[event.id] = event.submittedHash } }
+            let source = try sourceKey.map { try VerifyingKey(contentsOf: URL(fileURLWithPath: $0)) }
+            var sent: [String: CloudEvent] = [:]
+            if let events { for event in try readEvents(events) { sent[event.id] = event } }
             var bad = 0
             let receipts = try readJSONLines(file)
             for (line, json) in receipts {
-                let receipt: Receipt
-                do { receipt = try Receipt(json: json) } catch {
+                let evidence: EventEvidence
+                do { evidence = try EventEvidence(json: json) } catch {
                     printError("\(file):\(line): not a receipt: \(error)")
                     bad += 1
                     continue
                 }
-                var problems: [String] = []
-                if !receipt.isValid(signedBy: key) { problems.append("signature does not verify with \(key.keyId)") }
-                if events != nil {
-                    if let hash = hashes[receipt.eventId] {
-                        if hash != receipt.eventHash { problems.append("eventHash differs from the event sent") }
-                    } else if receipt.contains.isEmpty {
-                        problems.append("no event \(receipt.eventId) in \(events!)")
+                let event = sent[evidence.eventId]
+                var problems = evidence.problems(gatewayKey: key, event: event, sourceKey: source)
+                if let events, event == nil {
+                    // A survey batch's receipt names its completion event; the file holds the rows' events.
+                    if case .receipt(let receipt) = evidence, !receipt.contains.isEmpty {} else {
+                        problems.append("no event \(evidence.eventId) in \(events)")
                     }
                 }
                 if problems.isEmpty {
-                    print("ok    \(receipt.eventId) \(receipt.topic)[\(receipt.partition)]@\(receipt.offset) "
-                          + "recorded \(receipt.recordedTime.text)")
+                    print("ok    \(evidence.eventId) \(evidence.placement) recorded \(evidence.recordedTime.text)")
                 } else {
                     bad += 1
-                    print("FAIL  \(receipt.eventId): \(problems.joined(separator: "; "))")
+                    print("FAIL  \(evidence.eventId): \(problems.joined(separator: "; "))")
                 }
             }
             print("\(receipts.count - bad) of \(receipts.count) receipts verified")
@@ -99,7 +103,8 @@ struct ReconcileCommand: AsyncParsableCommand {
         commandName: "reconcile",
         abstract: "Compare what a source sent (its own log) with what the gateway recorded in a time window.",
         discussion: """
-            --local is the source's log: receipts as `mekong publish --via --receipts` stores them, or the events \
+            --local is the source's log: receipts (and event inclusions, for signed batches) as \
+            `mekong publish --via --receipts` stores them, or the events \
             themselves, one JSON per line. Only entries recorded in [--from, --to) count when they carry a \
             recordedTime. Lists events missing on either side and events whose hashes differ; checks the gateway's \
             Merkle root against its own list. Exit code 1 on any disagreement.
@@ -117,9 +122,9 @@ struct ReconcileCommand: AsyncParsableCommand {
         }
         var localEvents: [LoggedEvent] = []
         for (line, json) in try readJSONLines(local) {
-            if let receipt = try? Receipt(json: json) {
-                guard receipt.recordedTime >= fromTime, receipt.recordedTime < toTime else { continue }
-                localEvents.append(LoggedEvent(eventId: receipt.eventId, eventHash: receipt.eventHash))
+            if let evidence = try? EventEvidence(json: json) {
+                guard evidence.recordedTime >= fromTime, evidence.recordedTime < toTime else { continue }
+                localEvents.append(LoggedEvent(eventId: evidence.eventId, eventHash: evidence.eventHash))
             } else if let event = try? CloudEvent(json: json) {
                 localEvents.append(LoggedEvent(eventId: event.id, eventHash: event.submittedHash))
             } else {

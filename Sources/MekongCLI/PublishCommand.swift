@@ -17,8 +17,9 @@ struct PublishCommand: AsyncParsableCommand {
             only by Kafka's delivery report (acks=all).
 
             With --via URL, the events go through the ingestion gateway instead (docs/gateway.md): signed with --key \
-            if given, sent in batches, retried safely after 429/503, and each receipt is checked (gateway signature, \
-            event hash) and appended to --receipts.
+            if given (each event, or with --sign-batches each request's batch once), sent in batches, retried safely \
+            after 429/503, and each receipt is checked (gateway signature, event hash, and for a signed batch the \
+            proofs and the batch signature) and appended to --receipts (an event inclusion per event of a signed batch).
             """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -29,6 +30,8 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "With --via: sign each event with this private key file first.") var key: String?
     @Option(help: "With --via: append each receipt (one JSON per line) to this file.") var receipts: String?
     @Option(help: "With --via: events per request.") var batchSize = 500
+    @Flag(help: "With --via and --key: sign each request's batch once (docs/gateway.md, \"Signed batches\").")
+    var signBatches = false
     @Flag(help: "Publish the valid lines and report the invalid ones instead of publishing nothing.")
     var skipInvalid = false
     @Argument(help: "Newline-delimited CloudEvents JSON file.") var file: String
@@ -83,7 +86,8 @@ struct PublishCommand: AsyncParsableCommand {
     private func publishVia(_ url: String) async throws {
         guard let apiKeyFile else { throw ValidationError("--via needs --api-key-file") }
         let signingKey = try key.map { try SigningKey(contentsOf: URL(fileURLWithPath: $0)) }
-        let events = try readEvents(file).map { signingKey.map($0.signed(by:)) ?? $0 }
+        if signBatches && signingKey == nil { throw ValidationError("--sign-batches needs --key") }
+        let events = try readEvents(file).map { signBatches ? $0 : signingKey.map($0.signed(by:)) ?? $0 }
         let client = GatewayClient(baseURL: try baseURL(url), apiKey: try readAPIKey(apiKeyFile))
         let gatewayKey = try await client.gatewayKey()
         var accepted = 0, ignored = 0
@@ -97,7 +101,8 @@ struct PublishCommand: AsyncParsableCommand {
         }
         defer { try? log?.close() }
         for start in stride(from: 0, to: events.count, by: max(1, batchSize)) {
-            let batch = Array(events[start..<min(events.count, start + max(1, batchSize))])
+            var batch = Array(events[start..<min(events.count, start + max(1, batchSize))])
+            if signBatches, let signingKey { batch = BatchSignature.sign(batch, with: signingKey).events }
             let answer = try await client.publish(batch)
             guard answer.status == 200, let summary = answer.json else {
                 printError("\(file): gateway answered \(answer.status) for events \(start + 1)...\(start + batch.count); "
@@ -112,11 +117,22 @@ struct PublishCommand: AsyncParsableCommand {
                 }
                 throw ExitCode.failure
             }
-            let hashes = Dictionary(batch.map { ($0.id, $0.submittedHash) }, uniquingKeysWith: { first, _ in first })
-            for json in summary["receipts"]?.arrayValue ?? [] {
-                let receipt = try Receipt(json: json)
-                guard receipt.isValid(signedBy: gatewayKey), hashes[receipt.eventId] == receipt.eventHash else {
-                    printError("receipt for \(receipt.eventId) does not verify (signature or event hash)")
+            let sent = Dictionary(batch.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            var documents = summary["receipts"]?.arrayValue ?? []
+            if let batchReceipt = summary["batchReceipt"] {
+                // A signed batch: one receipt, a placement per event; each event's evidence is the two together.
+                documents = (summary["placements"]?.arrayValue ?? []).map { placement in
+                    guard case .object(var object) = placement else { return placement }
+                    object["batchReceipt"] = batchReceipt
+                    return .object(object)
+                }
+            }
+            for json in documents {
+                let evidence = try EventEvidence(json: json)
+                let problems = evidence.problems(
+                    gatewayKey: gatewayKey, event: sent[evidence.eventId], sourceKey: signingKey?.verifyingKey)
+                guard sent[evidence.eventId] != nil, problems.isEmpty else {
+                    printError("receipt for \(evidence.eventId) does not verify: \(problems.joined(separator: "; "))")
                     throw ExitCode.failure
                 }
                 try log?.write(contentsOf: Data((JSON.serialize(json) + "\n").utf8))

@@ -230,3 +230,59 @@ struct ReceiptFields {
         return value
     }
 }
+
+/// The gateway's evidence for one event, of either kind: a ``Receipt`` (written alone) or an ``EventInclusion``
+/// (written in a signed batch). What `mekong receipt verify` and `mekong reconcile` read, one per line.
+public enum EventEvidence: Sendable, Equatable {
+    case receipt(Receipt)
+    case inclusion(EventInclusion)
+
+    /// Reads either document (an inclusion has `batchReceipt`).
+    public init(json: JSONValue) throws(EvidenceError) {
+        self = json["batchReceipt"] != nil ? .inclusion(try EventInclusion(json: json)) : .receipt(try Receipt(json: json))
+    }
+
+    public var eventId: String {
+        switch self {
+        case .receipt(let receipt): receipt.eventId
+        case .inclusion(let inclusion): inclusion.placement.eventId
+        }
+    }
+
+    public var eventHash: EventHash {
+        switch self {
+        case .receipt(let receipt): receipt.eventHash
+        case .inclusion(let inclusion): inclusion.placement.eventHash
+        }
+    }
+
+    public var recordedTime: Timestamp {
+        switch self {
+        case .receipt(let receipt): receipt.recordedTime
+        case .inclusion(let inclusion): inclusion.batchReceipt.recordedTime
+        }
+    }
+
+    /// `topic[partition]@offset`.
+    public var placement: String {
+        switch self {
+        case .receipt(let receipt): "\(receipt.topic)[\(receipt.partition)]@\(receipt.offset)"
+        case .inclusion(let inclusion):
+            "\(inclusion.placement.topic)[\(inclusion.placement.partition)]@\(inclusion.placement.offset)"
+        }
+    }
+
+    /// What does not hold (empty when everything does): the gateway's signature, and with `event` that it is the
+    /// event the evidence names (for an inclusion, also its proofs; with `sourceKey`, the source's batch signature).
+    public func problems(gatewayKey: VerifyingKey, event: CloudEvent? = nil, sourceKey: VerifyingKey? = nil) -> [String] {
+        switch self {
+        case .receipt(let receipt):
+            var problems: [String] = []
+            if !receipt.isValid(signedBy: gatewayKey) { problems.append("signature does not verify with \(gatewayKey.keyId)") }
+            if let event, event.submittedHash != receipt.eventHash { problems.append("eventHash differs from the event sent") }
+            return problems
+        case .inclusion(let inclusion):
+            return inclusion.problems(gatewayKey: gatewayKey, event: event, sourceKey: sourceKey)
+        }
+    }
+}
