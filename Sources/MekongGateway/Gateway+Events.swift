@@ -262,7 +262,7 @@ extension Gateway {
     func parseJSON(_ body: [UInt8], stored: Bool = true) throws -> JSONValue {
         do {
             let value = try JSON.parse(body, maximumDepth: configuration.maxJSONDepth)
-            if stored, let pointer = Self.nulPointer(value) {
+            if stored, Self.mayHoldNul(body), let pointer = Self.nulPointer(value) {
                 throw Problem.badRequest(.invalidJSON, "the string at \(pointer.isEmpty ? "the top" : pointer) holds U+0000, "
                     + "which the database's text cannot hold (docs/gateway.md, \"The contract in brief\")")
             }
@@ -282,21 +282,51 @@ extension Gateway {
     }
 
     /// The JSON pointer of the first string or member name that holds U+0000, if any.
-    static func nulPointer(_ value: JSONValue, _ pointer: String = "") -> String? {
+    static func nulPointer(_ value: JSONValue) -> String? {
+        nulPath(value).map { $0.reversed().map { "/" + $0 }.joined() }
+    }
+
+    /// The pointer tokens to the first U+0000, innermost first (built only on the way back from a find).
+    private static func nulPath(_ value: JSONValue) -> [String]? {
         switch value {
-        case .string(let text): return text.utf8.contains(0) ? pointer : nil
+        case .string(let text): return text.utf8.contains(0) ? [] : nil
         case .array(let items):
             for (index, item) in items.enumerated() {
-                if let found = nulPointer(item, pointer + "/\(index)") { return found }
+                if var path = nulPath(item) {
+                    path.append(String(index))
+                    return path
+                }
             }
         case .object(let object):
             for (key, item) in object {
-                if key.utf8.contains(0) { return pointer + "/" + pointerToken(key.replacingOccurrences(of: "\u{0}", with: "\\u0000")) }
-                if let found = nulPointer(item, pointer + "/" + pointerToken(key)) { return found }
+                if key.utf8.contains(0) { return [pointerToken(key.replacingOccurrences(of: "\u{0}", with: "\\u0000"))] }
+                if var path = nulPath(item) {
+                    path.append(pointerToken(key))
+                    return path
+                }
             }
         case .null, .bool, .number: break
         }
         return nil
+    }
+
+    /// Whether JSON text can hold U+0000 at all: only as the escape `\u0000` (a raw NUL is not valid JSON), so a body
+    /// without those six bytes needs no walk of its values.
+    static func mayHoldNul(_ body: [UInt8]) -> Bool {
+        let escape: [UInt8] = Array("\\u0000".utf8)
+        return body.withUnsafeBufferPointer { bytes in
+            var index = 0
+            let end = bytes.count - escape.count
+            while index <= end {
+                if bytes[index] == escape[0], bytes[index + 1] == escape[1], bytes[index + 2] == escape[2],
+                    bytes[index + 3] == escape[3], bytes[index + 4] == escape[4], bytes[index + 5] == escape[5]
+                {
+                    return true
+                }
+                index += 1
+            }
+            return false
+        }
     }
 
     /// Envelope, catalog schema, source URI, type scope, signature, reporting-unit and area scope: everything about

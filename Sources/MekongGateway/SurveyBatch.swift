@@ -235,7 +235,7 @@ final class SurveyBatchBuilder {
         for (name, text) in [("rowId", rowId), ("area", area)] where text.utf8.contains(0) {
             return conflict(row: row, .invalidRow, "\(name) holds U+0000, which the database's text cannot hold", pointer: "/" + name)
         }
-        if let pointer = Gateway.nulPointer(values, "/values") {
+        if let pointer = Gateway.nulPointer(values).map({ "/values" + $0 }) {
             return conflict(row: row, .invalidRow, "the value at \(pointer) holds U+0000, which the database's text cannot hold",
                             pointer: pointer)
         }
