@@ -39,6 +39,13 @@ struct GatewayCommand: AsyncParsableCommand {
             catalog: try Resources.catalog(), key: signingKey)
         configuration.deliveryTimeout = .seconds(deliveryTimeout)
         configuration.maxBatchEvents = maxBatchEvents
+        if let point = ProcessInfo.processInfo.environment["MEKONG_GATEWAY_CRASH_AT"] {
+            guard let crashPoint = GatewayConfiguration.CrashPoint(rawValue: point) else {
+                throw ValidationError("MEKONG_GATEWAY_CRASH_AT must be after-reservation or after-delivery")
+            }
+            configuration.crashPoint = crashPoint
+            printError("gateway: MEKONG_GATEWAY_CRASH_AT=\(point): this process exits at that point of its first write (crash tests only)")
+        }
         let gateway = try Gateway(configuration: configuration)
         let server = try await GatewayServer.start(gateway, stopOnSignals: true)
         printError("gateway: listening on http://\(host):\(server.port) (receipt key \(signingKey.keyId)); openapi at /openapi.yaml")

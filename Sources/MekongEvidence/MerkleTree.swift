@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import MekongEvents
 
@@ -46,9 +47,22 @@ public enum MerkleTree {
         return last == 0 ? node : nil
     }
 
-    private static func leaf(_ hash: EventHash) -> EventHash { EventHash.sha256([0x00] + hash.bytes) }
+    private static let leafPrefix: [UInt8] = [0x00]
+    private static let nodePrefix: [UInt8] = [0x01]
+
+    private static func leaf(_ hash: EventHash) -> EventHash {
+        var hasher = SHA256()
+        hasher.update(data: leafPrefix)
+        hasher.update(data: hash.bytes)
+        return EventHash(bytes: Array(hasher.finalize()))!
+    }
+
     private static func parent(_ left: EventHash, _ right: EventHash) -> EventHash {
-        EventHash.sha256([0x01] + left.bytes + right.bytes)
+        var hasher = SHA256()
+        hasher.update(data: nodePrefix)
+        hasher.update(data: left.bytes)
+        hasher.update(data: right.bytes)
+        return EventHash(bytes: Array(hasher.finalize()))!
     }
 
     private static func split(_ count: Int) -> Int {

@@ -9,11 +9,15 @@ public struct GatewayAnswer: Sendable {
     public let body: JSONValue
 }
 
-/// An event that passed admission: its place in the request, and the topic that carries it.
+/// An event that passed admission: its place in the request, the topic that carries it, its event hash and, in a
+/// signed batch, the root its proof leads to.
 struct AdmittedEvent: Sendable {
-    let index: Int
+    var index = 0
     let event: CloudEvent
     let topic: String
+    /// ``CloudEvent/submittedHash``, computed from the canonical JSON admission measured.
+    let eventHash: EventHash
+    let batchRoot: EventHash?
 }
 
 /// What admission made of a request's events: the admitted ones, in request order, and every conflict found.
@@ -61,7 +65,7 @@ extension Gateway {
 
         var admission = await admit(items, source: source, signedBatch: signedBatch, batch: batch)
         try await checkMasterData(&admission, batch: batch)
-        let units = admission.admitted.map { WriteUnit(event: $0.event, topic: $0.topic) }
+        let units = admission.admitted.map { WriteUnit(event: $0.event, eventHash: $0.eventHash, topic: $0.topic) }
         if !admission.conflicts.isEmpty && (!batch || !partial) {
             guard batch else { throw Problem.refused(admission.conflicts) }
             // All-or-nothing: nothing is reserved, but ids already taken are named too, so that the client learns
@@ -111,7 +115,9 @@ extension Gateway {
             switch result {
             case .failure(let found):
                 admission.conflicts += found.map { var conflict = $0; conflict.index = batch ? index : nil; return conflict }
-            case .success(let (event, topic, root)):
+            case .success(var admitted):
+                let event = admitted.event
+                let root = admitted.batchRoot
                 if let first = firstIndexOfID[event.id] {
                     admission.conflicts.append(Conflict(
                         index: index, pointer: "/id", code: .invalidEvent,
@@ -137,7 +143,8 @@ extension Gateway {
                 }
                 firstIndexOfID[event.id] = index
                 admission.batchRoot = batchRoot?.root
-                admission.admitted.append(AdmittedEvent(index: index, event: event, topic: topic))
+                admitted.index = index
+                admission.admitted.append(admitted)
             }
         }
         return admission
@@ -333,11 +340,9 @@ extension Gateway {
     /// one event that needs no database. In a signed batch the event's signature is not checked here: the answer
     /// carries the root its proof leads to, and the batch's one signature is checked against it.
     func admit(_ item: JSONValue, source: RegisteredSource, signedBatch: SignedBatch? = nil)
-        -> Result<(CloudEvent, String, EventHash?), ConflictList>
+        -> Result<AdmittedEvent, ConflictList>
     {
-        func refuse(_ pointer: String, _ code: ProblemCode, _ message: String)
-            -> Result<(CloudEvent, String, EventHash?), ConflictList>
-        {
+        func refuse(_ pointer: String, _ code: ProblemCode, _ message: String) -> Result<AdmittedEvent, ConflictList> {
             .failure(ConflictList([Conflict(pointer: pointer, code: code, message: message)]))
         }
         guard let object = item.objectValue else { return refuse("", .invalidEvent, "an event is a JSON object") }
@@ -351,13 +356,13 @@ extension Gateway {
         } catch {
             return refuse(error.attribute.map { "/" + $0 } ?? "", .invalidEvent, error.message)
         }
-        // The size limit holds for the event as written, with the recordedtime the gateway adds.
-        var written = event
-        written.recordedtime = Timestamp(date: Date())
-        do {
-            try written.validateSize()
-        } catch {
-            return refuse("", .invalidEvent, error.message + " (with the recordedtime the gateway adds)")
+        // The size limit holds for the event as written, with the recordedtime the gateway adds: one member more,
+        // `,"recordedtime":"<time>"`, in the canonical JSON the event hash is taken of.
+        let submitted = event.canonicalJSON()
+        let size = submitted.count + 18 + Timestamp(date: Date()).text.utf8.count
+        guard size <= CloudEvent.Limits.eventBytes else {
+            return refuse("", .invalidEvent, "the event is \(size) bytes long as canonical JSON, over the limit of "
+                + "\(CloudEvent.Limits.eventBytes) bytes (with the recordedtime the gateway adds)")
         }
         guard let topic = configuration.catalog.topic(carrying: event.type) else {
             return refuse("/type", .unknownType, "no topic carries event type \(event.type)")
@@ -393,7 +398,8 @@ extension Gateway {
             let scope = Self.reportScopeConflicts(event.data, source: source, pointerPrefix: "/data")
             if !scope.isEmpty { return .failure(ConflictList(scope)) }
         }
-        return .success((event, topic.name, batchRoot))
+        return .success(AdmittedEvent(
+            event: event, topic: topic.name, eventHash: EventHash.sha256(submitted), batchRoot: batchRoot))
     }
 
     /// Reporting unit and area scope of a report's data.

@@ -22,9 +22,8 @@ struct WriteUnit: Sendable {
     /// Survey chunks written before `event`, covered by its receipt.
     let parts: SpooledEvents?
 
-    /// A source's own event: a retry must carry the same event.
-    init(event: CloudEvent, topic: String) {
-        let hash = event.submittedHash
+    /// A source's own event, whose ``CloudEvent/submittedHash`` is `hash`: a retry must carry the same event.
+    init(event: CloudEvent, eventHash hash: EventHash, topic: String) {
         self.init(key: event.id, event: event, eventHash: hash, topic: topic, contentHash: hash.hex, evidence: nil,
                   builtByGateway: false, parts: nil)
     }
@@ -136,23 +135,41 @@ extension Gateway {
     ) async throws -> Written {
         var results: [WriteResult?] = Array(repeating: nil, count: units.count)
         var toWrite: [(index: Int, unit: WriteUnit)] = []
+        var confirmed: [(index: Int, unit: WriteUnit, report: DeliveryReport, parts: [Receipt.Part])] = []
+        var failed: [Int: String] = [:]
+        // Units the log may hold: their reservations stay, so that no retry writes them before the log is read.
+        var unsure: Set<Int> = []
         let recorded = Timestamp(date: Date())
         for (index, (unit, outcome)) in zip(units, outcomes).enumerated() {
             switch outcome {
             case .replay(let receipt): results[index] = .replay(receipt)
             case .conflict(let message): results[index] = .conflict(message)
             case .inProgress: results[index] = .inProgress
-            case .fresh, .unconfirmed:
+            case .fresh:
                 var unit = unit
-                if case .unconfirmed(let eventId) = outcome { unit.adopt(eventId: eventId, signingKey: configuration.key) }
                 unit.record(at: recorded)
                 toWrite.append((index, unit))
+            case .unconfirmed(let eventId, let since):
+                var unit = unit
+                unit.adopt(eventId: eventId, signingKey: configuration.key)
+                // The dead attempt may have been written: then that record is the event, and it gets the receipt.
+                switch await loggedRecord(of: unit, since: since) {
+                case .found(let report, let recordedTime):
+                    unit.record(at: recordedTime)
+                    confirmed.append((index, unit, report, []))
+                case .notThere:
+                    unit.record(at: recorded)
+                    toWrite.append((index, unit))
+                case .unknown(let message):
+                    failed[index] = message
+                    unsure.insert(index)
+                }
             }
         }
+        crash(at: .afterReservation)
 
         // Survey chunks first, one unit at a time; a unit whose chunks did not all arrive is not completed.
         var parts: [Int: [Receipt.Part]] = [:]
-        var failed: [Int: String] = [:]
         for (index, unit) in toWrite {
             guard let spool = unit.parts else { continue }
             do {
@@ -163,13 +180,14 @@ extension Gateway {
         }
         let main = toWrite.filter { failed[$0.index] == nil }
         let deliveries = await producer.send(main.map { EventPublisher.record(for: $0.unit.event, topic: $0.unit.topic) })
-        var confirmed: [(index: Int, unit: WriteUnit, report: DeliveryReport, parts: [Receipt.Part])] = []
         for ((index, unit), delivery) in zip(main, deliveries) {
             switch delivery {
             case .success(let report): confirmed.append((index, unit, report, parts[index] ?? []))
             case .failure(let error): failed[index] = error.description
             }
         }
+        confirmed.sort { $0.index < $1.index }
+        crash(at: .afterDelivery)
         if case .batch(let batch, let root) = evidence, failed.isEmpty,
             let written = try await completeBatch(
                 units, outcomes: outcomes, confirmed: confirmed.map { ($0.index, $0.report) }, batch: batch, root: root,
@@ -183,7 +201,8 @@ extension Gateway {
             Receipt(
                 eventId: item.unit.event.id, eventHash: item.unit.eventHash, requestHash: requestHash,
                 topic: item.report.topic, partition: Int(item.report.partition), offset: item.report.offset,
-                recordedTime: recorded, source: sourceID, contains: item.parts, signedBy: key)
+                recordedTime: item.unit.event.recordedtime ?? recorded, source: sourceID, contains: item.parts,
+                signedBy: key)
         }
         var written: [ReceiptStore.Written] = []
         for (item, receipt) in zip(confirmed, receipts) {
@@ -203,7 +222,7 @@ extension Gateway {
         for (index, message) in failed {
             results[index] = .failed(message)
         }
-        let failedKeys = failed.keys.map { units[$0].key }
+        let failedKeys = failed.keys.filter { !unsure.contains($0) }.map { units[$0].key }
         let toComplete = written
         try await db { connection in
             let store = ReceiptStore(connection: connection)
@@ -273,6 +292,45 @@ extension Gateway {
         guard case .object(var object) = inclusion else { return inclusion }
         object["batchReceipt"] = nil
         return .object(object)
+    }
+
+    /// What the log holds of a unit whose earlier attempt died.
+    enum LoggedRecord {
+        /// The attempt's record: its placement and the recorded time it carries.
+        case found(DeliveryReport, recorded: Timestamp)
+        case notThere
+        /// The log could not be read, or holds the id with other content: nothing is written.
+        case unknown(String)
+    }
+
+    /// Where the log holds `unit`'s event, written by an attempt that reserved it at `since` (ms) and died.
+    private func loggedRecord(of unit: WriteUnit, since: Int64) async -> LoggedRecord {
+        let found: ConsumedMessage?
+        do {
+            // A margin for the broker's clock against PostgreSQL's.
+            found = try await LogSearch.find(
+                eventId: unit.event.id, key: unit.event.subject, topic: unit.topic, since: since - 60_000,
+                configuration: configuration.kafka)
+        } catch {
+            return .unknown("could not read the log to find event \(unit.event.id) of an earlier attempt: \(error)")
+        }
+        guard let record = found else { return .notThere }
+        let place = "\(record.topic)[\(record.partition)]@\(record.offset)"
+        guard let event = try? CloudEvent(decoding: record.value), event.submittedHash == unit.eventHash,
+            let recordedTime = event.recordedtime
+        else { return .unknown("Kafka holds event \(unit.event.id) at \(place) with other content; it is not written again") }
+        Counter(label: "mekong_gateway_recovered_writes_total").increment()
+        logger.notice("a dead attempt's write found in the log; not written again",
+                      metadata: ["event": "\(unit.event.id)", "at": "\(place)"])
+        return .found(DeliveryReport(topic: record.topic, partition: record.partition, offset: record.offset),
+                      recorded: recordedTime)
+    }
+
+    /// Stops the process at `point` when the configuration asks (crash tests only).
+    private func crash(at point: GatewayConfiguration.CrashPoint) {
+        guard configuration.crashPoint == point else { return }
+        logger.critical("stopping at \(point.rawValue), as MEKONG_GATEWAY_CRASH_AT asks")
+        _exit(70)
     }
 
     private func writeParts(_ spool: SpooledEvents, topic: String, recorded: Timestamp) async throws -> [Receipt.Part] {

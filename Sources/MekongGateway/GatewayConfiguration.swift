@@ -29,6 +29,16 @@ public struct GatewayConfiguration: Sendable {
     public var deliveryTimeout: Duration = .seconds(15)
     /// Threads (and at most as many connections) for PostgreSQL.
     public var databaseThreads = 4
+    /// Where the process stops itself on purpose, for crash tests only (`MEKONG_GATEWAY_CRASH_AT`); nil in service.
+    public var crashPoint: CrashPoint?
+
+    /// The two places a crash could duplicate an event (docs/gateway.md, "Crashes and retries").
+    public enum CrashPoint: String, Sendable {
+        /// Reserved in PostgreSQL, nothing sent to Kafka yet.
+        case afterReservation = "after-reservation"
+        /// Kafka confirmed the write; the receipt is not stored yet.
+        case afterDelivery = "after-delivery"
+    }
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, postgres: String, kafka: KafkaConfiguration, catalog: Catalog,

@@ -36,7 +36,9 @@ struct ReceiptStore {
                 RETURNING r.idempotency_key
             )
             SELECT i.key IN (SELECT idempotency_key FROM inserted), r.source, r.content_hash, r.state, r.event_id,
-                   \(Self.answer)::text, i.key IN (SELECT idempotency_key FROM taken)
+                   \(Self.answer)::text, i.key IN (SELECT idempotency_key FROM taken),
+                   -- The reservation as it was before this statement (a data-modifying CTE's changes are not seen here).
+                   (extract(epoch FROM r.reserved_at) * 1000)::bigint
             FROM input i LEFT JOIN gateway.receipts r ON r.idempotency_key = i.key
                 LEFT JOIN gateway.batch_receipts b ON b.id = r.batch
             ORDER BY i.n
@@ -50,7 +52,7 @@ struct ReceiptStore {
                     owner: owner, contentHash: try row.decode(String.self, at: 2), eventId: try row.decode(String.self, at: 4),
                     receipt: try row.decode(String.self, at: 3) == "written"
                         ? try row.decode(String?.self, at: 5).map { try JSON.parse($0) } : nil,
-                    takenOver: try row.decode(Bool.self, at: 6))
+                    takenOver: try row.decode(Bool.self, at: 6), reservedAt: try row.decode(Int64.self, at: 7))
             }
             return unit.decide(try row.decode(Bool.self, at: 0) ? .inserted : stored.map(Arrival.found) ?? .vanished, source: source)
         }

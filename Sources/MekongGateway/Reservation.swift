@@ -20,6 +20,9 @@ struct StoredReservation: Sendable, Equatable {
     /// Whether this arrival took a pending reservation over: its attempt is older than any live attempt can be
     /// (the delivery timeout and a margin), so it died.
     let takenOver: Bool
+    /// When the reservation was made (before this arrival), in milliseconds since 1970: a dead attempt's record, if
+    /// Kafka has it, was written after this.
+    var reservedAt: Int64 = 0
 }
 
 /// How a unit found its key.
@@ -38,8 +41,9 @@ enum ReservationOutcome: Sendable, Equatable {
     /// Not seen before: write it.
     case fresh
     /// Seen, and its earlier attempt died before Kafka confirmed it (or before its receipt was stored): this arrival
-    /// took it over; write it under `eventId`.
-    case unconfirmed(eventId: String)
+    /// took it over. Kafka may hold the event already (written at or after `since`, ms since 1970): look it up, and
+    /// write it under `eventId` only if it is not there.
+    case unconfirmed(eventId: String, since: Int64)
     /// Seen, and its earlier attempt may still be waiting for Kafka: write nothing now; the client retries later
     /// (503 `in-progress`), and gets the receipt or writes it then.
     case inProgress
@@ -64,7 +68,7 @@ extension Reservation {
                 return .conflict(message)
             }
             if let receipt = stored.receipt { return .replay(receipt: receipt) }
-            return stored.takenOver ? .unconfirmed(eventId: stored.eventId) : .inProgress
+            return stored.takenOver ? .unconfirmed(eventId: stored.eventId, since: stored.reservedAt) : .inProgress
         }
     }
 

@@ -22,7 +22,7 @@ public struct RebalanceHandler {
 /// A Kafka consumer: group membership with a rebalance hook, or manual assignment; batch polling, seek,
 /// pause/resume. Use it from one thread or task at a time.
 public final class Consumer {
-    private let handle: ClientHandle
+    let handle: ClientHandle
     private let queue: OpaquePointer
     private let context: ConsumerContext
     private var isClosed = false

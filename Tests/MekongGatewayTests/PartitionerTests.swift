@@ -61,6 +61,9 @@ import Testing
             #expect(gateway[subject] != nil && gateway[subject] == java, "\(subject): gateway \(gateway[subject] ?? -1), Java \(java ?? -1)")
             #expect(published[subject] == java, "\(subject): mekong publish \(published[subject] ?? -1), Java \(java ?? -1)")
             #expect(confluent == java, "\(subject): confluent-kafka \(confluent ?? -1), Java \(java ?? -1)")
+            // Where the gateway looks for a dead attempt's record (LogSearch).
+            let computed = Int(KafkaPartitioner.partition(forKey: Array(subject.utf8), count: 6))
+            #expect(computed == java, "\(subject): KafkaPartitioner \(computed), Java \(java ?? -1)")
             if others[subject]?["crc32"]?.integerValue.map(Int.init) != java { differsFromCRC32 += 1 }
         }
         // librdkafka's own default would have put most of them elsewhere: the agreement above is the setting's doing.

@@ -19,7 +19,7 @@ import Testing
         #expect(unit.decide(stored(receipt: .object(["offset": .number(4)])), source: "prov-a") == .replay(receipt: .object(["offset": .number(4)])))
         // Pending: in progress while its attempt may live; taken over once it cannot, under the stored id.
         #expect(unit.decide(stored(), source: "prov-a") == .inProgress)
-        #expect(unit.decide(stored(takenOver: true), source: "prov-a") == .unconfirmed(eventId: "01a250ce-0000-7000-8000-000000000000"))
+        #expect(unit.decide(stored(takenOver: true), source: "prov-a") == .unconfirmed(eventId: "01a250ce-0000-7000-8000-000000000000", since: 0))
         // Another source's key, or other content: a conflict whatever the state.
         for arrival in [stored(owner: "prov-b"), stored(owner: "prov-b", receipt: .null), stored(hash: "bb", takenOver: true)] {
             guard case .conflict = unit.decide(arrival, source: "prov-a") else {
