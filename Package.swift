@@ -87,7 +87,7 @@ let package = Package(
         // The audit-trail projection: every event recorded once, hash-chained per partition.
         .target(
             name: "MekongAudit",
-            dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres", "MekongProjection"],
+            dependencies: ["MekongEvents", "MekongEvidence", "MekongKafka", "MekongPostgres", "MekongProjection"],
             swiftSettings: strict),
         // Evidence: Ed25519 keys, signed events and bodies, signed receipts, Merkle roots, reconciliation.
         .target(
@@ -188,7 +188,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "MekongAuditTests",
-            dependencies: ["MekongAudit", "MekongPublishing", "MekongTestSupport"],
+            dependencies: ["MekongAudit", "MekongEvidence", "MekongPublishing", "MekongTestSupport"],
             swiftSettings: strict),
         .testTarget(name: "MekongLZ4Tests", dependencies: ["MekongLZ4"], swiftSettings: strict),
         .testTarget(name: "MekongEvidenceTests", dependencies: ["MekongEvidence"], swiftSettings: strict),

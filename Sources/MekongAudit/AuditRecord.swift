@@ -20,7 +20,9 @@ public struct AuditRecord: Sendable {
     /// SHA-256 of `bytes`.
     let hash: EventHash
 
-    init(_ message: ConsumedMessage, format: AuditChainFormat) {
+    /// - Parameter reader: from v4, what the trail checks each event against (as projections read it: framing,
+    ///   the topic's types, the catalog's schemas); an event it refuses keeps its attributes and gets a `problem`.
+    init(_ message: ConsumedMessage, format: AuditChainFormat, reader: EventReader? = nil) {
         let kafkaTime = message.timestampMilliseconds.map(Self.timestamp(milliseconds:))
         do {
             let event = try CloudEvent(decoding: message.value)
@@ -31,7 +33,7 @@ public struct AuditRecord: Sendable {
             eventTime = event.time
             recordedTime = event.recordedtime ?? kafkaTime ?? event.time
             bytes = event.canonicalJSON()
-            problem = nil
+            problem = reader.flatMap { Self.topicProblem(message, event, reader: $0) }
         } catch {
             eventID = nil
             type = nil
@@ -61,6 +63,22 @@ public struct AuditRecord: Sendable {
         fields.bytea(hash.bytes)
         fields.text(problem)
         copyFields = fields
+    }
+
+    /// Why `event`, as `message` carries it, is not a valid event of its topic, or nil.
+    static func topicProblem(_ message: ConsumedMessage, _ event: CloudEvent, reader: EventReader) -> String? {
+        let reason: String
+        if let framing = EventReader.framingProblem(message, event) {
+            reason = framing
+        } else {
+            do {
+                _ = try reader.read(event, topic: message.topic)
+                return nil
+            } catch {
+                reason = error.reason
+            }
+        }
+        return "not valid for topic \(message.topic): \(reason)".replacingOccurrences(of: "\u{0}", with: "\\u0000")
     }
 
     /// Every COPY field but the chain's, in `AuditTrail.copyColumns` order, encoded while decoding (in parallel).

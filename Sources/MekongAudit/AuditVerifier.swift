@@ -1,5 +1,6 @@
 import Foundation
 import MekongEvents
+import MekongEvidence
 import MekongKafka
 import MekongPostgres
 import MekongProjection
@@ -35,6 +36,8 @@ public struct AuditVerification: Sendable {
     public var comparedWithLog = false
     /// Log records compared with their row (or dead letter).
     public var logRecordsCompared = 0
+    /// Signed tree heads (v4 on) checked against the rows they cover.
+    public var treeHeadsChecked = 0
     /// Log records at or beyond their partition's checkpoint: not yet recorded (lag), not a finding.
     public var logRecordsNotYetRecorded: Int64 = 0
     /// Rows older than the log's retention: nothing left in the log to compare them with.
@@ -55,7 +58,10 @@ public struct AuditVerification: Sendable {
 ///   partition's first row up to the checkpoint's next offset, and none lies beyond it; every expected partition
 ///   has a checkpoint; rows and chain heads have one;
 /// - with `log`: every record of the log below the checkpoint has its row with the same `event_hash` and
-///   `recorded_time` (as the projection computes them), and no row lacks its record.
+///   `recorded_time` (as the projection computes them, `problem` too from v4), and no row lacks its record;
+/// - from v4, the signed tree heads: each is the audit key's, every head the rows make due is there, and each names
+///   the Merkle root of the event hashes, the chain hash, offset and recorded time of the rows it covers. A trail
+///   rewritten with every chain hash recomputed fails here, from the first head after the first changed row.
 ///
 /// Everything is read in one read-only REPEATABLE READ transaction, so a running projector does not make the
 /// checkpoints, chain heads and rows disagree; the log's high watermarks are taken after that snapshot.
@@ -66,6 +72,8 @@ public struct AuditVerifier {
     private let format: AuditChainFormat
     private let expectedPartitions: [TopicPartition]
     private let log: KafkaConfiguration?
+    private let reader: EventReader?
+    private let headKey: VerifyingKey?
     /// Rows per cursor fetch.
     public var fetchSize = 500
     /// How long reading the log may wait for a record it knows exists before giving up.
@@ -77,15 +85,30 @@ public struct AuditVerifier {
     ///     this database's projector never applied is a finding.
     ///   - log: the Kafka cluster the trail was recorded from, to compare every row with its record; nil to check
     ///     the trail against itself and the checkpoints only.
-    public init(db: PostgresConnection, version: Int, expectedPartitions: [TopicPartition], log: KafkaConfiguration? = nil) {
+    ///   - reader: from v4, the reader the projector checked events with (the catalog), to recompute `problem` from
+    ///     the log.
+    ///   - headKey: from v4, the audit key's public half, which the tree heads must verify with.
+    public init(
+        db: PostgresConnection, version: Int, expectedPartitions: [TopicPartition], log: KafkaConfiguration? = nil,
+        reader: EventReader? = nil, headKey: VerifyingKey? = nil
+    ) {
         self.db = db
         self.identity = ProjectionIdentity(name: AuditTrail.name, version: version)
         self.format = AuditChainFormat(projectionVersion: version)
         self.expectedPartitions = expectedPartitions
         self.log = log
+        self.reader = version >= 4 ? reader : nil
+        self.headKey = headKey
     }
 
     public func verify() throws -> AuditVerification {
+        let signsHeads = identity.version >= 4
+        if signsHeads, headKey == nil {
+            throw AuditError(.missingKey, "audit v\(identity.version) has signed tree heads: give the audit key's public half")
+        }
+        if signsHeads, log != nil, reader == nil {
+            throw AuditError(.missingKey, "comparing audit v\(identity.version) with the log needs the catalog's reader")
+        }
         let reader = try log.map { try AuditLogReader(configuration: $0, idleTimeout: logIdleTimeout) }
         defer { reader?.close() }
         return try db.transaction { db in
@@ -93,7 +116,8 @@ public struct AuditVerifier {
             // The first query fixes the snapshot; the log's watermarks are read after it.
             let walk = AuditWalk(
                 format: format, checkpoints: try checkpoints(db), heads: try chainHeads(db), log: reader,
-                expected: expectedPartitions)
+                expected: expectedPartitions, eventReader: self.reader,
+                treeHeads: signsHeads ? try treeHeads(db) : nil, headKey: headKey)
             if let reader { try checkCluster(try reader.clusterID(), db) }
             let schema = identity.schema
             let micros = { (column: String) in
@@ -121,6 +145,26 @@ public struct AuditVerifier {
             try walk.finish()
             return walk.result
         }
+    }
+
+    /// The signed tree heads by partition and size; a head that does not parse is kept as its error.
+    private func treeHeads(_ db: PostgresConnection) throws -> [TopicPartition: [Int64: Result<SignedTreeHead, EvidenceError>]] {
+        var heads: [TopicPartition: [Int64: Result<SignedTreeHead, EvidenceError>]] = [:]
+        for row in try db.query("SELECT topic, partition, tree_size, head FROM \(identity.schema).tree_heads") {
+            let tp = TopicPartition(topic: try row.decode(String.self, at: 0), partition: Int32(try row.decode(Int.self, at: 1)))
+            let text = try row.decode(String.self, at: 3)
+            let head: Result<SignedTreeHead, EvidenceError>
+            do throws(EvidenceError) {
+                guard let json = try? JSON.parse(text) else {
+                    throw EvidenceError(.invalidReceipt, "head", "is not JSON")
+                }
+                head = .success(try SignedTreeHead(json: json))
+            } catch {
+                head = .failure(error)
+            }
+            heads[tp, default: [:]][try row.decode(Int64.self, at: 2)] = head
+        }
+        return heads
     }
 
     private func checkpoints(_ db: PostgresConnection) throws -> [TopicPartition: Int64] {
@@ -181,18 +225,26 @@ private final class AuditWalk {
     let heads: [TopicPartition: ChainHead]
     let log: AuditLogReader?
     let expected: [TopicPartition]
+    let eventReader: EventReader?
+    /// From v4: the signed heads by partition and size.
+    let treeHeads: [TopicPartition: [Int64: Result<SignedTreeHead, EvidenceError>]]?
+    let headKey: VerifyingKey?
     var result = AuditVerification()
     private var current: PartitionWalk?
     private var visited: Set<TopicPartition> = []
 
     init(format: AuditChainFormat, checkpoints: [TopicPartition: Int64], heads: [TopicPartition: ChainHead],
-         log: AuditLogReader?, expected: [TopicPartition])
+         log: AuditLogReader?, expected: [TopicPartition], eventReader: EventReader?,
+         treeHeads: [TopicPartition: [Int64: Result<SignedTreeHead, EvidenceError>]]?, headKey: VerifyingKey?)
     {
         self.format = format
         self.checkpoints = checkpoints
         self.heads = heads
         self.log = log
         self.expected = expected
+        self.eventReader = eventReader
+        self.treeHeads = treeHeads
+        self.headKey = headKey
         result.comparedWithLog = log != nil
     }
 
@@ -208,6 +260,11 @@ private final class AuditWalk {
         var rows = 0
         var lastRow: Int64 = -1
         var chain = EventHash.zero
+        /// From v4: the Merkle tree of the rows' event hashes so far, and the head rule's state.
+        var tree = MerkleFrontier()
+        var lastHeadMicros = Int64.min / 2
+        /// The last row a signed head was found to hold for (-1: none yet).
+        var lastGoodHead: Int64 = -1
 
         init(partition: TopicPartition, checkpoint: Int64?, head: ChainHead?) {
             self.partition = partition
@@ -287,7 +344,10 @@ private final class AuditWalk {
                 result.rowsOlderThanLog += 1
             } else if let record = try log.take(at: o) {
                 result.logRecordsCompared += 1
-                let expected = AuditRecord(record, format: format)
+                let expected = AuditRecord(record, format: format, reader: eventReader)
+                if eventReader != nil, expected.problem != stored.problem {
+                    say("problem differs from what the log's record gives: \(expected.problem ?? "none")")
+                }
                 if expected.hash != stored.eventHash {
                     say("event_hash differs from the log's record at this offset (\(Self.describe(expected))): the row was rewritten")
                 }
@@ -302,6 +362,47 @@ private final class AuditWalk {
         // Continue from what is stored, so that one altered row is reported once, not for every row after.
         p.lastRow = o
         p.chain = stored.chain
+        if treeHeads != nil { checkTreeHead(stored, in: p) }
+    }
+
+    /// Grows the partition's tree by the row and checks the head due at it, if one is (the projector's rule: every
+    /// `AuditTrail.headEveryRows` rows, and at a row recorded `headEveryMicroseconds` after the last head).
+    private func checkTreeHead(_ stored: StoredItem, in p: PartitionWalk) {
+        let tp = p.partition
+        let o = stored.offset
+        p.tree.append(stored.eventHash)
+        let size = p.tree.size
+        let micros = stored.recordedMicroseconds ?? 0
+        let due = size % AuditTrail.headEveryRows == 0 || micros - p.lastHeadMicros >= AuditTrail.headEveryMicroseconds
+        guard due else { return }
+        p.lastHeadMicros = micros
+        let since = p.lastGoodHead >= 0 ? "after offset \(p.lastGoodHead), the last row a signed head holds for"
+            : "from the partition's first row"
+        guard let found = treeHeads?[tp]?[size] else {
+            say(tp, o, "no signed tree head covers the rows up to here (\(size) rows), though one is due: the heads were deleted, or rows \(since) were changed")
+            return
+        }
+        result.treeHeadsChecked += 1
+        let head: SignedTreeHead
+        switch found {
+        case .failure(let error):
+            say(tp, o, "the signed tree head for \(size) rows does not read: \(error)")
+            return
+        case .success(let read): head = read
+        }
+        var problems: [String] = []
+        if let headKey, !head.isValid(signedBy: headKey) { problems.append("its signature does not verify with audit key \(headKey.keyId)") }
+        if head.lastOffset != o { problems.append("it names offset \(head.lastOffset)") }
+        if head.root != p.tree.root { problems.append("its Merkle root is not the root of the rows' event hashes") }
+        if head.chainHash != stored.chain { problems.append("its chain hash is not this row's") }
+        if format.microseconds(head.recordedTime) != micros { problems.append("its recorded time is not this row's") }
+        if problems.isEmpty {
+            p.lastGoodHead = o
+        } else {
+            say(tp, p.lastGoodHead + 1 > 0 ? p.lastGoodHead + 1 : nil,
+                "the signed tree head for the first \(size) rows (to offset \(o)) does not hold: \(problems.joined(separator: "; ")); "
+                    + "the rows \(since) were rewritten (the first changed row is among them)")
+        }
     }
 
     private func deadLetter(_ item: StoredItem, in p: PartitionWalk, log: AuditPartitionLog?) throws {
@@ -385,6 +486,10 @@ private final class AuditWalk {
         if let log = p.log {
             result.logRecordsNotYetRecorded += max(0, log.high - max(p.checkpoint ?? 0, log.low))
         }
+        for size in (treeHeads?[tp] ?? [:]).keys.sorted() where size > p.tree.size {
+            say(tp, nil, "a signed tree head covers \(size) rows but the partition has \(p.tree.size): rows were deleted")
+            break
+        }
     }
 
     /// Ends the partition in progress, then checks the partitions that have a checkpoint, a chain head or are
@@ -392,7 +497,8 @@ private final class AuditWalk {
     func finish() throws {
         if let done = current { try finish(done) }
         current = nil
-        let others = Set(expected).union(checkpoints.keys).union(heads.keys).subtracting(visited)
+        let others = Set(expected).union(checkpoints.keys).union(heads.keys).union((treeHeads ?? [:]).keys)
+            .subtracting(visited)
         for tp in others.sorted() {
             try finish(try start(tp))
         }
@@ -449,7 +555,9 @@ struct StoredItem {
         if recordedMicroseconds == nil {
             problems.append("recorded_time is not a finite time")
         }
-        if problem != nil {
+        // From v4 a record that decodes but is not valid for its topic has its attributes and a problem: it is
+        // checked like an event below. A problem without attributes says the bytes do not decode.
+        if problem != nil, eventID == nil {
             if (try? CloudEvent(decoding: bytes)) != nil {
                 problems.append("the row has a problem, but event_bytes decode as a valid event: the row misstates the record")
             }

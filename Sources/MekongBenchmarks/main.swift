@@ -222,7 +222,7 @@ if suite == "all" || suite == "projector" {
         var options = ProjectionOptions()
         options.stopWhenCaughtUp = true
         let engine = ProjectionEngine(
-            projection: AuditTrail(topics: ["reports"], version: 1), kafka: cluster.configuration(), postgresURL: url,
+            projection: try AuditTrail(topics: ["reports"], version: 1), kafka: cluster.configuration(), postgresURL: url,
             migrations: migrations, reader: EventReader(catalog: catalog, upcasters: Upcasters()), options: options)
         let summary = try engine.run(stop: StopSignal())
         guard summary.applied == total else {

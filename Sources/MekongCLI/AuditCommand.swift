@@ -1,7 +1,10 @@
 import ArgumentParser
 import MekongAudit
 import MekongCatalog
+import MekongEvidence
+import Foundation
 import MekongKafka
+import MekongProjection
 import MekongPostgres
 
 struct AuditCommand: ParsableCommand {
@@ -22,6 +25,8 @@ struct AuditCommand: ParsableCommand {
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "The audit trail version (default: the active one).") var version: Int?
         @Flag(help: "Also compare every row with its record in the Kafka log.") var log = false
+        @Option(help: "From v4: the audit key's public file (.pub) the tree heads must verify with (default: the .pub beside MEKONG_AUDIT_KEY or the installation's audit key).")
+        var auditKey: String?
 
         func run() throws {
             let settings = try connection.resolve()
@@ -29,9 +34,15 @@ struct AuditCommand: ParsableCommand {
             defer { db.close() }
             let version = try self.version ?? KnownProjections.defaultVersion(AuditTrail.name, db: db, migrations: try Resources.migrations())
             let catalog = try Resources.catalog()
-            let topics = try KnownProjections.make(AuditTrail.name, version: version, catalog: catalog).topics
+            let topics = catalog.eventTopics.map(\.name)
+            var headKey: VerifyingKey?
+            if version >= 4 {
+                let path = auditKey ?? URL(fileURLWithPath: Keys.auditKeyPath).deletingPathExtension().path + ".pub"
+                headKey = try VerifyingKey(contentsOf: URL(fileURLWithPath: path))
+            }
             let result = try AuditVerifier(
-                db: db, version: version, expectedPartitions: catalog.partitions(of: topics), log: log ? try settings.kafka() : nil
+                db: db, version: version, expectedPartitions: catalog.partitions(of: topics), log: log ? try settings.kafka() : nil,
+                reader: EventReader(catalog: catalog, upcasters: KnownProjections.upcasters), headKey: headKey
             ).verify()
             var extras = ""
             if result.deadLetters > 0 {
@@ -54,7 +65,8 @@ struct AuditCommand: ParsableCommand {
                 throw ExitCode.failure
             }
             print("audit trail v\(version) intact: \(result.rowsChecked) events in \(result.partitionsChecked) partitions, "
-                + "every hash and chain link verified, \(result.checkpointsChecked) checkpoints agree\(extras)")
+                + "every hash and chain link verified, \(result.treeHeadsChecked) signed tree heads hold, "
+                + "\(result.checkpointsChecked) checkpoints agree\(extras)")
         }
     }
 }

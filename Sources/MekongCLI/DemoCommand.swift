@@ -3,6 +3,7 @@ import Foundation
 import MekongAudit
 import MekongCatalog
 import MekongEvents
+import MekongEvidence
 import MekongKafka
 import MekongPostgres
 import MekongProjection
@@ -76,7 +77,9 @@ struct DemoCommand: AsyncParsableCommand {
         print("   \(published) events acknowledged by the cluster")
 
         print("== projecting (statistics, then audit) until caught up")
-        let audit = AuditTrail(topics: catalog.eventTopics.map(\.name))
+        // The demo signs its trail's tree heads with a key of its own, generated for this run.
+        let auditKey = SigningKey(generatingWithID: "demo-audit")
+        let audit = try AuditTrail(topics: catalog.eventTopics.map(\.name), headKey: auditKey)
         for projection in [StatisticsProjection() as any Projection, audit] {
             var options = ProjectionOptions()
             options.stopWhenCaughtUp = true
@@ -90,10 +93,12 @@ struct DemoCommand: AsyncParsableCommand {
 
         let partitions = catalog.partitions(of: audit.topics)
         let verification = try AuditVerifier(
-            db: db, version: audit.identity.version, expectedPartitions: partitions, log: cluster.configuration()
+            db: db, version: audit.identity.version, expectedPartitions: partitions, log: cluster.configuration(),
+            reader: EventReader(catalog: catalog, upcasters: KnownProjections.upcasters), headKey: auditKey.verifyingKey
         ).verify()
         let verdict = verification.isIntact
-            ? "verified; checkpoints and log agree (\(verification.logRecordsCompared) records compared)"
+            ? "verified; \(verification.treeHeadsChecked) signed tree heads hold; checkpoints and log agree "
+                + "(\(verification.logRecordsCompared) records compared)"
             : "BROKEN: \(verification.firstBadRow!)"
         print("== audit trail: \(verification.rowsChecked) events, hash chains \(verdict)")
         guard verification.isIntact, verification.rowsChecked == published,

@@ -24,15 +24,11 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Seconds Kafka may take to confirm a write before the answer is 503.") var deliveryTimeout = 15
     @Option(help: "Largest batch, in events.") var maxBatchEvents = 1_000
 
-    static var defaultKeyPath: String {
-        let state = ProcessInfo.processInfo.environment["XDG_STATE_HOME"]
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/state").path
-        return state + "/mekong/gateway/gateway.key"
-    }
+    static var defaultKeyPath: String { Keys.stateDirectory + "/gateway/gateway.key" }
 
     func run() async throws {
         let settings = try connection.resolve()
-        let signingKey = try Self.loadOrCreateKey(at: key)
+        let signingKey = try Keys.loadOrCreate(at: key, role: "gateway: receipt key")
         try Gateway.prepare(postgres: settings.postgres, migrations: try Resources.migrations())
         var configuration = GatewayConfiguration(
             host: host, port: port, postgres: settings.postgres, kafka: try settings.kafka(),
@@ -53,15 +49,6 @@ struct GatewayCommand: AsyncParsableCommand {
         await gateway.shutdown()
     }
 
-    static func loadOrCreateKey(at path: String) throws -> SigningKey {
-        let url = URL(fileURLWithPath: path)
-        if FileManager.default.fileExists(atPath: path) { return try SigningKey(contentsOf: url) }
-        let keyId = url.deletingPathExtension().lastPathComponent
-        let key = SigningKey(generatingWithID: keyId)
-        let files = try key.write(to: url.deletingLastPathComponent())
-        printError("gateway: created receipt key \(files.privateFile.path) (public: \(files.publicFile.path))")
-        return key
-    }
 }
 
 struct SourcesCommand: ParsableCommand {

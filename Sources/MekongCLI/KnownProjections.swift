@@ -15,7 +15,10 @@ enum KnownProjections {
     /// The projection `name` at `version`, reading its topics from the catalog.
     static func make(_ name: String, version: Int, catalog: Catalog) throws -> any Projection {
         switch name {
-        case AuditTrail.name: return AuditTrail(topics: catalog.eventTopics.map(\.name), version: version)
+        case AuditTrail.name:
+            // From v4 the trail signs tree heads with the audit key (docs/audit-trail.md, "Signed tree heads").
+            let key = version >= 4 ? try Keys.loadOrCreate(at: Keys.auditKeyPath, role: "audit: tree-head key") : nil
+            return try AuditTrail(topics: catalog.eventTopics.map(\.name), version: version, headKey: key)
         case StatisticsProjection.name: return StatisticsProjection(version: version)
         case RegistersProjection.name: return RegistersProjection(version: version)
         case SurveysProjection.name: return SurveysProjection(version: version)

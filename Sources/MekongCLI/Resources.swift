@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import MekongProjection
 import MekongCatalog
+import MekongEvidence
 import MekongPostgres
 
 /// The topic catalog (Topics/) and projection SQL (Projections/) of this installation.
@@ -63,4 +64,28 @@ func printError(_ text: String) {
 func flushStandardOutput() {
     try? FileHandle.standardOutput.synchronize()
     fflush(nil)
+}
+
+/// The installation's own keys: the gateway's receipt key and the audit trail's tree-head key.
+enum Keys {
+    /// `$XDG_STATE_HOME/mekong` (default `~/.local/state/mekong`).
+    static var stateDirectory: String {
+        (ProcessInfo.processInfo.environment["XDG_STATE_HOME"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/state").path) + "/mekong"
+    }
+
+    /// The audit key: `MEKONG_AUDIT_KEY`, else `<state>/audit/audit-heads.key`.
+    static var auditKeyPath: String {
+        ProcessInfo.processInfo.environment["MEKONG_AUDIT_KEY"] ?? stateDirectory + "/audit/audit-heads.key"
+    }
+
+    /// The key at `path`, created (with its .pub beside it) if missing; its key id is the file's name.
+    static func loadOrCreate(at path: String, role: String) throws -> SigningKey {
+        let url = URL(fileURLWithPath: path)
+        if FileManager.default.fileExists(atPath: path) { return try SigningKey(contentsOf: url) }
+        let key = SigningKey(generatingWithID: url.deletingPathExtension().lastPathComponent)
+        let files = try key.write(to: url.deletingLastPathComponent())
+        printError("\(role): created \(files.privateFile.path) (public: \(files.publicFile.path))")
+        return key
+    }
 }

@@ -50,14 +50,14 @@ public enum MerkleTree {
     private static let leafPrefix: [UInt8] = [0x00]
     private static let nodePrefix: [UInt8] = [0x01]
 
-    private static func leaf(_ hash: EventHash) -> EventHash {
+    static func leaf(_ hash: EventHash) -> EventHash {
         var hasher = SHA256()
         hasher.update(data: leafPrefix)
         hasher.update(data: hash.bytes)
         return EventHash(bytes: Array(hasher.finalize()))!
     }
 
-    private static func parent(_ left: EventHash, _ right: EventHash) -> EventHash {
+    static func parent(_ left: EventHash, _ right: EventHash) -> EventHash {
         var hasher = SHA256()
         hasher.update(data: nodePrefix)
         hasher.update(data: left.bytes)
@@ -86,6 +86,49 @@ public enum MerkleTree {
         for index in hashes.startIndex..<middle { paths[index].append(right) }
         for index in middle..<hashes.endIndex { paths[index].append(left) }
         return parent(left, right)
+    }
+}
+
+/// A Merkle tree that grows one hash at a time, kept as its frontier: the roots of its perfect subtrees, largest
+/// first (at most one per bit of the size). Its ``root`` is ``MerkleTree/root(of:)`` of every hash appended, without
+/// keeping them: what the audit trail signs for a partition that only grows.
+public struct MerkleFrontier: Sendable, Equatable {
+    public private(set) var size: Int64
+    /// The perfect subtrees' roots, largest (leftmost) first.
+    public private(set) var nodes: [EventHash]
+
+    public init() {
+        size = 0
+        nodes = []
+    }
+
+    /// A frontier as ``bytes`` stored it, for a tree of `size` hashes; nil if they do not fit.
+    public init?(size: Int64, bytes: [UInt8]) {
+        guard size >= 0, bytes.count == size.nonzeroBitCount * 32 else { return nil }
+        self.size = size
+        nodes = stride(from: 0, to: bytes.count, by: 32).map { EventHash(bytes: Array(bytes[$0..<$0 + 32]))! }
+    }
+
+    /// The nodes' 32 bytes each, concatenated.
+    public var bytes: [UInt8] { nodes.flatMap(\.bytes) }
+
+    public mutating func append(_ hash: EventHash) {
+        var node = MerkleTree.leaf(hash)
+        // Each trailing one bit of the old size is a perfect subtree of the new node's size: merge with it.
+        var merged = size
+        while merged & 1 == 1 {
+            node = MerkleTree.parent(nodes.removeLast(), node)
+            merged >>= 1
+        }
+        nodes.append(node)
+        size += 1
+    }
+
+    /// The RFC 6962 root of every hash appended (SHA-256 of nothing for none).
+    public var root: EventHash {
+        guard var root = nodes.last else { return EventHash.sha256([UInt8]()) }
+        for node in nodes.dropLast().reversed() { root = MerkleTree.parent(node, root) }
+        return root
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import MekongAudit
 import MekongCatalog
 import MekongEvents
+import MekongEvidence
 import MekongKafka
 import MekongPostgres
 import MekongProjection
@@ -18,6 +19,13 @@ final class AuditFixture: @unchecked Sendable {
     let version: Int
     let partitions: Int
     let migrations = MigrationRunner(directory: MekongBinary.repositoryRoot.appendingPathComponent("Projections"))
+    /// The audit key that signs tree heads (v4 on).
+    let headKey = SigningKey(generatingWithID: "audit-test")
+    let catalog = try! Catalog(directory: MekongBinary.repositoryRoot.appendingPathComponent("Topics"))
+    var reader: EventReader { EventReader(catalog: catalog, upcasters: Upcasters()) }
+
+    /// The audit projection of this fixture's version.
+    var trail: AuditTrail { try! AuditTrail(topics: ["reports"], version: version, headKey: headKey) }
 
     /// `audit_v<version>`
     var schema: String { "audit_v\(version)" }
@@ -56,14 +64,13 @@ final class AuditFixture: @unchecked Sendable {
     }
 
     func engine(_ options: ProjectionOptions) -> ProjectionEngine<AuditTrail> {
-        engine(options, projection: AuditTrail(topics: ["reports"], version: version))
+        engine(options, projection: trail)
     }
 
     func engine<P: Projection>(_ options: ProjectionOptions, projection: P) -> ProjectionEngine<P> {
-        let catalog = try! Catalog(directory: MekongBinary.repositoryRoot.appendingPathComponent("Topics"))
-        return ProjectionEngine(
+        ProjectionEngine(
             projection: projection, kafka: cluster.configuration(), postgresURL: database.url, migrations: migrations,
-            reader: EventReader(catalog: catalog, upcasters: Upcasters()), options: options)
+            reader: reader, options: options)
     }
 
     func runToEnd(batchSize: Int = 200) async throws -> ProjectionRunSummary {
@@ -82,10 +89,13 @@ final class AuditFixture: @unchecked Sendable {
     func verify(log: Bool = false, expected: [TopicPartition]? = nil) async throws -> AuditVerification {
         let (url, version, partitions) = (database.url, version, expected ?? expectedPartitions)
         let kafka = log ? cluster.configuration() : nil
+        let (reader, key) = (reader, headKey.verifyingKey)
         return try await onThread {
             let db = try PostgresConnection(url: url)
             defer { db.close() }
-            return try AuditVerifier(db: db, version: version, expectedPartitions: partitions, log: kafka).verify()
+            return try AuditVerifier(
+                db: db, version: version, expectedPartitions: partitions, log: kafka, reader: reader, headKey: key
+            ).verify()
         }
     }
 
@@ -143,6 +153,12 @@ final class AuditFixture: @unchecked Sendable {
              forged.time.text])
     }
 
+    func rows(_ sql: String) throws -> [[String?]] {
+        let db = try database.connect()
+        defer { db.close() }
+        return try db.query(sql).map { row in try (0..<row.columns.count).map { try row.decode(String?.self, at: $0) } }
+    }
+
     func execute(_ sql: String, _ parameters: [PostgresBindable?] = []) throws {
         let db = try database.connect()
         defer { db.close() }
@@ -185,7 +201,7 @@ struct AuditProjectorTests {
         let chosen = options
         let partial = try await onThread { [fixture] in
             try fixture.engine(chosen, projection: StopsAfterItsFirstBatch(
-                inner: AuditTrail(topics: ["reports"], version: fixture.version), stop: stop)).run(stop: stop)
+                inner: fixture.trail, stop: stop)).run(stop: stop)
         }
         #expect(partial.applied > 0)
         #expect(partial.applied < 3_000, "stopped before the end, so the restart has work to do")
@@ -313,6 +329,36 @@ struct AuditProjectorTests {
         #expect(findings.last?.problem.contains("chain head") == true)
     }
 
+    @Test("v4: an event that is not valid for its topic keeps its attributes and says why, and --log agrees")
+    func eventInvalidForItsTopicHasItsProblem() async throws {
+        let fixture = try await AuditFixture(events: 3, partitions: 1)
+        var wrongType = SampleEvents.report(100)
+        wrongType.type = "vn.gso.classification.published"
+        var badData = SampleEvents.report(101)
+        badData.data = ["reportingUnit": "unit-1"]
+        let unkeyed = SampleEvents.report(102)
+        let producer = try Producer(configuration: fixture.cluster.configuration())
+        for event in [wrongType, badData] {
+            _ = try await producer.send(EventPublisher.record(for: event, topic: "reports"))
+        }
+        _ = try await producer.send(OutgoingMessage(topic: "reports", key: nil, value: unkeyed.canonicalJSON()))
+        await producer.close()
+        _ = try await fixture.runToEnd()
+        let rows = try fixture.rows(
+            "SELECT event_id, problem FROM \(fixture.schema).events WHERE problem IS NOT NULL ORDER BY kafka_offset")
+        #expect(rows.map { $0[0] } == [wrongType.id, badData.id, unkeyed.id])
+        #expect(rows[0][1]?.contains("not valid for topic reports: event type 'vn.gso.classification.published' is not carried") == true, "\(rows)")
+        #expect(rows[1][1]?.hasPrefix("not valid for topic reports:") == true, "\(rows)")
+        #expect(rows[2][1]?.contains("the record has no key") == true, "\(rows)")
+        #expect(try fixture.rows("SELECT count(*) FROM \(fixture.schema).events WHERE problem IS NULL") == [["3"]])
+        let verification = try await fixture.verify(log: true)
+        #expect(verification.isIntact, "\(verification.findings)")
+        // A problem erased from the row is found against the log (and by the chain).
+        try fixture.execute("UPDATE \(fixture.schema).events SET problem = NULL WHERE event_id = $1", [badData.id])
+        let findings = try await fixture.verify(log: true).findings
+        #expect(findings.contains { $0.problem.contains("problem differs from what the log's record gives") }, "\(findings)")
+    }
+
     @Test("a record that is not a valid event is recorded with its problem, in the chain, not skipped")
     func invalidRecordIsRecorded() async throws {
         let fixture = try await AuditFixture(events: 10, partitions: 1)
@@ -365,7 +411,9 @@ struct AuditCompletenessTests {
         #expect(first.partition == 1)
         #expect(first.offset == 0)
         #expect(first.problem.contains("never recorded"))
-        #expect(result.findings.count == 1, "\(result.findings)")
+        // From v4 the signed head over the partition's first row no longer holds either.
+        #expect(result.findings.count == 2, "\(result.findings)")
+        #expect(result.findings.last?.problem.contains("signed tree head for the first 1 rows") == true, "\(result.findings)")
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import MekongAudit
 import MekongEvents
+import MekongEvidence
 import MekongKafka
 import MekongPublishing
 import MekongTestSupport
@@ -27,6 +28,8 @@ struct AuditTamperingTests {
     func rewrittenBehindAProblem() async throws {
         let fixture = try await AuditFixture(events: 300)
         _ = try await fixture.runToEnd()
+        // v4's table refuses such a row; whoever can write the tables can drop that check too.
+        try fixture.execute("ALTER TABLE \(fixture.schema).events DROP CONSTRAINT events_check1")
         try fixture.execute(
             """
             UPDATE \(fixture.schema).events SET problem = 'not a valid event: invalid JSON', event_id = NULL,
@@ -166,7 +169,34 @@ struct AuditLogTests {
         #expect(behind.logRecordsNotYetRecorded == 7)
     }
 
-    @Test("a row rewritten consistently (bytes, hashes, whole chain and head) is found only with --log")
+    @Test("a full rewrite (bytes, hashes, every chain hash and the chain head) is found by the signed tree heads")
+    func fullRewriteUnderSignedHeads() async throws {
+        // One partition of 2 500 rows: heads at its first row, at 1 000 and at 2 000 rows.
+        let fixture = try await AuditFixture(events: 2_500, partitions: 1)
+        _ = try await fixture.runToEnd()
+        #expect(try fixture.rows("SELECT tree_size FROM \(fixture.schema).tree_heads ORDER BY tree_size") == [["1"], ["1000"], ["2000"]])
+        let intact = try await fixture.verify()
+        #expect(intact.isIntact && intact.treeHeadsChecked == 3, "\(intact.findings)")
+
+        try fixture.replaceWithForgedEvent(partition: 0, offset: 1_500)
+        try fixture.relink(partition: 0)
+        let findings = try await fixture.verify().findings
+        #expect(findings.count == 1, "\(findings)")
+        // The head at 1 000 rows still holds; the one at 2 000 does not: the changed row is among offsets 1 000…1 999.
+        #expect(findings.first?.offset == 1_000)
+        #expect(findings.first?.problem.contains("signed tree head for the first 2000 rows (to offset 1999) does not hold") == true,
+                "\(findings)")
+
+        // A head re-signed with another key (the database never holds the audit key) is found as well.
+        let forged = SignedTreeHead(
+            topic: "reports", partition: 0, size: 2_000, lastOffset: 1_999, root: .zero, chainHash: .zero,
+            recordedTime: Timestamp(rfc3339: "2026-12-07T00:00:00Z")!, signedBy: SigningKey(generatingWithID: "audit-test"))
+        try fixture.execute("UPDATE \(fixture.schema).tree_heads SET head = $1 WHERE tree_size = 2000", [JSON.serialize(forged.json)])
+        let again = try await fixture.verify().findings
+        #expect(again.first?.problem.contains("its signature does not verify") == true, "\(again)")
+    }
+
+    @Test("the rows after the newest signed head: a consistent rewrite there is found only with --log")
     func consistentRewrite() async throws {
         let fixture = try await AuditFixture(events: 300)
         _ = try await fixture.runToEnd()
