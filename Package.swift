@@ -87,7 +87,7 @@ let package = Package(
         // The audit-trail projection: every event recorded once, hash-chained per partition.
         .target(
             name: "MekongAudit",
-            dependencies: ["MekongEvents", "MekongEvidence", "MekongKafka", "MekongPostgres", "MekongProjection"],
+            dependencies: ["MekongEvents", "MekongEvidence", "MekongKafka", "MekongPostgres", "MekongProjection", "MekongPublishing"],
             swiftSettings: strict),
         // Evidence: Ed25519 keys, signed events and bodies, signed receipts, Merkle roots, reconciliation.
         .target(

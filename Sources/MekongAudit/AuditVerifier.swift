@@ -74,6 +74,7 @@ public struct AuditVerifier {
     private let log: KafkaConfiguration?
     private let reader: EventReader?
     private let headKey: VerifyingKey?
+    private let publishedHeads: [SignedTreeHead]?
     /// Rows per cursor fetch.
     public var fetchSize = 500
     /// How long reading the log may wait for a record it knows exists before giving up.
@@ -88,9 +89,11 @@ public struct AuditVerifier {
     ///   - reader: from v4, the reader the projector checked events with (the catalog), to recompute `problem` from
     ///     the log.
     ///   - headKey: from v4, the audit key's public half, which the tree heads must verify with.
+    ///   - publishedHeads: from v4, the heads the `audit-heads` topic holds (``AuditHeadsTopic/read(configuration:idleTimeout:)``):
+    ///     each must be in the database as it was published.
     public init(
         db: PostgresConnection, version: Int, expectedPartitions: [TopicPartition], log: KafkaConfiguration? = nil,
-        reader: EventReader? = nil, headKey: VerifyingKey? = nil
+        reader: EventReader? = nil, headKey: VerifyingKey? = nil, publishedHeads: [SignedTreeHead]? = nil
     ) {
         self.db = db
         self.identity = ProjectionIdentity(name: AuditTrail.name, version: version)
@@ -99,6 +102,7 @@ public struct AuditVerifier {
         self.log = log
         self.reader = version >= 4 ? reader : nil
         self.headKey = headKey
+        self.publishedHeads = version >= 4 ? publishedHeads : nil
     }
 
     public func verify() throws -> AuditVerification {
@@ -117,7 +121,8 @@ public struct AuditVerifier {
             let walk = AuditWalk(
                 format: format, checkpoints: try checkpoints(db), heads: try chainHeads(db), log: reader,
                 expected: expectedPartitions, eventReader: self.reader,
-                treeHeads: signsHeads ? try treeHeads(db) : nil, headKey: headKey)
+                treeHeads: signsHeads ? try treeHeads(db) : nil, headKey: headKey,
+                published: Dictionary(grouping: publishedHeads ?? []) { TopicPartition(topic: $0.topic, partition: $0.partition) })
             if let reader { try checkCluster(try reader.clusterID(), db) }
             let schema = identity.schema
             let micros = { (column: String) in
@@ -229,14 +234,18 @@ private final class AuditWalk {
     /// From v4: the signed heads by partition and size.
     let treeHeads: [TopicPartition: [Int64: Result<SignedTreeHead, EvidenceError>]]?
     let headKey: VerifyingKey?
+    /// From v4: the heads the `audit-heads` topic holds.
+    let published: [TopicPartition: [SignedTreeHead]]
     var result = AuditVerification()
     private var current: PartitionWalk?
     private var visited: Set<TopicPartition> = []
 
     init(format: AuditChainFormat, checkpoints: [TopicPartition: Int64], heads: [TopicPartition: ChainHead],
          log: AuditLogReader?, expected: [TopicPartition], eventReader: EventReader?,
-         treeHeads: [TopicPartition: [Int64: Result<SignedTreeHead, EvidenceError>]]?, headKey: VerifyingKey?)
+         treeHeads: [TopicPartition: [Int64: Result<SignedTreeHead, EvidenceError>]]?, headKey: VerifyingKey?,
+         published: [TopicPartition: [SignedTreeHead]])
     {
+        self.published = published
         self.format = format
         self.checkpoints = checkpoints
         self.heads = heads
@@ -490,6 +499,15 @@ private final class AuditWalk {
             say(tp, nil, "a signed tree head covers \(size) rows but the partition has \(p.tree.size): rows were deleted")
             break
         }
+        // The copy out of the database: every head published must still be there, as published.
+        for head in (published[tp] ?? []).sorted(by: { $0.size < $1.size }) {
+            let stored = try? treeHeads?[tp]?[head.size]?.get()
+            guard stored != head else { continue }
+            say(tp, head.size <= p.tree.size ? head.lastOffset : nil, stored == nil
+                ? "the \(AuditHeadsTopic.name) topic holds a signed head for the first \(head.size) rows (to offset \(head.lastOffset)) that the database lacks: it was deleted, with the rows it covers or alone"
+                : "the database's signed head for the first \(head.size) rows is not the one the \(AuditHeadsTopic.name) topic holds")
+            break
+        }
     }
 
     /// Ends the partition in progress, then checks the partitions that have a checkpoint, a chain head or are
@@ -497,7 +515,7 @@ private final class AuditWalk {
     func finish() throws {
         if let done = current { try finish(done) }
         current = nil
-        let others = Set(expected).union(checkpoints.keys).union(heads.keys).union((treeHeads ?? [:]).keys)
+        let others = Set(expected).union(checkpoints.keys).union(heads.keys).union((treeHeads ?? [:]).keys).union(published.keys)
             .subtracting(visited)
         for tp in others.sorted() {
             try finish(try start(tp))

@@ -9,7 +9,32 @@ import MekongPostgres
 
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "audit", abstract: "Check the audit trail.", subcommands: [Verify.self])
+        commandName: "audit", abstract: "Check the audit trail and copy its signed tree heads out of the database.",
+        subcommands: [Verify.self, PublishHeads.self])
+
+    struct PublishHeads: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "publish-heads",
+            abstract: "Copy the audit trail's signed tree heads that the audit-heads topic lacks to it (acks=all).",
+            discussion: "Run it after the audit projector, e.g. every minute. `mekong audit verify --log` then checks "
+                + "the database's heads against the topic's copy. See docs/audit-trail.md, \"Signed tree heads\".")
+        @OptionGroup var connection: ConnectionOptions
+        @Option(help: "The audit trail version (default: the active one).") var version: Int?
+
+        func run() async throws {
+            let settings = try connection.resolve()
+            let db = try PostgresConnection(url: settings.postgres)
+            defer { db.close() }
+            let version = try self.version ?? KnownProjections.defaultVersion(AuditTrail.name, db: db, migrations: try Resources.migrations())
+            guard version >= 4 else { throw ValidationError("audit v\(version) has no signed tree heads (v4 and later do)") }
+            let kafka = try settings.kafka()
+            let stored = try AuditHeadsTopic.stored(in: db, version: version)
+            let missing = AuditHeadsTopic.missing(stored, from: try AuditHeadsTopic.read(configuration: kafka).heads)
+            try await AuditHeadsTopic.publish(missing, configuration: kafka)
+            print("audit v\(version): \(missing.count) signed tree heads published to \(AuditHeadsTopic.name), "
+                + "\(stored.count - missing.count) were there already")
+        }
+    }
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -40,9 +65,13 @@ struct AuditCommand: ParsableCommand {
                 let path = auditKey ?? URL(fileURLWithPath: Keys.auditKeyPath).deletingPathExtension().path + ".pub"
                 headKey = try VerifyingKey(contentsOf: URL(fileURLWithPath: path))
             }
+            let kafka = log ? try settings.kafka() : nil
+            // With the log, the heads' copy out of the database too.
+            let published = try kafka.flatMap { version >= 4 ? try AuditHeadsTopic.read(configuration: $0).heads : nil }
             let result = try AuditVerifier(
-                db: db, version: version, expectedPartitions: catalog.partitions(of: topics), log: log ? try settings.kafka() : nil,
-                reader: EventReader(catalog: catalog, upcasters: KnownProjections.upcasters), headKey: headKey
+                db: db, version: version, expectedPartitions: catalog.partitions(of: topics), log: kafka,
+                reader: EventReader(catalog: catalog, upcasters: KnownProjections.upcasters), headKey: headKey,
+                publishedHeads: published
             ).verify()
             var extras = ""
             if result.deadLetters > 0 {
@@ -52,6 +81,9 @@ struct AuditCommand: ParsableCommand {
                 extras += "; \(result.logRecordsCompared) log records compared"
                 if result.logRecordsNotYetRecorded > 0 {
                     extras += ", \(result.logRecordsNotYetRecorded) not yet recorded (lag)"
+                }
+                if let published {
+                    extras += ", \(published.count) heads of the \(AuditHeadsTopic.name) topic compared"
                 }
                 if result.rowsOlderThanLog > 0 {
                     extras += ", \(result.rowsOlderThanLog) rows older than the log's retention (not compared)"

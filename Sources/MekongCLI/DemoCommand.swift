@@ -91,10 +91,15 @@ struct DemoCommand: AsyncParsableCommand {
         defer { db.close() }
         try story.printResults(on: db)
 
+        // The signed tree heads, copied out of the database (`mekong audit publish-heads`), and the trail checked
+        // against them, the log and the copy.
+        let heads = try AuditHeadsTopic.stored(in: db, version: audit.identity.version)
+        try await AuditHeadsTopic.publish(heads, configuration: cluster.configuration())
         let partitions = catalog.partitions(of: audit.topics)
         let verification = try AuditVerifier(
             db: db, version: audit.identity.version, expectedPartitions: partitions, log: cluster.configuration(),
-            reader: EventReader(catalog: catalog, upcasters: KnownProjections.upcasters), headKey: auditKey.verifyingKey
+            reader: EventReader(catalog: catalog, upcasters: KnownProjections.upcasters), headKey: auditKey.verifyingKey,
+            publishedHeads: try AuditHeadsTopic.read(configuration: cluster.configuration()).heads
         ).verify()
         let verdict = verification.isIntact
             ? "verified; \(verification.treeHeadsChecked) signed tree heads hold; checkpoints and log agree "

@@ -85,7 +85,7 @@ struct TopicsCommand: ParsableCommand {
                 let partitions = state.error == nil ? "\(state.partitions.count)/\(topic.partitions)" : "absent"
                 let replication = state.error == nil ? "\(state.replicationFactor)/\(topic.replicationFactor)" : "-"
                 let retention = topic.retentionMs < 0 ? "forever" : "\(topic.retentionMs) ms"
-                print("\(pad(topic.name)) \(pad(topic.kind == .events ? "events" : "dead-letters", 12)) \(pad(partitions, 11)) \(pad(replication, 12)) \(pad(retention, 10)) \(topic.eventTypes.joined(separator: ", "))")
+                print("\(pad(topic.name)) \(pad(topic.kind.rawValue, 12)) \(pad(partitions, 11)) \(pad(replication, 12)) \(pad(retention, 10)) \(topic.eventTypes.joined(separator: ", "))")
             }
         }
     }

@@ -45,7 +45,8 @@ extension TopicDefinition {
         }
         let kindText = try string("kind")
         guard let kind = Kind(rawValue: kindText) else {
-            throw fail("'kind' must be \"events\" or \"dead-letters\", got \"\(kindText)\"")
+            let kinds = Kind.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+            throw fail("'kind' must be one of \(kinds), got \"\(kindText)\"")
         }
         let partitions = try integer("partitions")
         guard (1...10_000).contains(partitions) else {

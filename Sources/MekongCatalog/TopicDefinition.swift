@@ -1,11 +1,13 @@
 /// One Kafka topic as the catalog defines it (`Topics/<name>/topic.json`).
 public struct TopicDefinition: Sendable, Equatable {
     /// What a topic carries.
-    public enum Kind: String, Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
         /// Immutable business events, kept forever.
         case events
         /// Records that a projection could not process, with their bytes and position.
         case deadLetters = "dead-letters"
+        /// The audit trail's signed tree heads, copied out of the database.
+        case auditHeads = "audit-heads"
     }
 
     /// The Kafka topic name.

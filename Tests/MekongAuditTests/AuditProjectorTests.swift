@@ -86,7 +86,9 @@ final class AuditFixture: @unchecked Sendable {
     }
 
     /// `mekong audit verify`, with `--log` when `log`.
-    func verify(log: Bool = false, expected: [TopicPartition]? = nil) async throws -> AuditVerification {
+    func verify(log: Bool = false, expected: [TopicPartition]? = nil, publishedHeads: [SignedTreeHead]? = nil) async throws
+        -> AuditVerification
+    {
         let (url, version, partitions) = (database.url, version, expected ?? expectedPartitions)
         let kafka = log ? cluster.configuration() : nil
         let (reader, key) = (reader, headKey.verifyingKey)
@@ -94,7 +96,8 @@ final class AuditFixture: @unchecked Sendable {
             let db = try PostgresConnection(url: url)
             defer { db.close() }
             return try AuditVerifier(
-                db: db, version: version, expectedPartitions: partitions, log: kafka, reader: reader, headKey: key
+                db: db, version: version, expectedPartitions: partitions, log: kafka, reader: reader, headKey: key,
+                publishedHeads: publishedHeads
             ).verify()
         }
     }

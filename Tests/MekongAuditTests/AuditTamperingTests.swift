@@ -196,6 +196,33 @@ struct AuditLogTests {
         #expect(again.first?.problem.contains("its signature does not verify") == true, "\(again)")
     }
 
+    @Test("the tail cut off with its heads, chain head and checkpoint made to agree, is found against the audit-heads topic")
+    func tailCutWithItsHeadsIsFoundAgainstTheTopic() async throws {
+        let fixture = try await AuditFixture(events: 2_500, partitions: 1)
+        try fixture.cluster.createTopic(AuditHeadsTopic.name, partitions: 1, replicationFactor: 1)
+        _ = try await fixture.runToEnd()
+        let db = try fixture.database.connect()
+        let stored = try AuditHeadsTopic.stored(in: db, version: fixture.version)
+        db.close()
+        try await AuditHeadsTopic.publish(stored, configuration: fixture.cluster.configuration())
+        let published = try await onThread { try AuditHeadsTopic.read(configuration: fixture.cluster.configuration()) }
+        #expect(published.heads == stored && published.unreadable == 0)
+        #expect(AuditHeadsTopic.missing(stored, from: published.heads).isEmpty)
+        #expect(try await fixture.verify(publishedHeads: published.heads).isIntact)
+
+        // Everything from offset 1 500 on, and the head over 2 000 rows, deleted; the chain head and the checkpoint
+        // made to agree with what is left: the trail agrees with itself.
+        try fixture.execute("DELETE FROM \(fixture.schema).events WHERE kafka_offset >= 1500")
+        try fixture.execute("DELETE FROM \(fixture.schema).tree_heads WHERE tree_size > 1500")
+        try fixture.relink(partition: 0)
+        try fixture.execute("UPDATE mekong.checkpoints SET next_offset = 1500 WHERE projection = 'audit' AND version = $1", [fixture.version])
+        #expect(try await fixture.verify().isIntact, "without the copy, a cut tail that left no trace cannot be seen")
+        let findings = try await fixture.verify(publishedHeads: published.heads).findings
+        #expect(findings.count == 1, "\(findings)")
+        #expect(findings.first?.problem.contains("topic holds a signed head for the first 2000 rows (to offset 1999) that the database lacks") == true,
+                "\(findings)")
+    }
+
     @Test("the rows after the newest signed head: a consistent rewrite there is found only with --log")
     func consistentRewrite() async throws {
         let fixture = try await AuditFixture(events: 300)
