@@ -1,6 +1,7 @@
 import ArgumentParser
 import MekongAudit
 import MekongCatalog
+import MekongEvents
 import MekongEvidence
 import Foundation
 import MekongKafka
@@ -10,7 +11,37 @@ import MekongPostgres
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit", abstract: "Check the audit trail and copy its signed tree heads out of the database.",
-        subcommands: [Verify.self, PublishHeads.self])
+        subcommands: [Verify.self, PublishHeads.self, Export.self])
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the audit trail (v4: rows and signed tree heads) as newline-delimited JSON, for offline checking.",
+            discussion: """
+                One line per row, {"row": {topic, partition, offset, eventBytes (base64), eventHash, recordedMicros, \
+                problem, previousChainHash, chainHash}}, in (topic, partition, offset) order, then one per head, \
+                {"head": SignedTreeHead}. ops/audit-verify-export.py checks it with nothing but the audit key's public \
+                file (docs/audit-trail.md, "Checking an export offline").
+                """)
+        @OptionGroup var connection: ConnectionOptions
+        @Option(help: "The audit trail version (default: the active one).") var version: Int?
+        @Option(help: "Where to write the export.") var out: String
+
+        func run() throws {
+            let settings = try connection.resolve()
+            let db = try PostgresConnection(url: settings.postgres)
+            defer { db.close() }
+            let version = try self.version ?? KnownProjections.defaultVersion(AuditTrail.name, db: db, migrations: try Resources.migrations())
+            guard version >= 4 else { throw ValidationError("audit v\(version) has no signed tree heads to export (v4 and later do)") }
+            guard FileManager.default.createFile(atPath: out, contents: nil),
+                let file = FileHandle(forWritingAtPath: out)
+            else { throw ValidationError("cannot create \(out)") }
+            defer { try? file.close() }
+            let counts = try AuditExport.write(from: db, version: version) { line in
+                try file.write(contentsOf: Data((JSON.serialize(line) + "\n").utf8))
+            }
+            print("audit v\(version): \(counts.rows) rows and \(counts.heads) signed tree heads written to \(out)")
+        }
+    }
 
     struct PublishHeads: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

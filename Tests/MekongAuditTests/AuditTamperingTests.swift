@@ -223,6 +223,39 @@ struct AuditLogTests {
                 "\(findings)")
     }
 
+    @Test("an export checks offline with the public key alone (ops/audit-verify-export.py), and a full rewrite fails it")
+    func exportChecksOfflineAndARewriteFailsIt() async throws {
+        let fixture = try await AuditFixture(events: 2_500, partitions: 2)
+        _ = try await fixture.runToEnd()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("audit-export-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let publicKey = try fixture.headKey.write(to: directory).publicFile.path
+        let export = directory.appendingPathComponent("trail.ndjson").path
+
+        func exportAndCheck() async throws -> (Int32, String) {
+            let exported = try await ChildProcess.runOffPool(
+                ["audit", "export", "--postgres", fixture.database.url, "--version", "\(fixture.version)", "--out", export])
+            #expect(exported.status == 0, "\(exported.errors)")
+            return try await onThread {
+                let child = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), [
+                    "python3", MekongBinary.repositoryRoot.appendingPathComponent("ops/audit-verify-export.py").path,
+                    "--public-key", publicKey, export,
+                ])
+                let status = try child.wait(timeout: .seconds(120))
+                return (status, child.standardOutput + child.standardError)
+            }
+        }
+        let (status, output) = try await exportAndCheck()
+        #expect(status == 0 && output.contains("audit export intact: 2500 rows in 2 partitions"), "\(output)")
+
+        // Rewritten with every chain hash recomputed: the head over the partition's first 1 000 rows no longer holds.
+        try fixture.replaceWithForgedEvent(partition: 1, offset: 700)
+        try fixture.relink(partition: 1)
+        let (failed, report) = try await exportAndCheck()
+        #expect(failed == 1, "\(report)")
+        #expect(report.contains("reports[1]@999: the signed tree head for the first 1000 rows does not hold"), "\(report)")
+    }
+
     @Test("the rows after the newest signed head: a consistent rewrite there is found only with --log")
     func consistentRewrite() async throws {
         let fixture = try await AuditFixture(events: 300)
