@@ -72,49 +72,28 @@ public struct Receipt: Sendable, Equatable {
 
     /// Reads a receipt's JSON (as the gateway answers it or `mekong publish` stores it).
     public init(json: JSONValue) throws(EvidenceError) {
-        guard let object = json.objectValue else { throw EvidenceError(.invalidReceipt, "receipt", "is not an object") }
-        func string(_ name: String) throws(EvidenceError) -> String {
-            guard let value = object[name]?.stringValue else {
-                throw EvidenceError(.invalidReceipt, name, "is missing or not a string")
-            }
-            return value
-        }
-        func integer(_ name: String, in object: JSONObject) throws(EvidenceError) -> Int64 {
-            guard let value = object[name]?.integerValue else {
-                throw EvidenceError(.invalidReceipt, name, "is missing or not an integer")
-            }
-            return value
-        }
-        func hash(_ text: String, _ name: String) throws(EvidenceError) -> EventHash {
-            guard let value = EventHash(hex: text) else { throw EvidenceError(.invalidReceipt, name, "is not 64 hex digits") }
-            return value
-        }
-        guard object["receiptVersion"]?.integerValue == Int64(Self.version) else {
+        let fields = ReceiptFields(json, name: "receipt")
+        guard try fields.integer("receiptVersion") == Int64(Self.version) else {
             throw EvidenceError(.invalidReceipt, "receiptVersion", "must be \(Self.version)")
         }
-        eventId = try string("eventId")
-        eventHash = try hash(try string("eventHash"), "eventHash")
-        requestHash = try hash(try string("requestHash"), "requestHash")
-        topic = try string("topic")
-        partition = Int(try integer("partition", in: object))
-        offset = try integer("offset", in: object)
-        guard let recorded = Timestamp(rfc3339: try string("recordedTime")) else {
-            throw EvidenceError(.invalidReceipt, "recordedTime", "is not an RFC 3339 timestamp")
-        }
-        recordedTime = recorded
-        source = try string("source")
-        gatewayKey = try string("gatewayKey")
+        eventId = try fields.string("eventId")
+        eventHash = try fields.hash("eventHash")
+        requestHash = try fields.hash("requestHash")
+        topic = try fields.string("topic")
+        partition = Int(try fields.integer("partition"))
+        offset = try fields.integer("offset")
+        recordedTime = try fields.timestamp("recordedTime")
+        source = try fields.string("source")
+        gatewayKey = try fields.string("gatewayKey")
         var parts: [Part] = []
-        for (index, element) in (object["contains"]?.arrayValue ?? []).enumerated() {
-            guard let part = element.objectValue, let id = part["eventId"]?.stringValue,
-                let hex = part["eventHash"]?.stringValue
-            else { throw EvidenceError(.invalidReceipt, "contains/\(index)", "needs eventId and eventHash") }
+        for (index, element) in (json["contains"]?.arrayValue ?? []).enumerated() {
+            let part = ReceiptFields(element, name: "contains/\(index)")
             parts.append(Part(
-                eventId: id, eventHash: try hash(hex, "contains/\(index)/eventHash"),
-                partition: Int(try integer("partition", in: part)), offset: try integer("offset", in: part)))
+                eventId: try part.string("eventId"), eventHash: try part.hash("eventHash"),
+                partition: Int(try part.integer("partition")), offset: try part.integer("offset")))
         }
         contains = parts
-        signature = try string("signature")
+        signature = try fields.string("signature")
     }
 
     /// Whether the signature is `key`'s over this receipt's content (and `key` is the one the receipt names).
