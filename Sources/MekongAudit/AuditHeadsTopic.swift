@@ -24,16 +24,22 @@ public enum AuditHeadsTopic {
             data: head.json)
     }
 
-    /// Every head the topic holds, in log order (blocking: call it off the concurrency pool). A record that is not a
-    /// head is skipped and counted.
+    /// Every head the topic holds, in log order (blocking: call it off the concurrency pool); nil when the cluster
+    /// has no such topic (`mekong topics apply` creates it). A record that is not a head is skipped and counted.
     public static func read(configuration: KafkaConfiguration, idleTimeout: Duration = .seconds(30)) throws
-        -> (heads: [SignedTreeHead], unreadable: Int)
+        -> (heads: [SignedTreeHead], unreadable: Int)?
     {
         let consumer = try Consumer(configuration: configuration)
         defer { consumer.close() }
         var positions: [TopicPartition: Int64] = [:]
         var remaining: [TopicPartition: Int64] = [:]
-        for partition in 0..<(try consumer.partitionCount(of: name)) {
+        let partitions: Int
+        switch Result(catching: { () throws(KafkaError) -> Int in try consumer.partitionCount(of: name) }) {
+        case .success(let count): partitions = count
+        case .failure(let error) where error.code == .unknownTopic || error.code == .unknownTopicOrPartition: return nil
+        case .failure(let error): throw error
+        }
+        for partition in 0..<partitions {
             let tp = TopicPartition(topic: name, partition: Int32(partition))
             let (low, high) = try consumer.watermarks(of: tp)
             if high > low {

@@ -60,7 +60,10 @@ struct AuditCommand: ParsableCommand {
             guard version >= 4 else { throw ValidationError("audit v\(version) has no signed tree heads (v4 and later do)") }
             let kafka = try settings.kafka()
             let stored = try AuditHeadsTopic.stored(in: db, version: version)
-            let missing = AuditHeadsTopic.missing(stored, from: try AuditHeadsTopic.read(configuration: kafka).heads)
+            guard let held = try AuditHeadsTopic.read(configuration: kafka) else {
+                throw ValidationError("the cluster has no \(AuditHeadsTopic.name) topic: create it with `mekong topics apply`")
+            }
+            let missing = AuditHeadsTopic.missing(stored, from: held.heads)
             try await AuditHeadsTopic.publish(missing, configuration: kafka)
             print("audit v\(version): \(missing.count) signed tree heads published to \(AuditHeadsTopic.name), "
                 + "\(stored.count - missing.count) were there already")
@@ -98,7 +101,7 @@ struct AuditCommand: ParsableCommand {
             }
             let kafka = log ? try settings.kafka() : nil
             // With the log, the heads' copy out of the database too.
-            let published = try kafka.flatMap { version >= 4 ? try AuditHeadsTopic.read(configuration: $0).heads : nil }
+            let published = try kafka.flatMap { version >= 4 ? try AuditHeadsTopic.read(configuration: $0)?.heads : nil }
             let result = try AuditVerifier(
                 db: db, version: version, expectedPartitions: catalog.partitions(of: topics), log: kafka,
                 reader: EventReader(catalog: catalog, upcasters: KnownProjections.upcasters), headKey: headKey,
@@ -115,6 +118,8 @@ struct AuditCommand: ParsableCommand {
                 }
                 if let published {
                     extras += ", \(published.count) heads of the \(AuditHeadsTopic.name) topic compared"
+                } else if version >= 4 {
+                    extras += "; the cluster has no \(AuditHeadsTopic.name) topic: no copy of the heads to compare"
                 }
                 if result.rowsOlderThanLog > 0 {
                     extras += ", \(result.rowsOlderThanLog) rows older than the log's retention (not compared)"

@@ -99,7 +99,7 @@ struct DemoCommand: AsyncParsableCommand {
         let verification = try AuditVerifier(
             db: db, version: audit.identity.version, expectedPartitions: partitions, log: cluster.configuration(),
             reader: EventReader(catalog: catalog, upcasters: KnownProjections.upcasters), headKey: auditKey.verifyingKey,
-            publishedHeads: try AuditHeadsTopic.read(configuration: cluster.configuration()).heads
+            publishedHeads: try AuditHeadsTopic.read(configuration: cluster.configuration())?.heads
         ).verify()
         let verdict = verification.isIntact
             ? "verified; \(verification.treeHeadsChecked) signed tree heads hold; checkpoints and log agree "

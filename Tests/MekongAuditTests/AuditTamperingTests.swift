@@ -205,7 +205,7 @@ struct AuditLogTests {
         let stored = try AuditHeadsTopic.stored(in: db, version: fixture.version)
         db.close()
         try await AuditHeadsTopic.publish(stored, configuration: fixture.cluster.configuration())
-        let published = try await onThread { try AuditHeadsTopic.read(configuration: fixture.cluster.configuration()) }
+        let published = try #require(try await onThread { try AuditHeadsTopic.read(configuration: fixture.cluster.configuration()) })
         #expect(published.heads == stored && published.unreadable == 0)
         #expect(AuditHeadsTopic.missing(stored, from: published.heads).isEmpty)
         #expect(try await fixture.verify(publishedHeads: published.heads).isIntact)

@@ -9,7 +9,7 @@ struct CatalogTests {
     @Test func loadsAllTopics() throws {
         let catalog = try CatalogFixtures.realCatalog()
         #expect(
-            catalog.topics.map(\.name) == ["admin-records", "dead-letters", "master-data", "reports", "survey-uploads"])
+            catalog.topics.map(\.name) == ["admin-records", "audit-heads", "dead-letters", "master-data", "reports", "survey-uploads"])
         #expect(catalog.eventTopics.map(\.name) == ["admin-records", "master-data", "reports", "survey-uploads"])
         let reports = try #require(catalog.topic(named: "reports"))
         #expect(reports.partitions == 6)

@@ -359,6 +359,27 @@ import Testing
             #expect(try Receipt(json: try JSON.parse(String(line))).isValid(signedBy: fixture.gatewayKey.verifyingKey))
         }
         #expect(try fixture.recordCount("reports") == 5)
+
+        // The same client signing each batch once (its own Merkle tree and proofs, written from docs/gateway.md):
+        // the gateway takes the batches as signed batches, and each event's evidence verifies on both sides.
+        let batchReceipts = directory.appendingPathComponent("batch-receipts.jsonl")
+        let batched = try await run("/usr/bin/env", [
+            "python3", MekongBinary.repositoryRoot.appendingPathComponent("examples/python/mekong_client.py").path,
+            "publish", "--url", fixture.baseURL.absoluteString, "--api-key-file", apiKeyFile.path,
+            "--key", files.privateFile.path, "--source-uri", "urn:test:prov-a", "--reporting-unit", "U151",
+            "--indicator", "POP", "--area", "P1", "--period", "2025-M04", "--count", "7", "--batch-size", "4",
+            "--sign-batches", "--receipts", batchReceipts.path,
+        ])
+        #expect(batched.status == 0 && batched.output.contains("each signed once"), "\(batched.output)\n\(batched.errors)")
+        let inclusions = try String(contentsOf: batchReceipts, encoding: .utf8).split(separator: "\n")
+            .map { try EventInclusion(json: try JSON.parse(String($0))) }
+        #expect(inclusions.count == 7 && Set(inclusions.map(\.batchReceipt.batchRoot)).count == 2)
+        for inclusion in inclusions {
+            #expect(inclusion.problems(gatewayKey: fixture.gatewayKey.verifyingKey).isEmpty)
+            #expect(inclusion.batchReceipt.hasValidSourceSignature(by: fixture.keyA.verifyingKey))
+        }
+        #expect(try fixture.rows("SELECT count(*) FROM gateway.batch_receipts") == [["2"]])
+        #expect(try fixture.recordCount("reports") == 12)
     }
 }
 

@@ -21,6 +21,7 @@ import Testing
         let events = Self.signedBatch(fixture, 9, label: "U1B")
         let answer = try await fixture.clientA.publish(events)
         #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
+        try await GatewayContractTests.conforms(answer, "post", "/v1/events")
         let summary = try #require(answer.json)
         #expect(summary["accepted"]?.integerValue == 9 && summary["receipts"]?.arrayValue?.isEmpty == true)
         let receipt = try BatchReceipt(json: try #require(summary["batchReceipt"]))
@@ -36,6 +37,7 @@ import Testing
             // The event's own receipt lookup answers the same evidence.
             let single = try await fixture.clientA.send("GET", "v1/receipts/\(event.id)")
             #expect(single.status == 200)
+            if event.id == events[0].id { try await GatewayContractTests.conforms(single, "get", "/v1/receipts/{eventId}") }
             #expect(try EventInclusion(json: try #require(single.json)) == inclusion)
         }
         #expect(try fixture.recordCount("reports") == 9)
@@ -50,6 +52,11 @@ import Testing
         // A retry of the same batch: the stored receipt, nothing written.
         let again = try await fixture.clientA.publish(events)
         #expect(again.json?["ignored"]?.integerValue == 9 && again.json?["accepted"]?.integerValue == 0)
+        try await GatewayContractTests.conforms(again, "post", "/v1/events")
+        // One of them alone: its replay is its inclusion.
+        let replayed = try await fixture.clientA.post(events[4])
+        #expect(replayed.status == 200 && replayed.json?["batchReceipt"] != nil)
+        try await GatewayContractTests.conforms(replayed, "post", "/v1/events")
         #expect(try BatchReceipt(json: try #require(again.json?["batchReceipt"])) == receipt)
         #expect(again.json?["placements"] == summary["placements"])
         #expect(try fixture.recordCount("reports") == 9)
@@ -88,6 +95,7 @@ import Testing
         altered[2].data = fixture.report(unit: "U1X2", value: 99).data
         let answer = try await fixture.clientA.publish(altered)
         #expect(answer.status == 422, "\(String(decoding: answer.body, as: UTF8.self))")
+        try await GatewayContractTests.conforms(answer, "post", "/v1/events")
         let conflicts = try #require(answer.json?["conflicts"]?.arrayValue)
         #expect(conflicts.count == 1)
         #expect(conflicts.first?["index"]?.integerValue == 2 && conflicts.first?["code"]?.stringValue == "invalid-signature")
@@ -113,5 +121,53 @@ import Testing
         #expect(swappedAnswer.json?["receipts"]?.arrayValue?.count == 5 && swappedAnswer.json?["batchReceipt"] == nil)
         #expect(try fixture.recordCount("reports") == 5)
         #expect(try fixture.rows("SELECT count(*) FROM gateway.batch_receipts") == [["0"]])
+    }
+
+    /// `mekong publish --via --sign-batches`, then `mekong receipt verify` and `mekong reconcile` on the event
+    /// inclusions it stored.
+    @Test func theCommandLineSignsBatchesAndChecksAndReconcilesTheirEvidence() async throws {
+        let fixture = try await GatewayFixture.start()
+        defer { Task { await fixture.stop() } }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("signed-cli-\(UUIDv7.generate())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let sourceKey = try fixture.keyA.write(to: directory)
+        let gatewayKey = try fixture.gatewayKey.write(to: directory.appendingPathComponent("gateway")).publicFile.path
+        let apiKeyFile = directory.appendingPathComponent("api-key").path
+        try Data(fixture.apiKeyA.utf8).write(to: URL(fileURLWithPath: apiKeyFile))
+        let eventsFile = directory.appendingPathComponent("events.ndjson").path
+        let events = (0..<5).map { fixture.report(unit: "U1L\($0)") }
+        try Data((events.map { JSON.serialize($0.json) }.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: eventsFile))
+        let receipts = directory.appendingPathComponent("receipts.jsonl").path
+        let from = Timestamp(date: Date().addingTimeInterval(-60)).text
+
+        let published = try await ChildProcess.runOffPool([
+            "publish", "--via", fixture.baseURL.absoluteString, "--api-key-file", apiKeyFile,
+            "--key", sourceKey.privateFile.path, "--sign-batches", "--batch-size", "3", "--receipts", receipts, eventsFile,
+        ])
+        #expect(published.status == 0 && published.output.contains("published 5 new events"), "\(published.output)\(published.errors)")
+        #expect(try fixture.rows("SELECT count(*) FROM gateway.batch_receipts") == [["2"]])
+
+        let verified = try await ChildProcess.runOffPool([
+            "receipt", "verify", "--gateway-key", gatewayKey, "--source-key", sourceKey.publicFile.path, receipts,
+        ])
+        #expect(verified.status == 0 && verified.output.contains("5 of 5 receipts verified"), "\(verified.output)\(verified.errors)")
+
+        let to = Timestamp(date: Date().addingTimeInterval(60)).text
+        let reconciled = try await ChildProcess.runOffPool([
+            "reconcile", "--via", fixture.baseURL.absoluteString, "--api-key-file", apiKeyFile, "--source", "prov-a",
+            "--from", from, "--to", to, "--local", receipts,
+        ])
+        #expect(reconciled.status == 0 && reconciled.output.contains("5 matching, 0 missing at gateway, 0 missing at source, 0 different"),
+                "\(reconciled.output)\(reconciled.errors)")
+
+        // One placement moved: its proof no longer leads to the signed placements root.
+        var lines = try String(contentsOfFile: receipts, encoding: .utf8).split(separator: "\n").map(String.init)
+        guard case .object(var first) = try JSON.parse(lines[0]) else { Issue.record("not an object"); return }
+        first["offset"] = .number(Double((first["offset"]?.integerValue ?? 0) + 1))
+        lines[0] = JSON.serialize(.object(first))
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: receipts))
+        let tampered = try await ChildProcess.runOffPool(["receipt", "verify", "--gateway-key", gatewayKey, receipts])
+        #expect(tampered.status == 1 && tampered.output.contains("FAIL") && tampered.output.contains("placementsRoot"),
+                "\(tampered.output)\(tampered.errors)")
     }
 }

@@ -52,7 +52,7 @@ final class CommandLineFixture: @unchecked Sendable {
     func auditCount() throws -> Int {
         let db = try database.connect()
         defer { db.close() }
-        return try db.query("SELECT count(*) FROM audit_v3.events")[0].decode(Int.self, at: 0)
+        return try db.query("SELECT count(*) FROM audit_v4.events")[0].decode(Int.self, at: 0)
     }
 }
 
@@ -118,7 +118,7 @@ struct CommandLineTests {
         #expect(viaEnvironment.output.contains("250 events"))
 
         let db = try fixture.database.connect()
-        try db.execute("UPDATE audit_v3.events SET source = 'urn:forged' WHERE topic = 'reports' AND partition = 3 AND kafka_offset = 2")
+        try db.execute("UPDATE audit_v4.events SET source = 'urn:forged' WHERE topic = 'reports' AND partition = 3 AND kafka_offset = 2")
         db.close()
         let broken = try await fixture.mekong(["audit", "verify"] + fixture.connection)
         #expect(broken.status == 1)
@@ -130,19 +130,19 @@ struct CommandLineTests {
         let cut = try fixture.database.connect()
         try cut.execute(
             """
-            UPDATE audit_v3.events SET source = convert_from(event_bytes, 'UTF8')::jsonb ->> 'source'
+            UPDATE audit_v4.events SET source = convert_from(event_bytes, 'UTF8')::jsonb ->> 'source'
             WHERE topic = 'reports' AND partition = 3 AND kafka_offset = 2
             """)
         let last = try cut.query(
-            "SELECT max(kafka_offset) FROM audit_v3.events WHERE topic = 'reports' AND partition = 5")[0].decode(Int64.self, at: 0)
-        try cut.execute("DELETE FROM audit_v3.events WHERE topic = 'reports' AND partition = 5 AND kafka_offset = $1", [last])
+            "SELECT max(kafka_offset) FROM audit_v4.events WHERE topic = 'reports' AND partition = 5")[0].decode(Int64.self, at: 0)
+        try cut.execute("DELETE FROM audit_v4.events WHERE topic = 'reports' AND partition = 5 AND kafka_offset = $1", [last])
         try cut.execute(
             """
-            UPDATE audit_v3.chain_heads h SET last_offset = e.kafka_offset, chain_hash = e.chain_hash FROM audit_v3.events e
+            UPDATE audit_v4.chain_heads h SET last_offset = e.kafka_offset, chain_hash = e.chain_hash FROM audit_v4.events e
             WHERE h.topic = 'reports' AND h.partition = 5 AND e.topic = 'reports' AND e.partition = 5 AND e.kafka_offset = $1
             """, [last - 1])
         try cut.execute(
-            "UPDATE mekong.checkpoints SET next_offset = $1 WHERE projection = 'audit' AND version = 3 AND topic = 'reports' AND partition = 5",
+            "UPDATE mekong.checkpoints SET next_offset = $1 WHERE projection = 'audit' AND version = 4 AND topic = 'reports' AND partition = 5",
             [last])
         cut.close()
         let consistent = try await fixture.mekong(["audit", "verify"] + fixture.connection)
@@ -185,7 +185,7 @@ struct CommandLineTests {
         child.signal(SIGTERM)
         let status = try await onThread { try child.wait(timeout: .seconds(30)) }
         #expect(status == 0, "\(child.standardError)")
-        #expect(child.standardOutput.contains("projector audit v3: applied"))
+        #expect(child.standardOutput.contains("projector audit v4: applied"))
         let rest = try await fixture.mekong(["project", "audit", "--stop-when-caught-up"] + fixture.connection)
         #expect(rest.status == 0)
         #expect(try fixture.auditCount() == 3_000)
@@ -213,7 +213,7 @@ struct CommandLineTests {
         #expect(try fixture.auditCount() == 4_000)
         let db = try fixture.database.connect()
         defer { db.close() }
-        #expect(try db.query("SELECT count(DISTINCT event_id) FROM audit_v3.events")[0].decode(Int.self, at: 0) == 4_000)
+        #expect(try db.query("SELECT count(DISTINCT event_id) FROM audit_v4.events")[0].decode(Int.self, at: 0) == 4_000)
         let verify = try await fixture.mekong(["audit", "verify"] + fixture.connection)
         #expect(verify.status == 0, "\(verify.output)")
 
@@ -235,7 +235,7 @@ struct CommandLineTests {
         _ = try await fixture.mekong(["publish", "--topic", "reports", path] + fixture.connection)
         #expect(try await fixture.mekong(["project", "audit", "--stop-when-caught-up"] + fixture.connection).status == 0)
         let status = try await fixture.mekong(["projection", "status"] + fixture.connection)
-        #expect(status.output.contains("audit v3  active"), "\(status.output)")
+        #expect(status.output.contains("audit v4  active"), "\(status.output)")
         #expect(status.output.contains("lag 0"))
         let before = try await fixture.mekong(["projection", "checksum", "audit"] + fixture.connection).output
 
@@ -245,16 +245,16 @@ struct CommandLineTests {
         #expect(rebuild.errors.contains("remaining"), "progress is shown")
         let after = try await fixture.mekong(["projection", "status"] + fixture.connection)
         #expect(after.output.contains("audit v2  active"))
-        #expect(after.output.contains("audit v3  retired"))
+        #expect(after.output.contains("audit v4  retired"))
         let v2 = try await fixture.mekong(["projection", "checksum", "audit", "--version", "2"] + fixture.connection).output
-        #expect(v2.count == 65 && v2 != before, "v3 links cover more than v2's: other chain hashes, another checksum")
+        #expect(v2.count == 65 && v2 != before, "v4 links cover more than v2's: other chain hashes, another checksum")
         // v1 and v2 differ only in an index: the same rows, the same checksum.
         #expect(try await fixture.mekong(["project", "audit", "--version", "1", "--stop-when-caught-up"] + fixture.connection).status == 0)
         #expect(try await fixture.mekong(["projection", "checksum", "audit", "--version", "1"] + fixture.connection).output == v2)
         let dropActive = try await fixture.mekong(["projection", "drop", "audit", "--version", "2"] + fixture.connection)
         #expect(dropActive.status != 0)
         #expect(dropActive.errors.contains("is the active version"))
-        #expect(try await fixture.mekong(["projection", "drop", "audit", "--version", "3"] + fixture.connection).status == 0)
+        #expect(try await fixture.mekong(["projection", "drop", "audit", "--version", "4"] + fixture.connection).status == 0)
         #expect(try await fixture.mekong(["audit", "verify"] + fixture.connection).output.contains("audit trail v2 intact: 300 events"))
 
         // Dead letters: none for the audit trail; `dlq list` says so, `dlq show` of an unknown id fails by name.
@@ -291,13 +291,13 @@ struct DevAndConfigurationTests {
 
         let list = try await onThread { try ChildProcess.run(["topics", "list"], environment: environment) }
         #expect(list.status == 0, "\(list.errors)")
-        for topic in ["reports", "admin-records", "survey-uploads", "master-data", "dead-letters"] {
+        for topic in ["reports", "admin-records", "survey-uploads", "master-data", "dead-letters", "audit-heads"] {
             #expect(list.output.contains(topic))
         }
         #expect(!list.output.contains("absent"))
         let apply = try await onThread { try ChildProcess.run(["topics", "apply"], environment: environment) }
         #expect(apply.status == 0, "\(apply.output)\(apply.errors)")
-        #expect(apply.output.split(separator: "\n").filter { $0.contains("up to date") }.count == 5)
+        #expect(apply.output.split(separator: "\n").filter { $0.contains("up to date") }.count == 6)
 
         dev.signal(SIGTERM)
         #expect(try await onThread { try dev.wait(timeout: .seconds(20)) } == 0)

@@ -115,7 +115,7 @@ struct ProjectorReliabilityTests {
             let left = try db.query(
                 """
                 SELECT count(*)::int FROM pg_stat_activity
-                WHERE datname = current_database() AND application_name = 'mekong audit v3 first' AND xact_start IS NOT NULL
+                WHERE datname = current_database() AND application_name = 'mekong audit v4 first' AND xact_start IS NOT NULL
                 """
             )[0].decode(Int.self, at: 0)
             return (status, left)

@@ -56,6 +56,6 @@ import Testing
             #expect(try JSON.parse(String(page[open.upperBound..<close.lowerBound])) == example["data"], "\(type)")
             shown += 1
         }
-        #expect(shown == 11)
+        #expect(shown == 12)
     }
 }

@@ -332,8 +332,84 @@ def generate_key(key_id: str, out_dir: str) -> tuple[str, str]:
 
 
 def _signing_bytes(event: dict) -> bytes:
-    unsigned = {key: value for key, value in event.items() if key not in ("signature", "recordedtime")}
+    unsigned = {key: value for key, value in event.items() if key not in ("signature", "signatureproof", "recordedtime")}
     return canonical_json(unsigned)
+
+
+def _merkle_leaf(hash_: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + hash_).digest()
+
+
+def _merkle_node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def merkle_root_and_paths(hashes: list) -> tuple[bytes, list]:
+    """The RFC 6962 root of ``hashes`` (32-byte digests, in order) and each one's audit path, leaf end first."""
+    if not hashes:
+        return hashlib.sha256(b"").digest(), []
+    paths = [[] for _ in hashes]
+
+    def subtree(start: int, end: int) -> bytes:
+        if end - start == 1:
+            return _merkle_leaf(hashes[start])
+        split = 1
+        while split * 2 < end - start:
+            split *= 2
+        left, right = subtree(start, start + split), subtree(start + split, end)
+        for index in range(start, start + split):
+            paths[index].append(right)
+        for index in range(start + split, end):
+            paths[index].append(left)
+        return _merkle_node(left, right)
+
+    return subtree(0, len(hashes)), paths
+
+
+def root_from_proof(hash_: bytes, proof: str) -> Optional[bytes]:
+    """The root an inclusion proof ``<index>/<size>:<base64 path>`` leads to from ``hash_`` (RFC 9162 2.1.3.2),
+    or None when its shape does not fit its size."""
+    position, _, path_b64 = proof.partition(":")
+    index_text, _, size_text = position.partition("/")
+    index, size = int(index_text), int(size_text)
+    raw = base64.b64decode(path_b64)
+    if index >= size or len(raw) % 32:
+        return None
+    fn, sn, node = index, size - 1, _merkle_leaf(hash_)
+    for offset in range(0, len(raw), 32):
+        sibling = raw[offset : offset + 32]
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            node = _merkle_node(sibling, node)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            node = _merkle_node(node, sibling)
+        fn >>= 1
+        sn >>= 1
+    return node if sn == 0 else None
+
+
+BATCH_ROOT_PREFIX = b"mekong-batch-root:"
+
+
+def sign_batch(events: list, key_id: str, private_key: Ed25519PrivateKey) -> tuple[list, bytes]:
+    """Signs ``events`` as one batch (docs/gateway.md, "Signed batches"): each gets ``signingkey``, the one
+    signature over ``mekong-batch-root:`` + the Merkle root of the events' signing hashes, and its
+    ``signatureproof``. Returns the signed events and the root."""
+    unsigned = []
+    for event in events:
+        copy_ = {k: v for k, v in copy.deepcopy(event).items() if k not in ("signature", "signatureproof", "recordedtime")}
+        copy_["signingkey"] = key_id
+        unsigned.append(copy_)
+    root, paths = merkle_root_and_paths([hashlib.sha256(_signing_bytes(event)).digest() for event in unsigned])
+    signature = _b64(private_key.sign(BATCH_ROOT_PREFIX + root))
+    for index, (event, path) in enumerate(zip(unsigned, paths)):
+        event["signature"] = signature
+        event["signatureproof"] = f"{index}/{len(unsigned)}:" + _b64(b"".join(path))
+    return unsigned, root
 
 
 def sign_event(event: dict, key_id: str, private_key: Ed25519PrivateKey) -> dict:
@@ -358,8 +434,8 @@ def verify_event(event: dict, public_key: Ed25519PublicKey) -> bool:
 
 
 def event_hash(event: dict) -> str:
-    """Hex SHA-256 of the canonical JSON of the event as submitted: with ``signature`` and ``signingkey``,
-    without ``recordedtime``."""
+    """Hex SHA-256 of the canonical JSON of the event as submitted: with ``signature``, ``signatureproof`` and
+    ``signingkey``, without ``recordedtime``."""
     submitted = {key: value for key, value in event.items() if key != "recordedtime"}
     return hashlib.sha256(canonical_json(submitted)).hexdigest()
 
@@ -551,8 +627,13 @@ def publish(
                         problem,
                     )
                 summary = response.json()
+                documents = summary.get("receipts") or []
+                if isinstance(summary.get("batchReceipt"), dict):
+                    # A signed batch: one receipt; each event's evidence is its placement with it.
+                    documents = [dict(placement, batchReceipt=summary["batchReceipt"])
+                                 for placement in summary.get("placements") or [] if isinstance(placement, dict)]
                 by_id = {}
-                for receipt in summary.get("receipts") or []:
+                for receipt in documents:
                     if isinstance(receipt, dict):
                         by_id[receipt.get("eventId")] = receipt
                 missing = [event["id"] for event in chunk if event["id"] not in by_id]
@@ -598,11 +679,42 @@ def fetch_gateway_key(base_url: str, session: Optional[requests.Session] = None,
     return key
 
 
+def check_inclusion(inclusion: dict, event: dict, gateway_key: dict, body_hash: Optional[str] = None) -> list:
+    """The problems found in one event's evidence from a signed batch (its placement with the batch receipt):
+    the gateway's signature over the batch receipt, the placement's proof into ``placementsRoot``, the event's
+    id and hash, its ``signatureproof`` into ``batchRoot`` and, if given, the request hash."""
+    batch = inclusion.get("batchReceipt")
+    if not isinstance(batch, dict):
+        return ["no batchReceipt"]
+    problems = []
+    if not verify_receipt(batch, gateway_key["publicKey"]) or batch.get("gatewayKey") != gateway_key["keyId"]:
+        problems.append("batch receipt signature does not verify with the gateway key")
+    placement = {key: inclusion.get(key) for key in ("eventId", "eventHash", "topic", "partition", "offset")}
+    proof = str(inclusion.get("proof", ""))
+    leaf = hashlib.sha256(canonical_json(placement)).digest()
+    if not proof.split(":")[0].endswith(f"/{batch.get('count')}") or \
+            root_from_proof(leaf, proof) != bytes.fromhex(str(batch.get("placementsRoot", ""))):
+        problems.append("the placement's proof does not lead to placementsRoot")
+    if inclusion.get("eventId") != event.get("id"):
+        problems.append(f"eventId {inclusion.get('eventId')!r} is not {event.get('id')!r}")
+    if inclusion.get("eventHash") != event_hash(event):
+        problems.append("eventHash differs from the local event hash")
+    own = root_from_proof(hashlib.sha256(_signing_bytes(event)).digest(), str(event.get("signatureproof", "0/0:")))
+    if own is None or own.hex() != batch.get("batchRoot"):
+        problems.append("the event's signatureproof does not lead to the receipt's batchRoot")
+    if body_hash is not None and batch.get("requestHash") != body_hash:
+        problems.append(f"requestHash {batch.get('requestHash')!r} is not SHA-256 of the body sent {body_hash}")
+    return problems
+
+
 def check_receipt(receipt: Any, event: dict, gateway_key: dict, body_hash: Optional[str] = None) -> list:
     """The problems found in one receipt for one submitted event (empty when it checks out): the gateway's
-    signature, the gateway key id, the event id, the event hash and, if given, the request hash."""
+    signature, the gateway key id, the event id, the event hash and, if given, the request hash. For an event
+    of a signed batch, ``check_inclusion``."""
     if not isinstance(receipt, dict):
         return [f"receipt is not a JSON object: {receipt!r}"]
+    if "batchReceipt" in receipt:
+        return check_inclusion(receipt, event, gateway_key, body_hash)
     problems = []
     if not verify_receipt(receipt, gateway_key["publicKey"]):
         problems.append("receipt signature does not verify with the gateway key")
@@ -700,7 +812,12 @@ def _command_publish(args: argparse.Namespace) -> int:
         unit_multiplier=args.unit_multiplier,
         first_revision=args.revision,
     )
-    signed = [sign_event(event, key_id, private_key) for event in events]
+    if args.sign_batches:
+        signed = []
+        for start in range(0, len(events), args.batch_size):
+            signed.extend(sign_batch(events[start : start + args.batch_size], key_id, private_key)[0])
+    else:
+        signed = [sign_event(event, key_id, private_key) for event in events]
 
     with requests.Session() as session:
         gateway_key = fetch_gateway_key(args.url, session, timeout=args.timeout)
@@ -731,6 +848,8 @@ def _command_publish(args: argparse.Namespace) -> int:
     places = sorted({(r.get("topic"), r.get("partition")) for r in receipts if isinstance(r, dict)}, key=str)
     where = ", ".join(f"{topic}/{partition}" for topic, partition in places)
     mode = "one by one" if args.one_by_one else f"batches of <= {args.batch_size}"
+    if args.sign_batches:
+        mode += ", each signed once"
     status = "OK" if failures == 0 else "FAILED"
     print(
         f"{status}: {len(signed)} event(s) published to {args.url} ({mode}) signed by {key_id}; "
@@ -768,6 +887,8 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     publish_parser.add_argument("--one-by-one", action="store_true",
                                 help="POST each event as application/cloudevents+json instead of batches")
     publish_parser.add_argument("--batch-size", type=int, default=100, help="events per batch (default 100)")
+    publish_parser.add_argument("--sign-batches", action="store_true",
+                                help="sign each batch once (its Merkle root) instead of each event")
     publish_parser.add_argument("--max-attempts", type=int, default=8, help="attempts per request on 429/503")
     publish_parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout in seconds")
     publish_parser.add_argument("--no-request-hash-check", action="store_true",
