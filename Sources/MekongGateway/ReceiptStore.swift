@@ -15,10 +15,35 @@ struct ReconciliationPage: Sendable {
 struct ReceiptStore {
     let connection: PostgresConnection
 
-    /// Reserves every unit in one statement; the outcomes are in the same order (``Reservation/decide(_:source:)``).
-    /// A pending reservation of the same source and content older than `liveFor` is taken over (its attempt died):
-    /// its age restarts, so that of two retries racing for it one takes it and the other finds it in progress.
+    /// Reserves every unit; the outcomes are in the same order (``Reservation/decide(_:source:)``). New keys take one
+    /// statement (the usual case: a batch of new events); keys already held are then read, and taken over where
+    /// their attempt died, by ``reserveHeld(_:source:liveFor:)``.
     func reserve(_ units: [Reservation], source: String, liveFor: Duration) throws -> [ReservationOutcome] {
+        guard !units.isEmpty else { return [] }
+        let inserted = Set(try connection.query(
+            """
+            INSERT INTO gateway.receipts (idempotency_key, event_id, source, content_hash, state)
+            SELECT key, event_id, $4, content_hash, 'pending'
+            FROM unnest($1::text[], $2::text[], $3::text[]) AS i(key, event_id, content_hash)
+            ON CONFLICT DO NOTHING
+            RETURNING idempotency_key
+            """,
+            [PostgresArray.text(units.map(\.key)), PostgresArray.text(units.map(\.eventId)),
+             PostgresArray.text(units.map(\.contentHash)), source]
+        ).map { try $0.decode(String.self, at: 0) })
+        let held = units.enumerated().filter { !inserted.contains($0.element.key) }
+        guard !held.isEmpty else { return units.map { $0.decide(.inserted, source: source) } }
+        var outcomes = units.map { inserted.contains($0.key) ? $0.decide(.inserted, source: source) : nil }
+        for ((position, _), outcome) in zip(held, try reserveHeld(held.map(\.element), source: source, liveFor: liveFor)) {
+            outcomes[position] = outcome
+        }
+        return outcomes.map { $0! }
+    }
+
+    /// Reserves units whose keys were held a moment ago, in one statement. A key freed since is inserted; a pending
+    /// reservation of the same source and content older than `liveFor` is taken over (its attempt died): its age
+    /// restarts, so that of two retries racing for it one takes it and the other finds it in progress.
+    private func reserveHeld(_ units: [Reservation], source: String, liveFor: Duration) throws -> [ReservationOutcome] {
         let rows = try connection.query(
             """
             WITH input AS (
