@@ -125,3 +125,31 @@ public struct CloudEvent: Sendable, Equatable {
         return JSONObject(uniqueKeys: keys, values: values)
     }
 }
+
+extension CloudEvent {
+    /// The canonical JSON of an event with `recordedtime` set to `time`, made from `submitted`, the canonical JSON of
+    /// the same event without one (what the gateway measured and hashed at admission), instead of encoding it again.
+    ///
+    /// In RFC 8785's key order `recordedtime` comes right after `id` (no attribute sorts between them), so the member
+    /// is inserted after the last `,"id":"<id>"` of the bytes: the top-level one, since the members after it are
+    /// strings and numbers, whose canonical bytes hold no unescaped quote. Nil if `submitted` has no such member.
+    public static func canonicalJSON(_ submitted: [UInt8], id: String, recordedtime time: Timestamp) -> [UInt8]? {
+        let needle = Array(",\"id\":\"".utf8) + Array(id.utf8) + [UInt8(ascii: "\"")]
+        guard submitted.count >= needle.count else { return nil }
+        var start = submitted.count - needle.count
+        while start >= 0 {
+            if submitted[start] == needle[0], submitted[start..<start + needle.count].elementsEqual(needle) { break }
+            start -= 1
+        }
+        guard start >= 0 else { return nil }
+        let end = start + needle.count
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(submitted.count + 20 + time.text.utf8.count)
+        bytes.append(contentsOf: submitted[..<end])
+        bytes.append(contentsOf: ",\"recordedtime\":\"".utf8)
+        bytes.append(contentsOf: time.text.utf8)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: submitted[end...])
+        return bytes
+    }
+}

@@ -15,7 +15,8 @@ struct AdmittedEvent: Sendable {
     var index = 0
     let event: CloudEvent
     let topic: String
-    /// ``CloudEvent/submittedHash``, computed from the canonical JSON admission measured.
+    /// The canonical JSON admission measured (without `recordedtime`), and its hash, ``CloudEvent/submittedHash``.
+    let submitted: [UInt8]
     let eventHash: EventHash
     let batchRoot: EventHash?
 }
@@ -65,7 +66,9 @@ extension Gateway {
 
         var admission = await admit(items, source: source, signedBatch: signedBatch, batch: batch)
         try await checkMasterData(&admission, batch: batch)
-        let units = admission.admitted.map { WriteUnit(event: $0.event, eventHash: $0.eventHash, topic: $0.topic) }
+        let units = admission.admitted.map {
+            WriteUnit(event: $0.event, submitted: $0.submitted, eventHash: $0.eventHash, topic: $0.topic)
+        }
         if !admission.conflicts.isEmpty && (!batch || !partial) {
             guard batch else { throw Problem.refused(admission.conflicts) }
             // All-or-nothing: nothing is reserved, but ids already taken are named too, so that the client learns
@@ -399,7 +402,8 @@ extension Gateway {
             if !scope.isEmpty { return .failure(ConflictList(scope)) }
         }
         return .success(AdmittedEvent(
-            event: event, topic: topic.name, eventHash: EventHash.sha256(submitted), batchRoot: batchRoot))
+            event: event, topic: topic.name, submitted: submitted, eventHash: EventHash.sha256(submitted),
+            batchRoot: batchRoot))
     }
 
     /// Reporting unit and area scope of a report's data.

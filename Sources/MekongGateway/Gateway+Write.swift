@@ -12,6 +12,8 @@ struct WriteUnit: Sendable {
     private(set) var event: CloudEvent
     /// `event.submittedHash`, computed once.
     private(set) var eventHash: EventHash
+    /// The canonical JSON `eventHash` is of, when admission kept it: the Kafka record is made from it.
+    private(set) var submitted: [UInt8]?
     let topic: String
     /// What a retry must match (event hash, or request hash for plain bodies).
     let contentHash: String
@@ -22,10 +24,12 @@ struct WriteUnit: Sendable {
     /// Survey chunks written before `event`, covered by its receipt.
     let parts: SpooledEvents?
 
-    /// A source's own event, whose ``CloudEvent/submittedHash`` is `hash`: a retry must carry the same event.
-    init(event: CloudEvent, eventHash hash: EventHash, topic: String) {
+    /// A source's own event, whose canonical JSON (without `recordedtime`) is `submitted` and its SHA-256 `hash`: a
+    /// retry must carry the same event.
+    init(event: CloudEvent, submitted: [UInt8], eventHash hash: EventHash, topic: String) {
         self.init(key: event.id, event: event, eventHash: hash, topic: topic, contentHash: hash.hex, evidence: nil,
                   builtByGateway: false, parts: nil)
+        self.submitted = submitted
     }
 
     /// An event the gateway built from a plain body: a retry must carry the same body (`requestHash`).
@@ -53,10 +57,21 @@ struct WriteUnit: Sendable {
         event.id = eventId
         if builtByGateway { event = event.signed(by: signingKey) }
         eventHash = event.submittedHash
+        submitted = nil
     }
 
     /// Stamps the time the gateway recorded the event (not covered by `eventHash`).
     mutating func record(at time: Timestamp) { event.recordedtime = time }
+
+    /// The Kafka record of the event as recorded: its canonical JSON spliced from `submitted` when admission kept it.
+    var record: OutgoingMessage {
+        if let submitted, let time = event.recordedtime,
+            let value = CloudEvent.canonicalJSON(submitted, id: event.id, recordedtime: time)
+        {
+            return EventPublisher.record(for: event, canonicalJSON: value, topic: topic)
+        }
+        return EventPublisher.record(for: event, topic: topic)
+    }
 }
 
 /// What became of a unit: written (the answer: its receipt, with the event for one the gateway built), a replay
@@ -179,7 +194,7 @@ extension Gateway {
             }
         }
         let main = toWrite.filter { failed[$0.index] == nil }
-        let deliveries = await producer.send(main.map { EventPublisher.record(for: $0.unit.event, topic: $0.unit.topic) })
+        let deliveries = await producer.send(main.map { $0.unit.record })
         for ((index, unit), delivery) in zip(main, deliveries) {
             switch delivery {
             case .success(let report): confirmed.append((index, unit, report, parts[index] ?? []))

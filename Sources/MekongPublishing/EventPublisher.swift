@@ -12,8 +12,13 @@ public struct EventPublisher: Sendable {
 
     /// The record for an event on a topic.
     public static func record(for event: CloudEvent, topic: String) -> OutgoingMessage {
+        record(for: event, canonicalJSON: event.canonicalJSON(), topic: topic)
+    }
+
+    /// The record for `event` whose canonical JSON the caller already has (`value`).
+    public static func record(for event: CloudEvent, canonicalJSON value: [UInt8], topic: String) -> OutgoingMessage {
         OutgoingMessage(
-            topic: topic, key: Array(event.subject.utf8), value: event.canonicalJSON(),
+            topic: topic, key: Array(event.subject.utf8), value: value,
             headers: event.headers.map { KafkaHeader(name: $0.name, string: $0.value) })
     }
 

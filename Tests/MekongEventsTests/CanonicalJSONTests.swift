@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import MekongEvents
@@ -109,5 +110,32 @@ struct CanonicalJSONTests {
         let once = CanonicalJSON.encode(value)
         #expect(CanonicalJSON.encode(try JSON.parse(once)) == once)
         #expect(String(decoding: once, as: UTF8.self) == #"{"n":[1,100,0,0.5],"o":{"a":2,"b":1},"s":"é"}"#)
+    }
+}
+
+/// `CloudEvent.canonicalJSON(_:id:recordedtime:)` against encoding the event with its recordedtime, on random events
+/// whose data repeats the top-level `"id"` member (the last occurrence must be the one taken).
+@Suite struct RecordedTimeSpliceTests {
+    @Test func theSplicedBytesAreTheEncodedOnesForRandomEvents() throws {
+        var random = SplitMix64(seed: 20_261_207)
+        for round in 0..<500 {
+            let id = UUIDv7.generate()
+            var data: JSONObject = ["n": .number(Double(round))]
+            if round % 2 == 0 { data["id"] = .string(id) }
+            if round % 3 == 0 { data["nested"] = .object(["id": .string(id), "x": .string(",\"id\":\"\(id)\"")]) }
+            var event = CloudEvent(
+                id: id, source: "urn:test:\(random.next() % 100)", type: "vn.gso.report.submitted",
+                time: Timestamp(rfc3339: "2025-07-01T08:30:00+07:00")!, subject: "s/\(random.next() % 1000)",
+                dataschema: "https://schemas.mekong.gso.gov.vn/vn.gso.report.submitted/v2.schema.json", data: .object(data))
+            if random.next() % 2 == 0 { event.signature = "c2ln" ; event.signingkey = "k\(random.next() % 7)" }
+            if random.next() % 2 == 0 { event.sourcesequence = Int64(random.next() % 1000) }
+            if random.next() % 2 == 0 { event.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }
+            let time = Timestamp(date: Date(timeIntervalSince1970: Double(random.next() % 2_000_000_000) + 0.123456))
+            let submitted = event.canonicalJSON()
+            var recorded = event
+            recorded.recordedtime = time
+            #expect(CloudEvent.canonicalJSON(submitted, id: id, recordedtime: time) == recorded.canonicalJSON(), "round \(round)")
+        }
+        #expect(CloudEvent.canonicalJSON(Array("{}".utf8), id: UUIDv7.generate(), recordedtime: Timestamp(date: Date())) == nil)
     }
 }
