@@ -86,6 +86,12 @@ struct AuditCommand: ParsableCommand {
         @Flag(help: "Also compare every row with its record in the Kafka log.") var log = false
         @Option(help: "From v4: the audit key's public file (.pub) the tree heads must verify with (default: the .pub beside MEKONG_AUDIT_KEY or the installation's audit key).")
         var auditKey: String?
+        @Option(help: """
+            Also write the outcome as Prometheus text to this file (replaced whole), for node_exporter's textfile \
+            collector: mekong_audit_verify_ok (1 intact, 0 a finding) and mekong_audit_verify_last_run_timestamp_seconds. \
+            A run that cannot finish (database or Kafka unreachable) leaves the file as it was.
+            """)
+        var metricsFile: String?
 
         func run() throws {
             let settings = try connection.resolve()
@@ -125,6 +131,10 @@ struct AuditCommand: ParsableCommand {
                     extras += ", \(result.rowsOlderThanLog) rows older than the log's retention (not compared)"
                 }
             }
+            if let metricsFile {
+                try AuditVerifyMetrics(intact: result.firstBadRow == nil, eventsChecked: result.rowsChecked, version: version)
+                    .write(to: metricsFile)
+            }
             if let first = result.firstBadRow {
                 print("audit trail BROKEN: first bad row \(first)")
                 for finding in result.findings.dropFirst() { print("  also: \(finding)") }
@@ -144,6 +154,39 @@ extension Catalog {
     func partitions(of topics: [String]) -> [TopicPartition] {
         topics.flatMap { name in
             (0..<(topic(named: name)?.partitions ?? 0)).map { TopicPartition(topic: name, partition: Int32($0)) }
+        }
+    }
+}
+
+/// What `mekong audit verify --metrics-file` writes: Prometheus text exposition for node_exporter's textfile collector.
+struct AuditVerifyMetrics {
+    let intact: Bool
+    let eventsChecked: Int
+    let version: Int
+    var time = Date()
+
+    var text: String {
+        """
+        # HELP mekong_audit_verify_ok 1 if the last audit verification found the trail intact, 0 if it found a problem.
+        # TYPE mekong_audit_verify_ok gauge
+        mekong_audit_verify_ok{version="\(version)"} \(intact ? 1 : 0)
+        # HELP mekong_audit_verify_events_checked Events (rows) the last audit verification checked.
+        # TYPE mekong_audit_verify_events_checked gauge
+        mekong_audit_verify_events_checked{version="\(version)"} \(eventsChecked)
+        # HELP mekong_audit_verify_last_run_timestamp_seconds When the last audit verification finished (Unix time).
+        # TYPE mekong_audit_verify_last_run_timestamp_seconds gauge
+        mekong_audit_verify_last_run_timestamp_seconds{version="\(version)"} \(Int64(time.timeIntervalSince1970))
+
+        """
+    }
+
+    /// Replaces `path` whole (written beside it, then renamed), so that a scrape never reads half a file.
+    func write(to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let partial = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
+        try Data(text.utf8).write(to: partial)
+        guard rename(partial.path, url.path) == 0 else {
+            throw ValidationError("cannot replace \(path): \(String(cString: strerror(errno)))")
         }
     }
 }

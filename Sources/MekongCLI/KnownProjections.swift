@@ -52,6 +52,8 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Records per transaction.") var batchSize = 5_000
     @Option(help: "Milliseconds a poll waits for a first record; a batch is what has arrived, up to --batch-size.") var batchWaitMs = 100
     @Option(help: "Serve Prometheus metrics on this port at /metrics (0 = off).") var metricsPort = 0
+    @Option(help: "Address the metrics endpoint listens on (0.0.0.0 in a container, for Prometheus to reach it).")
+    var metricsHost = "127.0.0.1"
     @Option(help: "How this instance names itself to PostgreSQL and to standbys (default: host:pid).")
     var instanceName: String?
     @Option(help: """

@@ -30,7 +30,7 @@ struct ProjectCommand: ParsableCommand {
         let projection = try KnownProjections.make(name, version: version, catalog: catalog)
         var options = engine.options()
         options.stopWhenCaughtUp = stopWhenCaughtUp
-        let metrics = try MetricsEndpoint.start(port: engine.metricsPort)
+        let metrics = try MetricsEndpoint.start(host: engine.metricsHost, port: engine.metricsPort)
         defer { metrics?.stop() }
         let stop = StopSignal()
         Signals.stopOnTermination(stop)

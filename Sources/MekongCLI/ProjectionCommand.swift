@@ -45,7 +45,7 @@ struct ProjectionCommand: ParsableCommand {
                 }) else { return }
                 printError(ProgressLine(progress).text)
             }
-            let metrics = try MetricsEndpoint.start(port: engine.metricsPort)
+            let metrics = try MetricsEndpoint.start(host: engine.metricsHost, port: engine.metricsPort)
             defer { metrics?.stop() }
             let stop = StopSignal()
             Signals.stopOnTermination(stop)

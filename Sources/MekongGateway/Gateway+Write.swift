@@ -244,7 +244,7 @@ extension Gateway {
             try store.complete(toComplete)
             try store.release(keys: failedKeys)
         }
-        Counter(label: "mekong_gateway_events_written_total").increment(by: written.count)
+        Self.countWritten(confirmed.map(\.report.topic), source: source)
         if !failed.isEmpty {
             Counter(label: "mekong_gateway_kafka_failures_total").increment(by: failed.count)
             logger.warning("kafka refused writes", metadata: ["count": "\(failed.count)", "first": "\(failed.first!.value)"])
@@ -293,13 +293,23 @@ extension Gateway {
         let keys = confirmed.map { units[$0.index].key }
         let sourceID = source.id
         try await db { try ReceiptStore(connection: $0).complete(batch: receipt, source: sourceID, keys: keys, events: stored) }
-        Counter(label: "mekong_gateway_events_written_total").increment(by: confirmed.count)
+        Self.countWritten(confirmed.map(\.report.topic), source: source)
         Counter(label: "mekong_gateway_signed_batches_total").increment()
         var results = replays.map { $0.map(WriteResult.replay) }
         for (index, _) in confirmed { results[index] = .written(inclusions[index].json) }
         return Written(
             results: results.map { $0! }, batchReceipt: receipt.json,
             placements: inclusions.map { Self.placement(of: $0.json) })
+    }
+
+    /// `mekong_gateway_events_written_total{source, topic}`: events Kafka confirmed, by source and topic.
+    private static func countWritten(_ topics: [String], source: RegisteredSource) {
+        var perTopic: [String: Int] = [:]
+        for topic in topics { perTopic[topic, default: 0] += 1 }
+        for (topic, count) in perTopic {
+            Counter(label: "mekong_gateway_events_written_total", dimensions: [("source", source.id), ("topic", topic)])
+                .increment(by: count)
+        }
     }
 
     /// An event inclusion without its batch receipt: the placement and its proof, as a batch answer lists them.

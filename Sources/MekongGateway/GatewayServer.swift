@@ -198,7 +198,9 @@ public final class GatewayServer: Sendable {
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSON.serializeBytes(body))))
     }
 
+    /// The problem+json answer; counted in `mekong_gateway_problems_total{problem}` by its type code.
     static func problemResponse(_ problem: Problem) -> Response {
+        Counter(label: "mekong_gateway_problems_total", dimensions: [("problem", problem.code.rawValue)]).increment()
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if let retryAfter = problem.retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(
