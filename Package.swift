@@ -84,6 +84,11 @@ let package = Package(
             ],
             exclude: ["README.md"],
             swiftSettings: strict),
+        // The log's backup: partitions to NDJSON segments with a SHA-256 manifest, verified, restored to a new cluster.
+        .target(
+            name: "MekongArchive",
+            dependencies: ["MekongEvents", "MekongKafka", "MekongPostgres"],
+            swiftSettings: strict),
         // The audit-trail projection: every event recorded once, hash-chained per partition.
         .target(
             name: "MekongAudit",
@@ -145,7 +150,7 @@ let package = Package(
             dependencies: [
                 "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing",
                 "MekongProjection", "MekongAudit", "MekongStatistics", "MekongStatisticalEvents", "MekongMetrics", "MekongEvidence",
-                "MekongGateway", "MekongIndicatorQueries", "MekongReadAPI", "MekongAccess",
+                "MekongGateway", "MekongIndicatorQueries", "MekongReadAPI", "MekongAccess", "MekongArchive",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -191,6 +196,9 @@ let package = Package(
             dependencies: ["MekongAudit", "MekongEvidence", "MekongPublishing", "MekongTestSupport"],
             swiftSettings: strict),
         .testTarget(name: "MekongLZ4Tests", dependencies: ["MekongLZ4"], swiftSettings: strict),
+        .testTarget(
+            name: "MekongArchiveTests", dependencies: ["MekongArchive", "MekongKafka", "MekongTestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "MekongEvidenceTests", dependencies: ["MekongEvidence"], swiftSettings: strict),
         .testTarget(
             name: "MekongGatewayTests",

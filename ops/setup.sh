@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(librdkafka-dev libpq-dev liblz4-dev zlib1g-dev pkg-config postgresql postgresql-contrib)
+# prometheus: its promtool checks and unit-tests ops/prometheus/rules.yml in the tests (the server is not started).
+packages=(librdkafka-dev libpq-dev liblz4-dev zlib1g-dev pkg-config postgresql postgresql-contrib prometheus)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -113,7 +113,7 @@ public struct AuditVerifier {
         if signsHeads, log != nil, reader == nil {
             throw AuditError(.missingKey, "comparing audit v\(identity.version) with the log needs the catalog's reader")
         }
-        let reader = try log.map { try AuditLogReader(configuration: $0, idleTimeout: logIdleTimeout) }
+        let reader = try log.map { try PartitionLogReader(configuration: $0, idleTimeout: logIdleTimeout) }
         defer { reader?.close() }
         return try db.transaction { db in
             try db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -228,7 +228,7 @@ private final class AuditWalk {
     let format: AuditChainFormat
     let checkpoints: [TopicPartition: Int64]
     let heads: [TopicPartition: ChainHead]
-    let log: AuditLogReader?
+    let log: PartitionLogReader?
     let expected: [TopicPartition]
     let eventReader: EventReader?
     /// From v4: the signed heads by partition and size.
@@ -241,7 +241,7 @@ private final class AuditWalk {
     private var visited: Set<TopicPartition> = []
 
     init(format: AuditChainFormat, checkpoints: [TopicPartition: Int64], heads: [TopicPartition: ChainHead],
-         log: AuditLogReader?, expected: [TopicPartition], eventReader: EventReader?,
+         log: PartitionLogReader?, expected: [TopicPartition], eventReader: EventReader?,
          treeHeads: [TopicPartition: [Int64: Result<SignedTreeHead, EvidenceError>]]?, headKey: VerifyingKey?,
          published: [TopicPartition: [SignedTreeHead]])
     {
@@ -262,7 +262,7 @@ private final class AuditWalk {
         let partition: TopicPartition
         let checkpoint: Int64?
         let head: ChainHead?
-        var log: AuditPartitionLog?
+        var log: PartitionLog?
         /// The lowest offset not yet covered by a row or dead letter.
         var next: Int64 = 0
         var covered = false
@@ -318,7 +318,7 @@ private final class AuditWalk {
         if item.isDeadLetter { try deadLetter(item, in: p, log: log) } else { try row(item, in: p, log: log) }
     }
 
-    private func row(_ stored: StoredItem, in p: PartitionWalk, log: AuditPartitionLog?) throws {
+    private func row(_ stored: StoredItem, in p: PartitionWalk, log: PartitionLog?) throws {
         let tp = p.partition
         let o = stored.offset
         if p.rows == 0 { result.partitionsChecked += 1 }
@@ -414,7 +414,7 @@ private final class AuditWalk {
         }
     }
 
-    private func deadLetter(_ item: StoredItem, in p: PartitionWalk, log: AuditPartitionLog?) throws {
+    private func deadLetter(_ item: StoredItem, in p: PartitionWalk, log: PartitionLog?) throws {
         result.deadLetters += 1
         if let n = p.checkpoint, item.offset >= n {
             say(p.partition, item.offset, "a dead letter lies beyond the checkpoint (next offset \(n)): the projector never reached this offset")

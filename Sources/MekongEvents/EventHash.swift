@@ -46,6 +46,21 @@ public struct EventHash: Sendable, Hashable, CustomStringConvertible {
         return EventHash(unchecked: Array(hasher.finalize()))
     }
 
+    /// SHA-256 over bytes given piece by piece (a file read in chunks).
+    public struct Hasher {
+        private var sha = SHA256()
+
+        public init() {}
+
+        public mutating func update(_ data: [UInt8]) {
+            data.withUnsafeBytes { sha.update(bufferPointer: $0) }
+        }
+
+        public func finalize() -> EventHash {
+            EventHash(unchecked: Array(sha.finalize()))
+        }
+    }
+
     /// SHA-256(`self.bytes` || `next.bytes`). Not the audit trail's chain, which also binds each event's offset:
     /// see `MekongAudit.AuditLink`.
     public func chained(with next: EventHash) -> EventHash {

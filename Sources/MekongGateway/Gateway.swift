@@ -41,6 +41,11 @@ public final class Gateway: Sendable {
         self.logger = logger
         // Counters recorded before the exporter is bootstrapped would go nowhere.
         _ = MetricsExporter.bootstrap()
+        // Exported at 0 from the start, so that an alert on their increase has a series before the first incident.
+        for label in ["mekong_gateway_kafka_failures_total", "mekong_gateway_rate_limited_total",
+                      "mekong_gateway_signed_batches_total", "mekong_gateway_recovered_writes_total"] {
+            _ = Counter(label: label)
+        }
     }
 
     /// Creates or upgrades the gateway's schema (sources, keys, receipts) in the database at `postgres`.

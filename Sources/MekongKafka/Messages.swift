@@ -24,15 +24,20 @@ public struct OutgoingMessage: Sendable, Equatable {
     public var key: [UInt8]?
     public var value: [UInt8]
     public var headers: [KafkaHeader]
+    /// The record's create time in milliseconds since 1970; nil: when the producer takes it (a restore sets the
+    /// original).
+    public var timestampMilliseconds: Int64?
 
     public init(
-        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader] = []
+        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader] = [],
+        timestampMilliseconds: Int64? = nil
     ) {
         self.topic = topic
         self.partition = partition
         self.key = key
         self.value = value
         self.headers = headers
+        self.timestampMilliseconds = timestampMilliseconds
     }
 }
 

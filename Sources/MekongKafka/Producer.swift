@@ -94,7 +94,7 @@ public final class Producer: Sendable {
             withOptionalBytes(message.key) { key in
                 mekong_produce(
                     handle.pointer, message.topic, partition, key?.baseAddress, key?.count ?? 0, value.baseAddress,
-                    value.count, headers, opaque)
+                    value.count, headers, message.timestampMilliseconds ?? 0, opaque)
             }
         }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR, let headers {
