@@ -80,7 +80,7 @@ import Testing
         let copy = try records(in: target)
         for partition in partitions {
             let (restored, archived) = (copy[partition] ?? [], original[partition] ?? [])
-            let firstDifference = zip(restored, archived).firstIndex { $0 != $1 }
+            let firstDifference = zip(restored, archived).enumerated().first { $0.element.0 != $0.element.1 }?.offset
             #expect(restored.count == archived.count && firstDifference == nil,
                     "seed \(seed): \(partition) differs after the restore (\(restored.count) records against \(archived.count), first difference at index \(String(describing: firstDifference)))")
         }

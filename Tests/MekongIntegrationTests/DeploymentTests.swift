@@ -129,6 +129,8 @@ import FoundationNetworking
     /// by one of them.
     @Test func everyServiceRunsHereAndExportsEveryMetricTheAlertsAndDashboardName() async throws {
         let cluster = try MockCluster(brokers: 3)
+        // The mock cluster does not answer CreateTopics: the topics service then finds them up to date.
+        try cluster.createCatalogTopics()
         let database = try TestDatabase.create()
         let scratch = try Self.temporaryDirectory("deployment")
         var children: [ChildProcess] = []
