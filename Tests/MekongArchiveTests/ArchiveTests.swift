@@ -230,6 +230,52 @@ import Testing
     }
 }
 
+extension ArchiveTests {
+    /// ops/archive-verify.py, written from docs/archive.md alone, accepts what the exporter writes and names the
+    /// same fault as `ArchiveVerifier`: the format page says what the code does.
+    @Test func theIndependentCheckerFromTheFormatPageAgrees() async throws {
+        let source = try await cluster(with: 50, seed: 11)
+        let archive = try directory()
+        defer { try? FileManager.default.removeItem(at: archive) }
+        var exporter = ArchiveExporter(directory: archive, configuration: source.configuration())
+        exporter.segmentRecords = 6
+        _ = try await OwnThread.run { [exporter] in try exporter.export(partitions) }
+        func check() throws -> (status: Int32, output: String) {
+            let child = try ChildProcess(
+                URL(fileURLWithPath: "/usr/bin/env"),
+                ["python3", MekongBinary.repositoryRoot.appendingPathComponent("ops/archive-verify.py").path, archive.path])
+            let status = try child.wait(timeout: .seconds(60))
+            return (status, child.standardOutput + child.standardError)
+        }
+        let intact = try check()
+        #expect(intact.status == 0 && intact.output.contains("archive intact: 50 records"), "\(intact.output)")
+
+        let manifest = try #require(try ArchiveManifest.read(from: archive))
+        let segment = try #require(manifest.partitions.first { !$0.segments.isEmpty }?.segments.first)
+        let file = archive.appendingPathComponent(segment.file)
+        var lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        let record = try ArchiveRecord(line: Array(lines[0].utf8), place: "test")
+        lines[0] = lines[0].replacingOccurrences(
+            of: Data(record.value).base64EncodedString(), with: Data(record.value + [7]).base64EncodedString())
+        let text = lines.joined(separator: "\n") + "\n"
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        // Size and hash of the file updated too: only the line's own hash can find it.
+        let data = Data(text.utf8)
+        try String(contentsOf: archive.appendingPathComponent(ArchiveManifest.fileName), encoding: .utf8)
+            .replacingOccurrences(of: segment.sha256.hex, with: EventHash.sha256([UInt8](data)).hex)
+            .replacingOccurrences(of: "\"bytes\":\(segment.bytes),", with: "\"bytes\":\(data.count),")
+            .write(to: archive.appendingPathComponent(ArchiveManifest.fileName), atomically: true, encoding: .utf8)
+        let broken = try check()
+        #expect(broken.status == 1 && broken.output.contains("\(segment.file) line 1"), "\(broken.output)")
+        #expect(throws: ArchiveError.self) { try ArchiveVerifier(directory: archive).verify() }
+        do {
+            try ArchiveVerifier(directory: archive).verify()
+        } catch let error as ArchiveError {
+            #expect(error.message.contains("\(segment.file) line 1"), "\(error)")
+        }
+    }
+}
+
 /// A small deterministic generator (SplitMix64), so that a failing seed can be run again.
 struct SplitMix {
     var state: UInt64
