@@ -23,6 +23,7 @@ struct GatewayCommand: AsyncParsableCommand {
     var key = GatewayCommand.defaultKeyPath
     @Option(help: "Seconds Kafka may take to confirm a write before the answer is 503.") var deliveryTimeout = 15
     @Option(help: "Largest batch, in events.") var maxBatchEvents = 1_000
+    @OptionGroup var tls: TLSOptions
 
     static var defaultKeyPath: String { Keys.stateDirectory + "/gateway/gateway.key" }
 
@@ -35,6 +36,7 @@ struct GatewayCommand: AsyncParsableCommand {
             catalog: try Resources.catalog(), key: signingKey)
         configuration.deliveryTimeout = .seconds(deliveryTimeout)
         configuration.maxBatchEvents = maxBatchEvents
+        configuration.tls = tls.serverTLS
         if let point = ProcessInfo.processInfo.environment["MEKONG_GATEWAY_CRASH_AT"] {
             guard let crashPoint = GatewayConfiguration.CrashPoint(rawValue: point) else {
                 throw ValidationError("MEKONG_GATEWAY_CRASH_AT must be after-reservation or after-delivery")
@@ -44,7 +46,8 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         let gateway = try Gateway(configuration: configuration)
         let server = try await GatewayServer.start(gateway, stopOnSignals: true)
-        printError("gateway: listening on http://\(host):\(server.port) (receipt key \(signingKey.keyId)); openapi at /openapi.yaml")
+        printError("gateway: listening on \(tls.scheme)://\(host):\(server.port) (receipt key \(signingKey.keyId)"
+            + (tls.clientCA == nil ? "" : "; client certificates required") + "); openapi at /openapi.yaml")
         await server.wait()
         await gateway.shutdown()
     }
@@ -54,7 +57,7 @@ struct GatewayCommand: AsyncParsableCommand {
 struct SourcesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sources", abstract: "Register and manage the source systems that may publish through the gateway.",
-        subcommands: [Add.self, List.self, Revoke.self, RotateKey.self])
+        subcommands: [Add.self, List.self, Revoke.self, RotateKey.self, SetClientCertificate.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -96,8 +99,36 @@ struct SourcesCommand: ParsableCommand {
                       + "  areas: \(source.areas.isEmpty ? "(any)" : source.areas.joined(separator: ", "))"
                       + "  rate: \(source.eventsPerSecond)/s")
                 print("  keys: \(source.keys.map(\.keyId).joined(separator: ", "))")
+                if let certificate = source.clientCertificateSHA256 { print("  client certificate: SHA-256 \(certificate)") }
             }
             if sources.isEmpty { print("no sources registered") }
+        }
+    }
+
+    struct SetClientCertificate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-client-certificate",
+            abstract: "Register the client certificate a source must present when the gateway requires mutual TLS.",
+            discussion: """
+                Stores the SHA-256 fingerprint of the certificate's DER form (printed); the gateway started with \
+                --tls-client-ca then accepts the source's API key only over a connection presenting this \
+                certificate. A new certificate replaces the old one at once; --remove drops it.
+                """)
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var id: String
+        @Argument(help: "The source's client certificate, PEM.") var certificate: String?
+        @Flag(help: "Remove the registered certificate instead.") var remove = false
+
+        func validate() throws {
+            guard remove == (certificate == nil) else {
+                throw ValidationError("give the certificate file, or --remove (not both)")
+            }
+        }
+
+        func run() throws {
+            let fingerprint = try certificate.map { try ClientCertificate.fingerprint(pemFile: $0) }
+            try withRegistry(connection) { try $0.setClientCertificate(id: id, sha256: fingerprint) }
+            print(fingerprint.map { "\(id): client certificate SHA-256 \($0)" } ?? "\(id): no client certificate")
         }
     }
 

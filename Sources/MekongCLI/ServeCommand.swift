@@ -21,6 +21,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Queries that may run at once.") var databaseThreads = 8
     @Option(help: "Requests an anonymous client (one address) may make per hour.") var anonymousPerHour = 1_000
     @Option(help: "Requests an anonymous client may make per day.") var anonymousPerDay = 10_000
+    @OptionGroup var tls: TLSOptions
 
     func run() async throws {
         guard anonymousPerHour > 0, anonymousPerDay > 0 else {
@@ -28,12 +29,12 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let settings = try connection.resolve()
         try withReaders(connection) { _ in }  // creates or upgrades the readers schema
-        let server = try await ReadAPIServer.start(
-            ReadAPIConfiguration(
-                host: host, port: port, postgres: settings.postgres, databaseThreads: databaseThreads,
-                anonymousQuota: Quotas.Limits(perHour: anonymousPerHour, perDay: anonymousPerDay)),
-            stopOnSignals: true)
-        printError("read api: listening on http://\(host):\(server.port); openapi at /openapi.yaml")
+        var configuration = ReadAPIConfiguration(
+            host: host, port: port, postgres: settings.postgres, databaseThreads: databaseThreads,
+            anonymousQuota: Quotas.Limits(perHour: anonymousPerHour, perDay: anonymousPerDay))
+        configuration.tls = tls.serverTLS
+        let server = try await ReadAPIServer.start(configuration, stopOnSignals: true)
+        printError("read api: listening on \(tls.scheme)://\(host):\(server.port); openapi at /openapi.yaml")
         await server.wait()
     }
 }

@@ -1,6 +1,7 @@
 import MekongCatalog
 import MekongEvidence
 import MekongKafka
+import MekongMetrics
 
 /// Everything `mekong gateway` needs: where to listen, Kafka and PostgreSQL, the catalog, the receipt key, limits.
 public struct GatewayConfiguration: Sendable {
@@ -31,6 +32,9 @@ public struct GatewayConfiguration: Sendable {
     public var databaseThreads = 4
     /// Where the process stops itself on purpose, for crash tests only (`MEKONG_GATEWAY_CRASH_AT`); nil in service.
     public var crashPoint: CrashPoint?
+    /// HTTPS, and with a client CA mutual TLS: each source must then present the certificate registered for it
+    /// (`mekong sources set-client-certificate`). Nil: plain HTTP (behind a TLS-terminating proxy only).
+    public var tls: ServerTLS?
 
     /// The two places a crash could duplicate an event (docs/gateway.md, "Crashes and retries").
     public enum CrashPoint: String, Sendable {

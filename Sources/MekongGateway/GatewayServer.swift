@@ -26,7 +26,7 @@ public final class GatewayServer: Sendable {
     ) async throws -> GatewayServer {
         let server = try await RunningServer.start(
             makeRouter(gateway), host: gateway.configuration.host, port: gateway.configuration.port,
-            serverName: "mekong-gateway", stopOnSignals: stopOnSignals, logger: logger)
+            serverName: "mekong-gateway", stopOnSignals: stopOnSignals, tls: gateway.configuration.tls, logger: logger)
         return GatewayServer(gateway: gateway, server: server)
     }
 
@@ -49,8 +49,8 @@ public final class GatewayServer: Sendable {
         ("/readyz", [.get]), ("/metrics", [.get]), ("/openapi.yaml", [.get]),
     ])
 
-    static func makeRouter(_ gateway: Gateway) -> Router<BasicRequestContext> {
-        let router = Router()
+    static func makeRouter(_ gateway: Gateway) -> Router<GatewayRequestContext> {
+        let router = Router(context: GatewayRequestContext.self)
         let config = gateway.configuration
         router.add(middleware: UndeclaredRouteMiddleware(declaredRoutes) { status, allowed in
             problemResponse(status == .methodNotAllowed
@@ -78,7 +78,7 @@ public final class GatewayServer: Sendable {
             try answer(200, JSON.parse(config.key.verifyingKey.fileContents))
         }
         router.post("/v1/events") { request, context in
-            try await handle("events", request) { source in
+            try await handle("events", request, context) { source in
                 let type = mediaType(request)
                 guard type == "application/cloudevents+json" || type == "application/cloudevents-batch+json" else {
                     throw Problem.unsupportedMediaType(
@@ -91,7 +91,7 @@ public final class GatewayServer: Sendable {
             }
         }
         router.post("/v1/reports") { request, context in
-            try await handle("reports", request) { source in
+            try await handle("reports", request, context) { source in
                 guard mediaType(request) == "application/json" else {
                     throw Problem.unsupportedMediaType("send application/json")
                 }
@@ -103,7 +103,7 @@ public final class GatewayServer: Sendable {
         }
         router.post("/v1/surveys/{survey}/batches") { request, context in
             let survey = context.parameters.decoded("survey")
-            return try await handle("surveys", request) { source in
+            return try await handle("surveys", request, context) { source in
                 let query = request.uri.queryParameters
                 return try await gateway.uploadSurveyBatch(
                     survey: survey, wave: query.get("wave"), period: query.get("period"),
@@ -114,12 +114,12 @@ public final class GatewayServer: Sendable {
         }
         router.get("/v1/receipts/{eventId}") { request, context in
             let eventId = context.parameters.decoded("eventId")
-            return try await handle("receipts", request) { source in
+            return try await handle("receipts", request, context) { source in
                 GatewayAnswer(status: 200, body: try await gateway.receipt(eventId: eventId, source: source))
             }
         }
         router.get("/v1/reconciliation") { request, context in
-            try await handle("reconciliation", request) { source in
+            try await handle("reconciliation", request, context) { source in
                 let query = request.uri.queryParameters
                 return GatewayAnswer(status: 200, body: try await gateway.reconciliation(
                     sourceParameter: query.get("source"), from: query.get("from"), to: query.get("to"),
@@ -128,7 +128,7 @@ public final class GatewayServer: Sendable {
         }
         router.get("/v1/classifications/{id}/items") { request, context in
             let id = context.parameters.decoded("id")
-            return try await handle("classifications", request) { _ in
+            return try await handle("classifications", request, context) { _ in
                 // Without asOf: today in Vietnam (UTC+07:00), the calendar the master data's dates are in.
                 let asOf = request.uri.queryParameters.get("asOf") ?? Timestamp(date: Date()).vietnameseDate
                 return GatewayAnswer(status: 200, body: try await gateway.classificationItems(id, asOf: asOf))
@@ -136,7 +136,7 @@ public final class GatewayServer: Sendable {
         }
         router.post("/v1/classifications/{id}/validate") { request, context in
             let id = context.parameters.decoded("id")
-            return try await handle("classifications", request) { _ in
+            return try await handle("classifications", request, context) { _ in
                 guard mediaType(request) == "application/json" else {
                     throw Problem.unsupportedMediaType("send application/json")
                 }
@@ -147,12 +147,16 @@ public final class GatewayServer: Sendable {
 
         /// Authenticates, runs the route, and turns every refusal into problem+json; counts and times each request.
         @Sendable func handle(
-            _ route: String, _ request: Request, _ body: (RegisteredSource) async throws -> GatewayAnswer
+            _ route: String, _ request: Request, _ context: GatewayRequestContext,
+            _ body: (RegisteredSource) async throws -> GatewayAnswer
         ) async throws -> Response {
             let started = ContinuousClock.now
             let response: Response
             do {
                 let source = try await gateway.authenticate(request.headers[.authorization])
+                if config.tls?.requiresClientCertificate == true {
+                    try await gateway.checkClientCertificate(of: source, on: context.channel)
+                }
                 let answer = try await body(source)
                 response = try GatewayServer.answer(answer.status, answer.body)
             } catch let problem as Problem {
@@ -224,4 +228,16 @@ enum OpenAPIDocument {
         else { return Array("openapi.yaml is missing from the gateway's resources\n".utf8) }
         return Array(data)
     }()
+}
+
+/// A request's context: Hummingbird's, and the connection it came on (whose TLS handshake holds the client's
+/// certificate under mutual TLS).
+struct GatewayRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+    }
 }

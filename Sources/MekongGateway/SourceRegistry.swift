@@ -22,6 +22,8 @@ public struct RegisteredSource: Sendable, Equatable {
     /// Its signing keys that are accepted now.
     public let keys: [VerifyingKey]
     public let revokedAt: String?
+    /// SHA-256 (hex) of the DER client certificate it must present when the gateway requires mutual TLS.
+    public var clientCertificateSHA256: String? = nil
 
     /// Whether it may publish events of `type`.
     public func mayPublish(type: String) -> Bool { eventTypes.contains(type) }
@@ -140,13 +142,22 @@ public struct SourceRegistry {
         return apiKey
     }
 
+    /// Registers the client certificate (its SHA-256 fingerprint) a source must present under mutual TLS,
+    /// replacing any earlier one; nil removes it.
+    public func setClientCertificate(id: String, sha256: String?) throws {
+        let changed = try connection.execute(
+            "UPDATE gateway.sources SET client_certificate_sha256 = $2 WHERE id = $1 AND revoked_at IS NULL", [id, sha256])
+        guard changed == 1 else { throw SourceRegistryError(source: id, message: "is not registered or is revoked") }
+    }
+
     private func load(where condition: String, _ parameters: [(any PostgresBindable)?]) throws -> [RegisteredSource] {
         let rows = try connection.query(
             """
             SELECT s.id, s.uri, array_to_json(s.event_types)::text, array_to_json(s.units)::text,
                    array_to_json(s.areas)::text, s.events_per_second, s.revoked_at::text,
                    coalesce((SELECT json_agg(json_build_array(k.key_id, k.public_key) ORDER BY k.added_at)
-                             FROM gateway.source_keys k WHERE k.source = s.id AND k.retired_at IS NULL), '[]')::text
+                             FROM gateway.source_keys k WHERE k.source = s.id AND k.retired_at IS NULL), '[]')::text,
+                   s.client_certificate_sha256
             FROM gateway.sources s WHERE \(condition) ORDER BY s.id
             """, parameters)
         return try rows.map { row in
@@ -161,7 +172,7 @@ public struct SourceRegistry {
                 id: try row.decode(String.self, at: 0), uri: try row.decode(String.self, at: 1),
                 eventTypes: try strings(2), units: try strings(3), areas: try strings(4),
                 eventsPerSecond: try row.decode(Int.self, at: 5), keys: keys,
-                revokedAt: try row.decode(String?.self, at: 6))
+                revokedAt: try row.decode(String?.self, at: 6), clientCertificateSHA256: try row.decode(String?.self, at: 8))
         }
     }
 }

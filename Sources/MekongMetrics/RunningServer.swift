@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -17,16 +18,17 @@ public final class RunningServer: Sendable {
         self.task = task
     }
 
-    /// Starts serving `router` and returns once the socket is bound. With `stopOnSignals`, SIGINT and SIGTERM end
-    /// the server gracefully (the CLI); otherwise call ``stop()`` (tests).
-    /// - Throws: why it could not listen (the address is taken, say).
+    /// Starts serving `router` and returns once the socket is bound; over HTTPS with `tls`. With `stopOnSignals`,
+    /// SIGINT and SIGTERM end the server gracefully (the CLI); otherwise call ``stop()`` (tests).
+    /// - Throws: why it could not listen (the address is taken, a TLS file unusable, say).
     public static func start<Context: RequestContext>(
         _ router: Router<Context>, host: String, port: Int, serverName: String, stopOnSignals: Bool,
-        logger: Logger
+        tls: ServerTLS? = nil, logger: Logger
     ) async throws -> RunningServer where Context.Source == ApplicationRequestContextSource {
         let bound = BoundPort()
         let application = Application(
             router: router,
+            server: try tls.map { try .tls(.http1(), tlsConfiguration: try $0.configuration()) } ?? .http1(),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: serverName),
             onServerRunning: { channel in bound.resolve(.success(channel.localAddress?.port ?? 0)) },
             logger: logger)

@@ -27,6 +27,8 @@ public struct ReadAPIConfiguration: Sendable {
     /// How many candidate moments an `includeHistory` answer examines before it ends with a link to the next page
     /// (each costs about one `asOf` answer).
     public var historyMomentsPerAnswer: Int
+    /// HTTPS (and with a client CA, mutual TLS); nil: plain HTTP behind a TLS-terminating proxy.
+    public var tls: ServerTLS?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8090, postgres: String, databaseThreads: Int = 8,
@@ -73,7 +75,7 @@ public final class ReadAPIServer: Sendable {
                        quotas: Quotas(now: configuration.now), now: configuration.now,
                        historyMomentsPerAnswer: configuration.historyMomentsPerAnswer).router(),
                 host: configuration.host, port: configuration.port,
-                serverName: "mekong-read-api", stopOnSignals: stopOnSignals, logger: logger)
+                serverName: "mekong-read-api", stopOnSignals: stopOnSignals, tls: configuration.tls, logger: logger)
             return ReadAPIServer(server: server, pool: pool)
         } catch {
             await pool.shutdown()

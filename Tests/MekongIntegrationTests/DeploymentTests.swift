@@ -163,7 +163,7 @@ import FoundationNetworking
             while index < service.arguments.count {
                 let argument = service.arguments[index]
                 if ["--port", "--metrics-port"].contains(argument), index + 1 < service.arguments.count {
-                    let free = try Self.freePort()
+                    let free = try freeTCPPort()
                     arguments += [argument, String(free)]
                     port = free
                     index += 2
@@ -475,23 +475,6 @@ import FoundationNetworking
         case .string(let line)?: line.split(separator: " ").map(String.init)
         default: []
         }
-    }
-
-    static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw DeploymentFileError(message: "no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     static func waitUntilAnswering(_ url: URL, child: ChildProcess, origin: String) async throws {

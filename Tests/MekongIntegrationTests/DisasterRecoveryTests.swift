@@ -138,7 +138,7 @@ import Testing
 
         /// Runs `body` with a gateway of this site listening (its receipt key kept in XDG_STATE_HOME).
         func withGateway(_ body: (String) async throws -> Void) async throws {
-            let port = try DeploymentTests.freePort()
+            let port = try freeTCPPort()
             let gateway = try ChildProcess(
                 MekongBinary.url, ["gateway", "--port", String(port)],
                 environment: environment.merging(["MEKONG_KAFKA": kafka, "MEKONG_POSTGRES": postgres]) { $1 })
