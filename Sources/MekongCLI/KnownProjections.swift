@@ -27,6 +27,14 @@ enum KnownProjections {
         }
     }
 
+    /// The topics projection `name` reads, without building it: the audit trail's key is neither read nor created.
+    static func topics(of name: String, version: Int, catalog: Catalog) -> [String] {
+        switch name {
+        case AuditTrail.name: return catalog.eventTopics.map(\.name)
+        default: return (try? make(name, version: version, catalog: catalog))?.topics ?? []
+        }
+    }
+
     /// The upcasters of this installation's event types.
     static let upcasters = StatisticsUpcasters.all
 

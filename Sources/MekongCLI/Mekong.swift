@@ -13,6 +13,6 @@ struct Mekong: AsyncParsableCommand {
             DevCommand.self, TopicsCommand.self, PublishCommand.self, TailCommand.self, ProjectCommand.self,
             ProjectionCommand.self, DeadLetterCommand.self, SchemasCommand.self, AuditCommand.self, QueryCommand.self,
             DemoCommand.self, GatewayCommand.self, SourcesCommand.self, KeysCommand.self, SignCommand.self,
-            ReceiptCommand.self, ReconcileCommand.self, ServeCommand.self, ReadersCommand.self, ArchiveCommand.self,
+            ReceiptCommand.self, ReconcileCommand.self, ServeCommand.self, ReadersCommand.self, ArchiveCommand.self, ConsoleCommand.self,
         ])
 }

@@ -87,9 +87,7 @@ struct ProjectionCommand: ParsableCommand {
                 defer { consumer.close() }
                 var topics = Set(versions.flatMap { $0.positions.keys.map(\.topic) })
                 for version in versions {
-                    if let projection = try? KnownProjections.make(version.identity.name, version: version.identity.version, catalog: catalog) {
-                        topics.formUnion(projection.topics)
-                    }
+                    topics.formUnion(KnownProjections.topics(of: version.identity.name, version: version.identity.version, catalog: catalog))
                 }
                 for topic in topics.sorted() {
                     let count = try consumer.partitionCount(of: topic, timeout: .seconds(3))
@@ -102,8 +100,7 @@ struct ProjectionCommand: ParsableCommand {
                 partitionsOfTopic = [:]
             }
             for version in versions {
-                let topics = (try? KnownProjections.make(version.identity.name, version: version.identity.version, catalog: catalog))?.topics
-                    ?? Array(Set(version.positions.keys.map(\.topic)))
+                let topics = KnownProjections.topics(of: version.identity.name, version: version.identity.version, catalog: catalog)
                 var partitions = Set(version.positions.keys)
                 for topic in topics { partitions.formUnion(partitionsOfTopic[topic] ?? []) }
                 let lines = partitions.sorted().map { tp in PartitionStatus(tp, next: version.positions[tp], log: logs[tp]) }
