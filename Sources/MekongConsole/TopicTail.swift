@@ -34,13 +34,13 @@ final class TopicTail: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: JSONValue.self, bufferingPolicy: .bufferingNewest(1_000))
         summaries = stream
         let box = ConsumerBox(consumer)
-        let stopped = self.stopped
-        Thread {
+        // The thread holds the tail until `stop()`, which the response calls when its client goes away.
+        Thread { [self] in
             defer {
                 box.consumer.close()
                 continuation.finish()
             }
-            while !stopped.load(ordering: .relaxed) {
+            while !self.stopped.load(ordering: .relaxed) {
                 guard let messages = try? box.consumer.poll(maxMessages: 200, timeout: .milliseconds(100)) else { return }
                 for message in messages {
                     if let type, message.header("ce_type") != type { continue }

@@ -70,6 +70,7 @@ import Testing
         let status = try await onThread { try check.wait(timeout: .seconds(120)) }
         #expect(status == 0, "\(check.standardOutput)\(check.standardError)")
         #expect(check.standardOutput.contains("appeared after"), "\(check.standardOutput)")
+        print("console: the published event \(check.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))")
     }
 
     /// Deny by default: an address others can reach needs mutual TLS.
