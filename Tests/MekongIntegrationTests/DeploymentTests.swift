@@ -80,6 +80,20 @@ import FoundationNetworking
         }
     }
 
+    /// The servers read their resources (openapi.yaml, the console's page) from bundles beside the binary: the image
+    /// and the plain-server install copy every bundle the build makes.
+    @Test func theImageAndTheInstallStepsCopyEveryResourceBundle() throws {
+        let bundles = try FileManager.default.contentsOfDirectory(atPath: MekongBinary.url.deletingLastPathComponent().path)
+            .filter { $0.hasPrefix("Mekong_") && $0.hasSuffix(".resources") }
+        #expect(bundles.count >= 3, "\(bundles)")
+        let dockerfile = try String(contentsOf: Self.root.appendingPathComponent("docker/Dockerfile"), encoding: .utf8)
+        let install = try String(contentsOf: Self.root.appendingPathComponent("ops/systemd/README.md"), encoding: .utf8)
+        for bundle in bundles {
+            #expect(dockerfile.contains("COPY --from=build /out/\(bundle) /usr/local/bin/\(bundle)"), "docker/Dockerfile lacks \(bundle)")
+            #expect(install.contains(bundle), "ops/systemd/README.md does not install \(bundle)")
+        }
+    }
+
     @Test func systemdUnitsPassSystemdAnalyzeVerify() throws {
         let directory = try Self.temporaryDirectory("systemd")
         defer { try? FileManager.default.removeItem(at: directory) }
