@@ -86,7 +86,10 @@ public final class ConsoleServer: Sendable {
                     defer { tail.stop() }
                     try await writer.write(ByteBuffer(string: ": tail of \(topic)\n\n"))
                     for await summary in tail.summaries {
-                        try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + JSON.serializeBytes(summary) + [0x0A, 0x0A]))
+                        // A heartbeat is an SSE comment: the page ignores it, a closed connection fails the write.
+                        let line = summary == .null
+                            ? Array(": heartbeat\n\n".utf8) : Array("data: ".utf8) + JSON.serializeBytes(summary) + [0x0A, 0x0A]
+                        try await writer.write(ByteBuffer(bytes: line))
                     }
                     try await writer.finish(nil)
                 })

@@ -12,7 +12,8 @@ final class TopicTail: Sendable {
 
     private let stopped = Atomic<Bool>(false)
 
-    /// The summaries, as they arrive; finishes when the tail is stopped or the log cannot be read.
+    /// The summaries, as they arrive, and `.null` after 15 s without one (a heartbeat: writing it is how the
+    /// server learns that a client went away); finishes when the tail is stopped or the log cannot be read.
     let summaries: AsyncStream<JSONValue>
 
     init(topic: String, type: String?, source: String?, configuration: KafkaConfiguration) throws {
@@ -40,12 +41,18 @@ final class TopicTail: Sendable {
                 box.consumer.close()
                 continuation.finish()
             }
+            var lastSent = ContinuousClock.now
             while !self.stopped.load(ordering: .relaxed) {
                 guard let messages = try? box.consumer.poll(maxMessages: 200, timeout: .milliseconds(100)) else { return }
                 for message in messages {
                     if let type, message.header("ce_type") != type { continue }
                     if let source, message.header("ce_source") != source { continue }
                     continuation.yield(Self.summary(message))
+                    lastSent = ContinuousClock.now
+                }
+                if ContinuousClock.now - lastSent > .seconds(15) {
+                    continuation.yield(.null)
+                    lastSent = ContinuousClock.now
                 }
             }
         }.start()
